@@ -1,0 +1,110 @@
+"""Versioned schema migrations, applied in order when a workspace opens.
+
+Spans, tokens and configs are JSON columns; the columns the dashboard filters or
+aggregates on (n_spans, span_types, response_score, status) are plain SQL so that
+big workspaces aggregate in the database, not in pandas.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the data model of DESIGN.md
+    """
+    CREATE TABLE examples (
+        id TEXT PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        source TEXT,
+        reference TEXT,
+        task TEXT NOT NULL DEFAULT '',
+        meta TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX examples_dataset ON examples(dataset);
+    CREATE INDEX examples_task ON examples(task);
+
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        base_model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE run_metrics (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (run_id, name, step)
+    );
+
+    CREATE TABLE checkpoints (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT,
+        metrics TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        UNIQUE (run_id, step)
+    );
+
+    CREATE TABLE generations (
+        id TEXT PRIMARY KEY,
+        example_id TEXT NOT NULL REFERENCES examples(id),
+        checkpoint_id TEXT NOT NULL REFERENCES checkpoints(id),
+        text TEXT NOT NULL,
+        decoding TEXT NOT NULL DEFAULT '{}',
+        decoding_name TEXT NOT NULL DEFAULT '',
+        sample_index INTEGER NOT NULL DEFAULT 0,
+        tokens TEXT NOT NULL DEFAULT '[]',
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX generations_checkpoint ON generations(checkpoint_id, decoding_name);
+    CREATE INDEX generations_example ON generations(example_id);
+
+    CREATE TABLE detections (
+        generation_id TEXT NOT NULL REFERENCES generations(id),
+        detector TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        spans TEXT NOT NULL DEFAULT '[]',
+        n_spans INTEGER NOT NULL,
+        span_types TEXT NOT NULL DEFAULT '',
+        response_score REAL NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (generation_id, detector, config_hash)
+    );
+    CREATE INDEX detections_detector ON detections(detector, generation_id);
+
+    CREATE TABLE labels (
+        generation_id TEXT NOT NULL REFERENCES generations(id),
+        annotator TEXT NOT NULL,
+        spans TEXT NOT NULL DEFAULT '[]',
+        n_spans INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (generation_id, annotator)
+    );
+    CREATE INDEX labels_annotator ON labels(annotator);
+
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        args TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        log TEXT NOT NULL DEFAULT '',
+        pid INTEGER,
+        error TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    );
+    """,
+]
