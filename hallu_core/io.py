@@ -21,6 +21,7 @@ from . import tables
 
 log = logging.getLogger(__name__)
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+GENERATION_MARKERS = {"response", "labels", "model"}  # a row with any of these is a generation, not an example
 TASK_PROMPTS = {  # RAGTruth gives a question only for QA; the other tasks get their instruction
     "Summary": "Summarize the following news article.",
     "Data2txt": "Write an objective overview of the business from the structured data.",
@@ -116,7 +117,7 @@ def import_file(store: Store, path: str | Path | None = None, *, data: bytes | N
     name = name or str(path)
     dataset = dataset or Path(name).stem
     rows = read_rows(data, name, fmt)
-    if any("response" in row for _, row in rows):
+    if any(GENERATION_MARKERS & row.keys() for _, row in rows):
         return _store_generations(store, load_generation_records(data, name, fmt), dataset, name)
     return _store_examples(store, rows, dataset, name)
 
