@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -57,7 +58,8 @@ class Store:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot open workspace database {self.path}: {exc}") from exc
+                hint = "" if os.access(self.root, os.W_OK) else " (the workspace folder is read-only)"
+                raise StoreError(f"cannot open workspace database {self.path}: {exc}{hint}") from exc
             self._local.conn = conn
         return conn
 
@@ -74,14 +76,17 @@ class Store:
             raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         try:
             yield conn
+        except sqlite3.Error as exc:  # read-only folder, full disk, corrupt file: say where
+            _rollback(conn)
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise StoreError(f"cannot write to {self.path}: {exc}") from exc
 
     def close(self) -> None:
@@ -294,6 +299,11 @@ class Store:
 
     def jobs(self, limit: int = 50) -> list[Job]:
         return [_job(r) for r in self.query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))]
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:  # SQLite may already have rolled back (e.g. on SQLITE_FULL)
+        conn.execute("ROLLBACK")
 
 
 # -- row <-> record -------------------------------------------------------------------

@@ -48,8 +48,8 @@ AWARDS = (
 # but share no word with the vocabularies above.
 NAME_SYLLABLES = (
     "ka", "lo", "mir", "dan", "ve", "ro", "sil", "tha", "bre", "nor", "el", "ith", "zen",
-    "mo", "ra", "fen", "dor", "li", "an", "ves", "tor", "ul", "gar", "is", "pe", "qua",
-    "sar", "vin", "ot", "bel",
+    "mo", "ra", "fen", "dor", "li", "an", "ves", "tor", "ul", "gar", "is", "qua",
+    "sar", "vin", "ot", "bel", "tam",
 )
 
 BIRTH_YEARS = range(1920, 2000)

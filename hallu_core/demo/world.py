@@ -97,7 +97,10 @@ def build_world(seed: int = 0, **params) -> World:
     if unknown:
         raise TypeError(f"unknown world parameters: {', '.join(sorted(unknown))}")
     p = {**DEFAULT_PARAMS, **params}
-    stream = lambda stage: random.Random(f"hallu-demo:{seed}:{stage}")  # noqa: E731
+
+    def stream(stage: str) -> random.Random:
+        return random.Random(f"hallu-demo:{seed}:{stage}")
+
     entities = make_entities(stream("entities"), p)
     return World(
         seed=seed,
@@ -137,8 +140,10 @@ def make_entities(rng: random.Random, p: dict) -> list[Entity]:
 def _unique_names(rng: random.Random, n: int) -> list[str]:
     # No name part may be a word of a vocabulary value, or the oracle would misread it.
     reserved = {w.casefold() for values in FIELD_VOCAB.values() for v in values for w in re.findall(r"\w+", v)}
-    word = lambda k: "".join(rng.choice(NAME_SYLLABLES) for _ in range(k)).capitalize()  # noqa: E731
-    names: dict[str, None] = {}  # ordered set
+    def word(syllables: int) -> str:
+        return "".join(rng.choice(NAME_SYLLABLES) for _ in range(syllables)).capitalize()
+
+    names: dict[str, None] = {}  # an ordered set
     while len(names) < n:
         first, last = word(2), word(rng.choice((2, 3)))
         if first != last and first.casefold() not in reserved and last.casefold() not in reserved:
