@@ -1,4 +1,145 @@
 """`hallu` commands that run models: demo, finetune, generate, detect, detect-file, evaluate."""
 from __future__ import annotations
 
-from .cli import main  # noqa: F401
+import json
+
+import click
+
+from .cli import main, progress_bar, with_store
+
+
+def _run_with_bar(description: str, work):
+    bar = progress_bar(description)
+    try:
+        return work(bar)
+    finally:
+        bar.close()
+
+
+@main.command("demo")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fact world and training.")
+@with_store
+def demo_command(store, seed):
+    """World -> base model -> fine-tune -> generate per checkpoint -> detect; prints oracle rates."""
+    from .demo.pipeline import run_demo
+
+    summary = _run_with_bar("demo", lambda bar: run_demo(store, seed=seed, progress=bar))
+    click.echo(json.dumps(summary, indent=1))
+
+
+@main.command("finetune")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--run-id", help="Resume or name this run (default: derived from the config).")
+@with_store
+def finetune_command(store, config, run_id):
+    """Fine-tune a causal LM from a TrainConfig JSON file; resumes an interrupted run."""
+    from .config import TrainConfig
+    from .train import finetune
+
+    run = _run_with_bar("finetune", lambda bar: finetune(store, TrainConfig.from_file(config), run_id=run_id,
+                                                         progress=bar))
+    checkpoints = store.checkpoints(run.id)
+    click.echo(json.dumps({"run_id": run.id, "status": run.status, "checkpoints": [c.name for c in checkpoints]}))
+
+
+@main.command("generate")
+@click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--run", "run_id", help="Every checkpoint of this run.")
+@click.option("--checkpoint", "checkpoint_ids", multiple=True, help="A checkpoint id (repeatable).")
+@click.option("--dataset", help="Only this dataset's examples (default: all).")
+@click.option("--strategy", type=click.Choice(["greedy", "beam", "sample"]), default="greedy", show_default=True)
+@click.option("--temperature", default=1.0, show_default=True, type=float)
+@click.option("--top-p", default=1.0, show_default=True, type=float)
+@click.option("--top-k", default=0, show_default=True, type=int)
+@click.option("--num-beams", default=1, show_default=True, type=int)
+@click.option("--num-samples", default=1, show_default=True, type=int)
+@click.option("--max-new-tokens", default=64, show_default=True, type=int)
+@click.option("--batch-size", default=16, show_default=True, type=int)
+@with_store
+def generate_command(store, config, run_id, checkpoint_ids, dataset, strategy, temperature, top_p, top_k,
+                     num_beams, num_samples, max_new_tokens, batch_size):
+    """Generate from checkpoints (a GenerateConfig JSON file, or the options). Skips what exists."""
+    from .config import DecodingConfig, GenerateConfig
+    from .generate import generate_for_checkpoints
+
+    if config:
+        cfg = GenerateConfig.from_file(config)
+    else:
+        ids = list(checkpoint_ids) + [c.id for c in store.checkpoints(run_id)] if run_id else list(checkpoint_ids)
+        if not ids:
+            raise click.UsageError("name checkpoints with --run or --checkpoint, or give a CONFIG file")
+        decoding = DecodingConfig(strategy, num_beams, temperature, top_p, top_k, num_samples, max_new_tokens)
+        cfg = GenerateConfig(tuple(ids), dataset, (decoding,), batch_size)
+    summary = _run_with_bar("generate", lambda bar: generate_for_checkpoints(
+        store, cfg.checkpoints, dataset=cfg.dataset, decodings=cfg.decodings, batch_size=cfg.batch_size,
+        backend=cfg.backend, progress=bar))
+    click.echo(json.dumps(summary))
+
+
+@main.command("detect")
+@click.option("--detector", "detectors", multiple=True, default=["default"], show_default=True,
+              help="Detector name (repeatable); `hallu detectors` lists them.")
+@click.option("--run", "run_id", help="Only this run's generations.")
+@click.option("--checkpoint", "checkpoint_ids", multiple=True, help="Only these checkpoints (repeatable).")
+@click.option("--model", help="For plug-in detectors: an HF model id or local folder.")
+@with_store
+def detect_command(store, detectors, run_id, checkpoint_ids, model):
+    """Run detectors over the workspace's generations and store their spans."""
+    from .detect import run_detection
+
+    config = {"model": model} if model else None
+    for name in detectors:
+        summary = _run_with_bar(name, lambda bar: run_detection(
+            store, name, run_id=run_id, checkpoint_ids=list(checkpoint_ids) or None, config=config, progress=bar))
+        click.echo(json.dumps(summary))
+
+
+@main.command("detectors")
+def detectors_command():
+    """List the detectors Hallu knows."""
+    from .detectors.registry import available_detectors
+
+    click.echo("\n".join(available_detectors()))
+
+
+@main.command("detect-file")
+@click.argument("in_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--detector", default="default", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Predictions JSONL.")
+@click.option("--train-on", type=click.Path(exists=True, dir_okay=False),
+              help="A labeled RAGTruth-schema file to train the learned parts on first.")
+@click.option("--model", help="For plug-in detectors: an HF model id or local folder.")
+def detect_file_command(in_file, detector, out, train_on, model):
+    """Detect on a RAGTruth-schema file without a workspace: one {"id", "spans"} line per input."""
+    from .detectors.filemode import detect_file
+    from .records import ImportValidationError
+
+    try:
+        count = _run_with_bar(detector, lambda bar: detect_file(in_file, detector, out, train_on=train_on,
+                                                                 progress=bar, **({"model": model} if model else {})))
+    except (ImportValidationError, ValueError, KeyError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"out": out, "responses": count}))
+
+
+@main.command("evaluate")
+@click.option("--annotator", default="gold", show_default=True, help="Whose labels are the truth.")
+@click.option("--by", type=click.Choice(["task", "checkpoint", "decoding_name"]), default="task", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
+@with_store
+def evaluate_command(store, annotator, by, as_json):
+    """Response- and span-level P/R/F1 of every stored detector against an annotator's labels."""
+    from .evaluation import evaluate_store
+
+    rows = evaluate_store(store, annotator, by)
+    if not rows:
+        raise click.ClickException(f"no detections on generations labeled by {annotator!r}: run `hallu detect`")
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    click.echo(f"{'detector':<20}{by:<28}{'n':>5}{'resp P':>8}{'resp R':>8}{'resp F1':>8}"
+               f"{'span P':>8}{'span R':>8}{'span F1':>8}")
+    for r in rows:
+        click.echo(f"{r['detector']:<20}{str(r[by])[:27]:<28}{r['n']:>5}" + "".join(
+            f"{100 * r[k]:>8.1f}" for k in ("response_p", "response_r", "response_f1", "span_p", "span_r", "span_f1")))

@@ -16,3 +16,33 @@ def import_job(store: Store, args: dict, progress) -> dict:
     summary = import_file(store, args["path"], dataset=args.get("dataset"))
     progress(1, 1, "imported")
     return summary
+
+
+def demo_job(store: Store, args: dict, progress) -> dict:
+    from .demo.pipeline import run_demo
+
+    return run_demo(store, seed=int(args.get("seed", 0)), progress=progress)
+
+
+def finetune_job(store: Store, args: dict, progress) -> dict:
+    from .config import TrainConfig
+    from .train import finetune
+
+    run = finetune(store, TrainConfig.from_dict(args["config"]), run_id=args.get("run_id"), progress=progress)
+    return {"run_id": run.id, "status": run.status}
+
+
+def generate_job(store: Store, args: dict, progress) -> dict:
+    from .config import GenerateConfig
+    from .generate import generate_for_checkpoints
+
+    cfg = GenerateConfig.from_dict(args["config"])
+    return generate_for_checkpoints(store, cfg.checkpoints, dataset=cfg.dataset, decodings=cfg.decodings,
+                                    batch_size=cfg.batch_size, backend=cfg.backend, progress=progress)
+
+
+def detect_job(store: Store, args: dict, progress) -> dict:
+    from .detect import run_detection
+
+    return run_detection(store, args["detector"], run_id=args.get("run_id"),
+                         checkpoint_ids=args.get("checkpoint_ids"), config=args.get("config"), progress=progress)

@@ -1,0 +1,73 @@
+"""Run a detector over a workspace's generations and store what it finds.
+
+Results are keyed by (generation, detector, config hash), so a rerun only detects
+what is new. The `samples` a reference-free detector compares against are the
+other generations of the same example from the same checkpoint (sampling runs);
+when there are none, the other generations of the example (other checkpoints or
+imported models), which is what RAGTruth-style imports offer.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from .detectors.base import DetectItem, no_progress
+from .detectors.registry import get_detector
+from .store import Store
+from .types import Detection, Generation
+
+log = logging.getLogger(__name__)
+
+
+def pending_generation_ids(store: Store, detector: str, config_hash: str, run_id: str | None = None,
+                           checkpoint_ids: list[str] | None = None) -> list[str]:
+    where, params = ["d.generation_id IS NULL"], [detector, config_hash]
+    if run_id:
+        where.append("c.run_id = ?")
+        params.append(run_id)
+    if checkpoint_ids:
+        where.append(f"g.checkpoint_id IN ({','.join('?' * len(checkpoint_ids))})")
+        params += list(checkpoint_ids)
+    rows = store.query(f"""
+        SELECT g.id FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id
+        LEFT JOIN detections d ON d.generation_id = g.id AND d.detector = ? AND d.config_hash = ?
+        WHERE {' AND '.join(where)} ORDER BY g.rowid""", params)
+    return [r[0] for r in rows]
+
+
+def detect_items(store: Store, generations: list[Generation]) -> list[DetectItem]:
+    examples = {g.example_id: store.get_example(g.example_id) for g in generations}
+    siblings: dict[str, list[Generation]] = defaultdict(list)
+    for example_id in examples:
+        siblings[example_id] = store.generations(example_id=example_id)
+    items = []
+    for g in generations:
+        example = examples[g.example_id]
+        others = [s for s in siblings[g.example_id] if s.id != g.id]
+        same_checkpoint = [s.text for s in others if s.checkpoint_id == g.checkpoint_id]
+        items.append(DetectItem(
+            id=g.id, output=g.text, source=example.source, reference=example.reference,
+            question=example.meta.get("question") or example.prompt, task=example.task, tokens=g.tokens,
+            samples=same_checkpoint or [s.text for s in others]))
+    return items
+
+
+def run_detection(store: Store, detector_name: str, *, run_id: str | None = None,
+                  checkpoint_ids: list[str] | None = None, config: dict | None = None,
+                  batch_size: int = 128, progress=None) -> dict:
+    """Detect on every generation (of a run / checkpoints) that has no result for this detector config."""
+    progress = progress or no_progress
+    detector = get_detector(detector_name, **(config or {}))
+    todo = pending_generation_ids(store, detector_name, detector.config_hash, run_id, checkpoint_ids)
+    flagged = 0
+    for start in range(0, len(todo), batch_size):
+        batch = [store.get_generation(i) for i in todo[start:start + batch_size]]
+        results = detector.detect(detect_items(store, batch),
+                                  lambda d, t, m: progress(start + d, len(todo), m))
+        store.add_detections(Detection(g.id, detector_name, detector.config_hash, r.spans, r.response_score)
+                             for g, r in zip(batch, results))
+        flagged += sum(bool(r.spans) for r in results)
+        progress(start + len(batch), len(todo), f"{detector_name}: {start + len(batch)}/{len(todo)}")
+    log.info("%s: %d generations detected, %d flagged", detector_name, len(todo), flagged)
+    return {"detector": detector_name, "config_hash": detector.config_hash, "detected": len(todo),
+            "flagged": flagged}
