@@ -41,6 +41,7 @@ def format_of(name: str, fmt: str | None = None) -> str:
 def read_rows(data: bytes, name: str, fmt: str | None = None) -> list[tuple[int, dict]]:
     """(line number, object) per record; broken lines are collected as problems."""
     fmt = format_of(name, fmt)
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark, as Windows tools write
     if fmt == "jsonl":
         rows, problems = _read_jsonl(data, name)
     else:
@@ -68,11 +69,32 @@ def _read_jsonl(data: bytes, name: str) -> tuple[list[tuple[int, dict]], list[Pr
         except json.JSONDecodeError as exc:
             problems.append(Problem(name, number, "", f"broken JSON: {exc.msg} at column {exc.colno}"))
             continue
+        except ValueError as exc:  # a number with thousands of digits
+            problems.append(Problem(name, number, "", f"unreadable JSON: {str(exc)[:120]}"))
+            continue
+        except RecursionError:
+            problems.append(Problem(name, number, "", "unreadable JSON: nested too deeply"))
+            continue
         if not isinstance(value, dict):
             problems.append(Problem(name, number, "", f"expected a JSON object, got {type(value).__name__}"))
             continue
+        field = _unpaired_surrogate(value)
+        if field is not None:  # "\ud800" parses, but no UTF-8 text (nor the database) can hold it
+            problems.append(Problem(name, number, field, "holds an unpaired surrogate escape (like \\ud800), "
+                                                         "which is not text"))
+            continue
         rows.append((number, value))
     return rows, problems
+
+
+def _unpaired_surrogate(row: dict) -> str | None:
+    """The first top-level field whose key or value holds a lone surrogate, else None."""
+    for key, value in row.items():
+        try:
+            json.dumps([key, value], ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return key.encode("utf-8", "replace").decode("utf-8")
+    return None
 
 
 def load_generation_records(data: bytes, name: str, fmt: str | None = None) -> list[GenerationRecord]:

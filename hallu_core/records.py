@@ -6,6 +6,7 @@ Two record kinds: generations (RAGTruth schema: `id`, `response`, `source`, `mod
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .types import SPAN_TYPES, Span
@@ -140,6 +141,8 @@ def _check_span(raw, response: str | None, check: _Checker, where: str) -> tuple
     annotator = check.get(raw, "annotator", (str,), default="gold", where=where) or "gold"
     score = check.get(raw, "score", (int, float), default=1.0, where=where)
     note = check.get(raw, "note", (str,), default="", where=where)
+    if not _finite(score):
+        check.bad(f"{where}score", f"expected a finite number, got {_short(score)}")
     if span_type is None and label_type is None and "type" not in raw and "label_type" not in raw:
         check.bad(f"{where}label_type", "each label needs `label_type` (RAGTruth) or `type`")
     if span_type is not None and span_type not in SPAN_TYPES:
@@ -174,6 +177,13 @@ def check_example(row: dict, file: str, line: int, problems: list[Problem]):
     extra = {k: v for k, v in row.items() if k not in EXAMPLE_FIELDS}
     values["meta"] = {**values["meta"], **extra}
     return None if len(problems) > before else (line, values)
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (OverflowError, TypeError, ValueError):  # an integer too large for a float
+        return False
 
 
 def _short(value, limit: int = 40) -> str:

@@ -128,6 +128,12 @@ def _group(rows: list[dict], name: str, first_line: int):
         if key not in records:
             record = {k: row.get(k) for k in GENERATION_COLUMNS if row.get(k) is not None}
             records[key] = (line, {**record, "labels": [], "annotators": []})
+        else:  # a span row repeats its generation's columns; a different value is another record
+            first, record = records[key]
+            changed = [k for k in GENERATION_COLUMNS if row.get(k) != record.get(k)]
+            if changed:
+                problems.append(Problem(name, line, changed[0], f"id {key!r} has a different {changed[0]} "
+                                                                f"than on line {first} (duplicate id)"))
         record = records[key][1]
         annotator = row.get("annotator")
         if annotator and annotator not in record["annotators"]:
@@ -150,7 +156,9 @@ def _clean(row: dict) -> dict:
     """Empty CSV cells and Parquet nulls are missing values; whole floats are ints."""
     out = {}
     for key, value in row.items():
-        if value is None or value == "" or isinstance(value, float) and math.isnan(value):
+        if hasattr(value, "tolist"):  # numpy scalars and arrays (a Parquet list column)
+            value = value.tolist()
+        if value is None or isinstance(value, str) and value == "" or isinstance(value, float) and math.isnan(value):
             continue
         if isinstance(value, float) and value.is_integer() and key in ("start", "end"):
             value = int(value)

@@ -92,3 +92,9 @@ def test_unknown_extension(store, tmp_path):
 def _write(path, lines):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def test_a_byte_order_mark_is_accepted(store, tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + line().encode() + b"\n")
+    assert import_file(store, path)["generations"] == 1
