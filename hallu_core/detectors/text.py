@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _WORD = re.compile(r"\$?\d+(?:[.,:]\d+)*%?|\w+(?:['’]\w+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+|\n+")
@@ -77,6 +78,7 @@ def is_number(word: str) -> bool:
     return word.lower() in NUMBER_WORDS or bool(re.fullmatch(r"\$?\d[\d.,:]*%?", word))
 
 
+@lru_cache(maxsize=200_000)
 def normalize(word: str) -> str:
     """Lower-cased crude stem; numbers lose '$', thousands commas and trailing '.0'."""
     w = word.lower().replace("’", "'")
@@ -100,5 +102,5 @@ def is_name(word: str, start: int, text: str) -> bool:
     """Capitalised word that does not open a sentence: a likely name."""
     if not word[:1].isupper() or word.lower() in STOPWORDS:
         return False
-    before = text[:start].rstrip()
-    return bool(before) and before[-1] not in ".!?\n:\"“"
+    before = text[max(0, start - 20):start].rstrip()  # a window: cheap on long texts
+    return start > 0 and (not before or before[-1] not in ".!?\n:\"“")

@@ -1,0 +1,49 @@
+"""Responses per second of each built-in detector on the RAGTruth dev slice (CPU).
+
+Each detector runs in a fresh encoder cache state so MiniLM work is not shared between
+them; model loading is excluded (done once before timing). Last stdout line: one JSON object.
+
+    HF_HUB_OFFLINE=1 python bench/detect.py [--data FILE] [--limit N]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from hallu_core.detectors import get_detector  # noqa: E402
+from hallu_core.detectors import encoder  # noqa: E402
+from hallu_core.detectors.filemode import items_from_rows, read_rows  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared/data/ragtruth_dev.jsonl"
+DETECTORS = ["lexical", "semantic", "confidence", "consistency", "self_contradiction", "default"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--limit", type=int, default=0, help="only the first N rows (0 = all)")
+    args = parser.parse_args()
+    rows = read_rows(args.data)
+    items = items_from_rows(rows[: args.limit] if args.limit else rows)
+    encoder.load_encoder(None)  # load once, outside the timings
+    figures = {}
+    for name in DETECTORS:
+        detector = get_detector(name)
+        encoder._CACHE.clear()
+        start = time.perf_counter()
+        detector.detect(items)
+        seconds = time.perf_counter() - start
+        figures[name] = {"responses_per_second": round(len(items) / seconds, 2), "seconds": round(seconds, 2)}
+        print(f"{name:20s} {figures[name]['responses_per_second']:8.2f} responses/s  ({seconds:.1f} s)")
+    print(json.dumps({"rows": len(items), "torch_threads": torch.get_num_threads(), "detectors": figures}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""detect-file: RAGTruth-schema JSONL in, one prediction line per row out; clear errors."""
+import json
+
+import pytest
+
+from hallu_core.detectors.filemode import FileFormatError, detect_file, items_from_rows, read_rows
+
+
+def write_rows(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+ROWS = [
+    {"id": "r1", "task_type": "QA", "source_id": "s1", "source": "Oslo is the capital of Norway.",
+     "response": "Oslo is the capital of Sweden.", "labels": [{"start": 23, "end": 29, "label_type": "Evident Conflict"}]},
+    {"id": "r2", "task_type": "QA", "source_id": "s1", "source": "Oslo is the capital of Norway.",
+     "response": "Oslo is the capital of Norway.", "labels": []},
+]
+
+
+def test_detect_file_writes_one_line_per_input(tmp_path):
+    out = tmp_path / "pred.jsonl"
+    assert detect_file(write_rows(tmp_path / "in.jsonl", ROWS), "lexical", out) == 2
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [l["id"] for l in lines] == ["r1", "r2"]
+    [span] = lines[0]["spans"]
+    assert ROWS[0]["response"][span["start"]:span["end"]] == "Sweden"
+    assert set(span) == {"start", "end", "type", "score"} and lines[1]["spans"] == []
+
+
+def test_responses_of_one_source_are_each_others_samples(tmp_path):
+    items = items_from_rows(ROWS)
+    assert items[0].samples == [ROWS[1]["response"]] and items[1].samples == [ROWS[0]["response"]]
+
+
+def test_train_on_needs_a_trainable_detector(tmp_path):
+    path = write_rows(tmp_path / "in.jsonl", ROWS)
+    with pytest.raises(ValueError, match="nothing to train"):
+        detect_file(path, "lexical", tmp_path / "o.jsonl", train_on=path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"id": "a", "response": "x"}\n{broken\n', ":2: not valid JSON"),
+    ('{"id": "a"}\n', ":1: field 'response'"),
+    ('{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n', ":2: duplicate id"),
+    ("", "no rows"),
+])
+def test_malformed_files_are_refused_naming_file_and_line(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(FileFormatError, match=message):
+        read_rows(path)
