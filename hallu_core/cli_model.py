@@ -23,8 +23,11 @@ def demo_command(store, seed):
     """World -> base model -> fine-tune -> generate per checkpoint -> detect; prints oracle rates."""
     from .demo.pipeline import run_demo
 
+    from .demo.demo_report import format_rates
+
     summary = _run_with_bar("demo", lambda bar: run_demo(store, seed=seed, progress=bar))
-    click.echo(json.dumps(summary, indent=1))
+    click.echo(format_rates(summary["checkpoints"]))
+    click.echo(f"{summary['generations']} generations in {summary['seconds']['total']:.0f} s; workspace {store.root}")
 
 
 @main.command("finetune")

@@ -66,6 +66,9 @@ def _from_json(cls, key: str, value: Any) -> Any:
     return value
 
 
+LR_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
+
+
 @dataclass(frozen=True)
 class TrainConfig(_Serialisable):
     base_model: str
@@ -89,6 +92,7 @@ class TrainConfig(_Serialisable):
     max_length: int = 256
     val_fraction: float = 0.1
     warmup_steps: int = 0
+    lr_scheduler: str = "linear"  # any HF scheduler name: linear, cosine, constant, constant_with_warmup
     report_to: tuple[str, ...] = ("tensorboard",)
     name: str = "finetune"
 
@@ -109,6 +113,8 @@ class TrainConfig(_Serialisable):
         _check(_is_int(self.warmup_steps) and self.warmup_steps >= 0, "warmup_steps", self.warmup_steps,
                "a non-negative integer")
         _check(_is_int(self.seed), "seed", self.seed, "an integer")
+        _check(self.lr_scheduler in LR_SCHEDULERS, "lr_scheduler", self.lr_scheduler,
+               f"one of {', '.join(LR_SCHEDULERS)}")
         _check(_is_num(self.weight_decay) and 0 <= self.weight_decay < 1, "weight_decay", self.weight_decay,
                "a number in [0, 1)")
         _check(self.dropout is None or (_is_num(self.dropout) and 0 <= self.dropout < 1), "dropout",

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from transformers.utils import logging as hf_logging
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
+# transformers draws its own tqdm bars on load/save; progress belongs to the caller's `progress`
+hf_logging.disable_progress_bar()
 ADAPTER_CONFIG = "adapter_config.json"
 # config attribute names that different architectures use for their dropout probabilities
 DROPOUT_FIELDS = ("dropout", "attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",

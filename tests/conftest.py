@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any test module imports torch
 
 REPO = Path(__file__).resolve().parent.parent
 RAGTRUTH_SAMPLE = REPO / "sample_data" / "ragtruth_dev.jsonl"

@@ -129,3 +129,26 @@ def build_base_model(texts: list[str], out_dir: str | Path, *, vocab_size: int =
                "seconds": round(time.monotonic() - started, 1)}
     log.info("base model: %s", summary)
     return summary
+
+
+TINY_CORPUS = [
+    "Ada Lindqvist was born in Lindor in 1931. She is a pilot at Kestrel Press.",
+    "Bo Varesh is a chemist. He was born in Oskalo in 1950 and works at Thistle Works.",
+    "Question: In which city was Ada Lindqvist born?\nAnswer: Ada Lindqvist was born in Lindor.",
+    "Café owners in Zürich say naïve things — 東京 and emoji 🙂 too.",
+]
+
+
+def make_tiny_model(out_dir: str | Path, *, seed: int = 0, pretrain_steps: int = 0, texts: list[str] | None = None,
+                    n_embd: int = 32, n_layer: int = 1) -> Path:
+    """A model of a few tens of thousands of parameters saved as an HF folder: for tests (seconds)."""
+    texts = texts or TINY_CORPUS * 4
+    tokenizer = train_tokenizer(texts, vocab_size=300)
+    model = build_model(tokenizer, n_layer=n_layer, n_embd=n_embd, n_head=2, n_positions=96, seed=seed)
+    if pretrain_steps:
+        pretrain(model, tokenizer, texts, PretrainSettings(steps=pretrain_steps, batch_size=4, block=32, warmup=2,
+                                                           seed=seed))
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

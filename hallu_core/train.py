@@ -1,0 +1,207 @@
+"""Fine-tuning with the HF Trainer (full or LoRA), with every checkpoint registered in the store.
+
+The same entry point runs in-process (`finetune(store, config, ...)`, used by the CLI,
+jobs and the demo) and under `accelerate launch` / `torchrun`
+(`python -m hallu_core.train CONFIG --workspace DIR`): the Trainer does the
+distribution, and only rank 0 writes to the store. Checkpoints land in
+<workspace>/artifacts/runs/<run_id>/checkpoint-<step>; a rerun of the same run resumes
+from the last one it finds there.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from .config import TrainConfig
+from .models import dropout_overrides, load_model, load_tokenizer, resolve_device, resolve_dtype
+from .store import Store
+from .train_data import CompletionCollator, load_records, split_records, tokenize_records
+from .types import Checkpoint, Run, content_hash
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]
+LOGGED_METRICS = ("loss", "eval_loss", "learning_rate", "grad_norm")
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or a plain single process): the only writer to the store."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def run_id_for(config: TrainConfig) -> str:
+    """Same config -> same run, so rerunning an interrupted fine-tune resumes it."""
+    return "run-" + content_hash("run", config.to_dict(), length=12)
+
+
+def checkpoint_id(run_id: str, step: int) -> str:
+    return content_hash("checkpoint", run_id, int(step))
+
+
+def run_dir(store: Store, run_id: str) -> Path:
+    return store.artifacts / "runs" / run_id
+
+
+class StoreCallback(TrainerCallback):
+    """Adapts the Trainer's events to `progress` and to the store (rank 0 only)."""
+
+    def __init__(self, store: Store, run_id: str, output_dir: Path, progress: Progress):
+        self.store, self.run_id, self.output_dir, self.progress = store, run_id, output_dir, progress
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.progress(state.global_step, state.max_steps, "starting")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # log the train loss at every save and eval, so each checkpoint has one
+        if control.should_save or control.should_evaluate:
+            control.should_log = True
+        self.progress(state.global_step, state.max_steps, f"step {state.global_step}/{state.max_steps}")
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            metrics = {k: float(v) for k, v in logs.items() if k in LOGGED_METRICS and v is not None}
+            if metrics:
+                self.store.log_metrics(self.run_id, state.global_step, metrics)
+
+    def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        step = state.global_step
+        path = self.output_dir / f"checkpoint-{step}"
+        metrics = {"epoch": state.epoch}
+        for entry in state.log_history:  # the latest values at or before this step
+            if entry.get("step", 0) <= step:
+                if "loss" in entry:
+                    metrics["train_loss"] = entry["loss"]
+                if "eval_loss" in entry:
+                    metrics["eval_loss"] = entry["eval_loss"]
+        self.store.add_checkpoint(Checkpoint(checkpoint_id(self.run_id, step), self.run_id, step, f"step-{step}",
+                                             self.store.relpath(path), metrics))
+        log.info("checkpoint %s registered: %s", path.name, metrics)
+
+
+def _base_location(store: Store, base_model: str) -> str:
+    """A local base folder is stored relative to the workspace when it lies inside it."""
+    return store.relpath(base_model) if Path(base_model).exists() else base_model
+
+
+def _training_args(config: TrainConfig, output_dir: Path, has_val: bool) -> TrainingArguments:
+    on_cuda = resolve_device().type == "cuda"
+    report_to = []
+    if "mlflow" in config.report_to:
+        try:
+            import mlflow  # noqa: F401
+            report_to.append("mlflow")
+        except ImportError:
+            log.warning("report_to mlflow asked for, but mlflow is not installed: skipped")
+    return TrainingArguments(
+        output_dir=str(output_dir), per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, num_train_epochs=config.epochs,
+        max_steps=config.max_steps, warmup_steps=config.warmup_steps, lr_scheduler_type=config.lr_scheduler,
+        eval_strategy="steps" if has_val else "no", eval_steps=config.eval_every, save_strategy="steps",
+        save_steps=config.save_every, logging_steps=min(10, config.save_every), seed=config.seed,
+        data_seed=config.seed, bf16=on_cuda and resolve_dtype("cuda") == torch.bfloat16,
+        use_cpu=resolve_device().type == "cpu", report_to=report_to or "none", disable_tqdm=True,
+        remove_unused_columns=False, dataloader_num_workers=0, save_total_limit=None,
+        run_name=config.name,
+    )
+
+
+def _build_model(config: TrainConfig, distributed: bool):
+    # full fine-tuning keeps fp32 master weights (the Trainer's bf16 autocast does the rest);
+    # LoRA loads the frozen base in bf16 on CUDA to halve its memory.
+    device = torch.device("cpu") if distributed else None  # the Trainer places each rank's copy
+    dtype = torch.float32 if config.method == "full" else None
+    model = load_model(config.base_model, device=device, dtype=dtype, config_overrides=dropout_overrides(config.dropout))
+    if config.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                          target_modules=list(config.lora_target_modules) if config.lora_target_modules else None,
+                          task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+    return model
+
+
+def finetune(store: Store, config: TrainConfig, *, records: list[dict] | None = None, run_id: str | None = None,
+             run_meta: dict | None = None, progress: Progress | None = None,
+             callbacks: list[TrainerCallback] = ()) -> Run:
+    """Fine-tune `config.base_model`; returns the run (status done). Resumes an interrupted run.
+
+    `records` ({"prompt", "completion"}) overrides the config's dataset/train_file;
+    `callbacks` are extra TrainerCallbacks (tests stop a run with one).
+    """
+    progress = progress or (lambda done, total, message="": None)
+    run_id = run_id or run_id_for(config)
+    output_dir = run_dir(store, run_id)
+    is_main = is_main_process()
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    records = records if records is not None else load_records(store, config)
+    train_records, val_records = split_records(records, config.val_fraction, config.seed)
+    tokenizer = load_tokenizer(config.base_model)
+    train_set = tokenize_records(tokenizer, train_records, config.max_length)
+    val_set = tokenize_records(tokenizer, val_records, config.max_length)
+
+    existing = store.get_run(run_id)
+    resume = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    if is_main:
+        meta = {**(existing.meta if existing else {}), **(run_meta or {}), "train_records": len(train_records),
+                "val_records": len(val_records), "output_dir": store.relpath(output_dir)}
+        store.add_run(Run(run_id, config.name, _base_location(store, config.base_model), "finetune",
+                          config.to_dict(), "running", meta,
+                          **({"created_at": existing.created_at} if existing else {})))
+    torch.manual_seed(config.seed)
+    model = _build_model(config, distributed)
+    args = _training_args(config, output_dir, has_val=bool(val_set))
+    extra = [StoreCallback(store, run_id, output_dir, progress), *callbacks]
+    if "tensorboard" in config.report_to and is_main:
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+
+        extra.append(TensorBoardCallback(SummaryWriter(log_dir=str(output_dir / "tensorboard"))))
+    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
+                      data_collator=CompletionCollator(tokenizer.pad_token_id), processing_class=tokenizer,
+                      callbacks=extra)
+    trainer.remove_callback(PrinterCallback)  # it prints every log line; we log and report progress instead
+    try:
+        if resume is None:  # every rank evaluates (it is a collective op); rank 0 records
+            base_metrics = {"eval_loss": trainer.evaluate()["eval_loss"]} if val_set else {}
+            if is_main:
+                store.add_checkpoint(Checkpoint(checkpoint_id(run_id, 0), run_id, 0, "base",
+                                                _base_location(store, config.base_model), base_metrics))
+        trainer.train(resume_from_checkpoint=resume)
+    except KeyboardInterrupt:
+        if is_main:
+            store.set_run_status(run_id, "interrupted")
+        raise
+    except BaseException:
+        if is_main:
+            store.set_run_status(run_id, "failed")
+        raise
+    if is_main:
+        stopped_early = trainer.state.global_step < trainer.state.max_steps
+        store.set_run_status(run_id, "interrupted" if stopped_early else "done")
+    return store.get_run(run_id) or Run(run_id, config.name, config.base_model)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fine-tune a causal LM into a Hallu workspace.")
+    parser.add_argument("config", help="a TrainConfig JSON file")
+    parser.add_argument("--workspace", required=True, help="the workspace folder")
+    parser.add_argument("--run-id", default=None, help="resume or name this run (default: from the config)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if is_main_process() else logging.WARNING)
+    run = finetune(Store(args.workspace), TrainConfig.from_file(args.config), run_id=args.run_id)
+    log.info("run %s: %s", run.id, run.status)
+
+
+if __name__ == "__main__":
+    main()

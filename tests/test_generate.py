@@ -1,0 +1,158 @@
+"""generate.py / generate_backends.py: batching, decoding strategies, logprobs, offsets, skip on rerun."""
+from __future__ import annotations
+
+import math
+import os
+
+# spin-waiting OpenMP threads starve each other on a shared 2-core box (2-3x slower)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from hallu_core.config import DecodingConfig  # noqa: E402
+from hallu_core.demo.base_model import make_tiny_model, train_tokenizer, TINY_CORPUS  # noqa: E402
+from hallu_core.generate import generate_for_checkpoints, generate_texts  # noqa: E402
+from hallu_core.generate_backends import HFBackend, token_offsets  # noqa: E402
+from hallu_core.store import Store  # noqa: E402
+from hallu_core.types import Checkpoint, Example, Run, generation_id  # noqa: E402
+
+PROMPTS = ["Ada Lindqvist was born in", "Question: In which city was Bo Varesh born?\nAnswer:", "Café", "Bo"]
+GREEDY = DecodingConfig("greedy", max_new_tokens=12)
+SAMPLE = DecodingConfig("sample", temperature=1.0, top_p=0.9, top_k=20, num_samples=3, max_new_tokens=10, seed=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("gen") / "model", pretrain_steps=20)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_dir):
+    return HFBackend.load(tiny_dir)
+
+
+def _check_output(out):
+    assert out.tokens or out.text == ""
+    if out.tokens:  # token spans tile the text exactly, in order
+        assert out.tokens[0].start == 0 and out.tokens[-1].end == len(out.text)
+        for a, b in zip(out.tokens, out.tokens[1:]):
+            assert a.end == b.start
+    assert "".join(out.text[t.start:t.end] for t in out.tokens) == out.text
+    for t in out.tokens:
+        assert math.isfinite(t.logprob) and t.logprob <= 0
+        assert math.isfinite(t.entropy) and t.entropy >= 0
+
+
+def test_token_offsets_tile_unicode_text_exactly():
+    tokenizer = train_tokenizer(TINY_CORPUS * 3, vocab_size=280)
+    for text in ["Café in Zürich", "東京 🙂 emoji", "plain ascii text.", ""]:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        decoded, offsets = token_offsets(tokenizer, ids)
+        assert decoded == text
+        assert "".join(decoded[s:e] for s, e in offsets) == text
+        assert all(s <= e for s, e in offsets)
+
+
+def test_greedy_outputs_have_finite_logprobs_aligned_to_characters(backend):
+    outputs = backend.generate(PROMPTS, GREEDY)
+    assert [len(o) for o in outputs] == [1] * len(PROMPTS)
+    for (out,) in outputs:
+        _check_output(out)
+        assert len(out.tokens) <= GREEDY.max_new_tokens
+
+
+def test_batched_generation_equals_one_prompt_at_a_time(backend):
+    batched = [o[0] for o in backend.generate(PROMPTS, GREEDY)]
+    single = [backend.generate([p], GREEDY)[0][0] for p in PROMPTS]
+    assert [o.text for o in batched] == [o.text for o in single]  # left padding changes nothing
+    for a, b in zip(batched, single):
+        assert [t.logprob for t in a.tokens] == pytest.approx([t.logprob for t in b.tokens], abs=1e-4)
+
+
+def test_logprob_is_the_models_own_next_token_distribution(backend):
+    (out,), = backend.generate(PROMPTS[:1], GREEDY)
+    tokenizer, model = backend.loaded.tokenizer, backend.loaded.model
+    ids = tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), -1)
+    assert out.tokens[0].logprob == pytest.approx(logp.max().item(), abs=1e-4)  # greedy took the argmax
+    assert out.tokens[0].entropy == pytest.approx(-(logp.exp() * logp).sum().item(), abs=1e-4)
+
+
+def test_sampling_gives_n_samples_reproducibly(backend):
+    first = backend.generate(PROMPTS, SAMPLE, seed=7)
+    again = backend.generate(PROMPTS, SAMPLE, seed=7)
+    assert [len(o) for o in first] == [3] * len(PROMPTS)
+    assert [[s.text for s in o] for o in first] == [[s.text for s in o] for o in again]
+    for samples in first:
+        for out in samples:
+            _check_output(out)
+
+
+def test_beam_search_returns_the_top_beams(backend):
+    beam = DecodingConfig("beam", num_beams=3, num_samples=2, max_new_tokens=8)
+    outputs = backend.generate(PROMPTS[:2], beam)
+    assert [len(o) for o in outputs] == [2, 2]
+    for samples in outputs:
+        for out in samples:
+            _check_output(out)
+
+
+def test_generation_stops_at_eos(tiny_dir):
+    backend = HFBackend.load(tiny_dir)
+    (out,), = backend.generate(PROMPTS[:1], GREEDY)
+    first_id = backend.loaded.tokenizer(out.text[out.tokens[0].start:out.tokens[0].end],
+                                        add_special_tokens=False)["input_ids"][0]
+    backend.loaded.model.generation_config.eos_token_id = first_id  # the token it picks first now ends it
+    (stopped,), = backend.generate(PROMPTS[:1], GREEDY)
+    assert stopped.text == "" and stopped.tokens == [] and stopped.meta["finished"]
+
+
+def test_generate_texts_batches_and_reports_progress(backend):
+    seen = []
+    outputs = generate_texts(backend, PROMPTS, GREEDY, batch_size=3, progress=lambda d, t, m: seen.append((d, t)))
+    assert len(outputs) == len(PROMPTS) and seen == [(3, 4), (4, 4)]
+
+
+def _workspace(tmp_path, tiny_dir):
+    store = Store(tmp_path / "ws")
+    store.add_examples([Example(f"ex{i}", "eval", p) for i, p in enumerate(PROMPTS)])
+    store.add_run(Run("run1", "tiny", str(tiny_dir)))
+    store.add_checkpoint(Checkpoint("ck0", "run1", 0, "base", str(tiny_dir)))
+    return store
+
+
+def test_rerun_skips_existing_generations(tmp_path, tiny_dir):
+    store = _workspace(tmp_path, tiny_dir)
+    first = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY, SAMPLE], batch_size=2)
+    assert first == {"generated": 4 * (1 + 3), "skipped": 0, "checkpoints": 1}
+    stored = store.generations(checkpoint_id="ck0")
+    assert {g.id for g in stored} == {generation_id(f"ex{i}", "ck0", d.hash_dict(), k)
+                                      for i in range(4) for d in (GREEDY, SAMPLE) for k in range(d.num_samples)}
+    g = next(g for g in stored if g.decoding_name == "greedy")
+    assert g.tokens and g.meta["logprob_basis"] == "model"
+    again = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY, SAMPLE])
+    assert again == {"generated": 0, "skipped": 16, "checkpoints": 1}
+    more = DecodingConfig("greedy", max_new_tokens=4)  # a new decoding only adds its own
+    assert generate_for_checkpoints(store, ["ck0"], example_ids=["ex0"], decodings=[GREEDY, more])["generated"] == 1
+
+
+def test_checkpoint_without_weights_is_refused(tmp_path, tiny_dir):
+    store = _workspace(tmp_path, tiny_dir)
+    store.add_checkpoint(Checkpoint("imported", "run1", 1, "gpt-4", None))
+    with pytest.raises(ValueError, match="no weights"):
+        generate_for_checkpoints(store, ["imported"], dataset="eval")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_generation_on_cuda_bf16(tiny_dir):
+    backend = HFBackend.load(tiny_dir)
+    assert backend.loaded.device.type == "cuda"
+    assert next(backend.loaded.model.parameters()).dtype == torch.bfloat16
+    for samples in backend.generate(PROMPTS, SAMPLE, seed=1):
+        for out in samples:
+            _check_output(out)
