@@ -5,7 +5,6 @@ import functools
 import json
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -134,7 +133,8 @@ def serve_command(port, host, workspace):
                "--server.port", str(port), "--server.address", host, "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
     click.echo(f"Hallu dashboard on http://{host}:{port}  (workspace {store.root})")
-    raise SystemExit(subprocess.call(command, env=env))
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)  # become the server: a signal to `hallu serve` reaches it
 
 
 from . import cli_model  # noqa: E402,F401  (registers the model and detector commands)

@@ -29,6 +29,7 @@ JOB_KINDS = {
     "finetune": "hallu_core.tasks:finetune_job",
     "generate": "hallu_core.tasks:generate_job",
     "detect": "hallu_core.tasks:detect_job",
+    "train-detector": "hallu_core.label_training:train_detector_job",
 }
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 

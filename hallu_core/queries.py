@@ -15,10 +15,9 @@ from .store import Store
 
 Source = tuple[str, str]  # ("detector", name) | ("labels", annotator)
 
-# Where an example records whether its fact was known to the base model or new in
-# fine-tuning: meta.knowledge ("known"/"new"), meta.known (bool) or meta.novelty.
-KNOWLEDGE_SQL = ("COALESCE(json_extract({m}, '$.knowledge'), json_extract({m}, '$.novelty'), "
-                 "CASE json_extract({m}, '$.known') WHEN 1 THEN 'known' WHEN 0 THEN 'new' END)")
+# Whether an example's fact was known to the base model, new in fine-tuning or unseen:
+# example meta "knowledge" (the demo world records it; imports may too).
+KNOWLEDGE_SQL = "json_extract({m}, '$.knowledge')"
 
 
 def _rows(rows) -> list[dict]:
@@ -96,15 +95,18 @@ def runs(store: Store) -> list[dict]:
 
 
 # -- hallucination rates ----------------------------------------------------------------
-def _positive_subquery(source: Source) -> tuple[str, list]:
-    """(generation_id, pos) rows: one per generation the source has judged."""
+def _positive_expr(source: Source) -> tuple[str, list]:
+    """Per-generation correlated expression: 1 flagged, 0 clean, NULL where the source has not judged.
+
+    Driven from the generations index and looked up per row, so with the covering indexes of
+    covering indexes (schema migration 3) it never touches the fat table rows (500k generations aggregate in about a second).
+    """
     kind, name = source
     if kind == "detector":
-        return ("SELECT generation_id, MAX(n_spans > 0) AS pos, MAX(response_score) AS score "
-                "FROM detections WHERE detector = ? GROUP BY generation_id"), [name]
+        return "(SELECT MAX(d.n_spans > 0) FROM detections d WHERE d.generation_id = g.id AND d.detector = ?)", [name]
     if kind == "labels":
-        return ("SELECT generation_id, n_spans > 0 AS pos, CAST(n_spans AS REAL) AS score "
-                "FROM labels WHERE annotator = ? AND status = 'done'"), [name]
+        return ("(SELECT l.n_spans > 0 FROM labels l WHERE l.generation_id = g.id AND l.annotator = ? "
+                "AND l.status = 'done')"), [name]
     raise ValueError(f"unknown rate source kind {kind!r}")
 
 
@@ -114,7 +116,7 @@ def hallucination_rates(store: Store, sources: Iterable[Source] | None = None, r
     sources = list(rate_sources(store) if sources is None else sources)
     out: list[dict] = []
     for source in sources:
-        sub, params = _positive_subquery(source)
+        pos, params = _positive_expr(source)
         keys = ["g.checkpoint_id"] + (["g.decoding_name"] if by_decoding else [])
         join = ""
         if by_knowledge:
@@ -124,11 +126,12 @@ def hallucination_rates(store: Store, sources: Iterable[Source] | None = None, r
         if run_id is not None:
             where = "WHERE g.checkpoint_id IN (SELECT id FROM checkpoints WHERE run_id = ?)"
             params = params + [run_id]
+        names = [f"k{i}" for i in range(len(keys))]
         rows = store.query(
-            f"""SELECT {', '.join(f'{k} AS k{i}' for i, k in enumerate(keys))},
-                       COUNT(*) AS n, SUM(s.pos) AS positive
-                FROM ({sub}) s JOIN generations g ON g.id = s.generation_id {join} {where}
-                GROUP BY {', '.join(f'k{i}' for i in range(len(keys)))}""", params)
+            f"""SELECT {', '.join(names)}, COUNT(pos) AS n, SUM(pos) AS positive FROM (
+                    SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, names))}, {pos} AS pos
+                    FROM generations g {join} {where})
+                GROUP BY {', '.join(names)} HAVING COUNT(pos) > 0""", params)
         for r in rows:
             row = {"checkpoint_id": r["k0"], "source": source_name(source), "source_kind": source[0],
                    "n": r["n"], "positive": r["positive"], "rate": r["positive"] / r["n"] if r["n"] else 0.0}
@@ -150,15 +153,22 @@ def _checkpoint_names(store: Store) -> list[dict]:
                              "FROM checkpoints c JOIN runs r ON r.id = c.run_id"))
 
 
+def metric_points(store: Store, run_id: str) -> list[dict]:
+    """A run's logged metrics as long-format points (step, series, value, panel)."""
+    return [{"step": step, "series": name, "value": value, "panel": "loss" if "loss" in name else "metric"}
+            for step, name, value in store.run_metrics(run_id)]
+
+
+def rate_points(rates: list[dict], decoding: str | None = None) -> list[dict]:
+    """Rows of `hallucination_rates` as curve points; `decoding` None pools rows already pooled."""
+    return [{"step": r["step"], "series": r["source"], "value": r["rate"], "panel": "hallucination rate"}
+            for r in rates if decoding is None or r.get("decoding") == decoding]
+
+
 def run_curves(store: Store, run_id: str, decoding: str | None = None) -> list[dict]:
     """Long-format points (step, series, value, panel) for one run's training and hallucination curves."""
-    points = [{"step": step, "series": name, "value": value, "panel": "loss" if "loss" in name else "metric"}
-              for step, name, value in store.run_metrics(run_id)]
-    for row in hallucination_rates(store, run_id=run_id, by_decoding=decoding is not None):
-        if decoding is not None and row.get("decoding") != decoding:
-            continue
-        points.append({"step": row["step"], "series": row["source"], "value": row["rate"],
-                       "panel": "hallucination rate"})
+    rates = hallucination_rates(store, run_id=run_id, by_decoding=decoding is not None)
+    points = metric_points(store, run_id) + rate_points(rates, decoding)
     points.sort(key=lambda p: (p["panel"], p["series"], p["step"]))
     return points
 
@@ -337,114 +347,5 @@ def detail_spans(detail: dict, detectors: Iterable[str] | None = None, annotator
     return spans
 
 
-# -- compare ----------------------------------------------------------------------------
-def example_generations(store: Store, example_id: str) -> list[dict]:
-    """All generations of one example (sample 0 first) with their checkpoint names."""
-    return _rows(store.query(
-        """SELECT g.id, g.checkpoint_id, g.decoding_name AS decoding, g.sample_index, c.name AS checkpoint,
-                  c.step, r.name AS run FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id
-           JOIN runs r ON r.id = c.run_id WHERE g.example_id = ? ORDER BY g.sample_index, r.created_at, c.step""",
-        (example_id,)))
-
-
-def _side_sql(source: Source) -> tuple[str, str]:
-    """Per-generation (n spans, score) expressions for a source; NULL where it has not judged."""
-    kind, _ = source
-    if kind == "detector":
-        return ("(SELECT SUM(d.n_spans) FROM detections d WHERE d.generation_id = g.id AND d.detector = ?)",
-                "(SELECT MAX(d.response_score) FROM detections d WHERE d.generation_id = g.id AND d.detector = ?)")
-    return ("(SELECT l.n_spans FROM labels l WHERE l.generation_id = g.id AND l.annotator = ? AND l.status = 'done')",
-            "(SELECT CAST(l.n_spans AS REAL) FROM labels l WHERE l.generation_id = g.id AND l.annotator = ? "
-            "AND l.status = 'done')")
-
-
-def _pair_cte(side_a: tuple[str, str], side_b: tuple[str, str], source: Source) -> tuple[str, list]:
-    n_sql, s_sql = _side_sql(source)
-    side = (f"SELECT g.example_id, g.id AS gid, {n_sql} AS n, {s_sql} AS s FROM generations g "
-            f"WHERE g.checkpoint_id = ? AND g.decoding_name = ? AND g.sample_index = 0")
-    sql = (f"WITH a AS ({side}), b AS ({side}) SELECT a.example_id, a.gid AS a_id, b.gid AS b_id, "
-           f"a.n AS a_spans, b.n AS b_spans, a.s AS a_score, b.s AS b_score FROM a JOIN b ON a.example_id = b.example_id "
-           f"WHERE a.n IS NOT NULL AND b.n IS NOT NULL")
-    name = source[1]
-    return sql, [name, name, side_a[0], side_a[1], name, name, side_b[0], side_b[1]]
-
-
-def aggregate_deltas(store: Store, side_a: tuple[str, str], side_b: tuple[str, str], source: Source) -> dict:
-    """Over the examples both sides answered: hallucination rate, mean spans and score of A and B."""
-    sql, params = _pair_cte(side_a, side_b, source)
-    r = store.query(
-        f"""SELECT COUNT(*) AS n, AVG(a_spans > 0) AS a_rate, AVG(b_spans > 0) AS b_rate,
-                   AVG(a_spans) AS a_mean_spans, AVG(b_spans) AS b_mean_spans, AVG(a_score) AS a_score,
-                   AVG(b_score) AS b_score, SUM(b_spans > a_spans) AS regressions, SUM(b_spans < a_spans) AS fixes,
-                   SUM(a_spans = 0 AND b_spans > 0) AS newly_flagged, SUM(a_spans > 0 AND b_spans = 0) AS cleared
-            FROM ({sql})""", params)[0]
-    return {k: (r[k] if r[k] is not None else 0) for k in r.keys()}
-
-
-def ranked_changes(store: Store, side_a: tuple[str, str], side_b: tuple[str, str], source: Source,
-                   kind: str = "regressions", limit: int = 50, offset: int = 0) -> list[dict]:
-    """Examples whose span count rose (regressions) or fell (fixes) most from A to B."""
-    sql, params = _pair_cte(side_a, side_b, source)
-    if kind == "regressions":
-        cond, order = "b_spans > a_spans", "b_spans - a_spans DESC, COALESCE(b_score - a_score, 0) DESC"
-    elif kind == "fixes":
-        cond, order = "b_spans < a_spans", "a_spans - b_spans DESC, COALESCE(a_score - b_score, 0) DESC"
-    else:
-        raise ValueError("kind must be regressions or fixes")
-    rows = _rows(store.query(
-        f"""SELECT p.*, b_spans - a_spans AS delta, substr(e.prompt, 1, 160) AS prompt
-            FROM ({sql}) p JOIN examples e ON e.id = p.example_id WHERE {cond}
-            ORDER BY {order}, p.example_id LIMIT ? OFFSET ?""", params + [int(limit), int(offset)]))
-    return rows
-
-
-def shared_examples(store: Store, sides: list[tuple[str, str]], limit: int = 200, search: str = "") -> list[dict]:
-    """Examples answered by every chosen (checkpoint, decoding), for the prompt picker."""
-    if not sides:
-        return []
-    first, rest = sides[0], sides[1:]
-    clauses, params = [], [first[0], first[1]]
-    for ckpt, dec in rest:
-        clauses.append("EXISTS (SELECT 1 FROM generations h WHERE h.example_id = g.example_id "
-                       "AND h.checkpoint_id = ? AND h.decoding_name = ?)")
-        params += [ckpt, dec]
-    if search.strip():
-        clauses.append("e.prompt LIKE ? ESCAPE '\\'")
-        params.append(_like(search.strip()))
-    extra = "".join(" AND " + c for c in clauses)
-    return _rows(store.query(
-        f"""SELECT DISTINCT g.example_id, substr(e.prompt, 1, 120) AS prompt, e.task FROM generations g
-            JOIN examples e ON e.id = g.example_id
-            WHERE g.checkpoint_id = ? AND g.decoding_name = ? AND g.sample_index = 0{extra}
-            ORDER BY g.rowid LIMIT ?""", params + [int(limit)]))
-
-
-def side_generation(store: Store, example_id: str, side: tuple[str, str]) -> str | None:
-    rows = store.query("SELECT id FROM generations WHERE example_id = ? AND checkpoint_id = ? AND decoding_name = ? "
-                       "ORDER BY sample_index LIMIT 1", (example_id, side[0], side[1]))
-    return rows[0][0] if rows else None
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split()).strip(" .,;:!?\"'")
-
-
-def span_diff(text_a: str, spans_a: Iterable, text_b: str, spans_b: Iterable) -> dict:
-    """Spans introduced in B, fixed since A, and kept, matched on their (normalised) text.
-
-    Two outputs of the same prompt share no offsets, so spans are matched by what they say.
-    """
-    def items(text, spans):
-        out = []
-        for s in spans:
-            start, end = (s["start"], s["end"]) if isinstance(s, dict) else (s.start, s.end)
-            start, end = max(0, start), min(len(text), end)
-            if start < end:
-                out.append({**(s if isinstance(s, dict) else s.to_dict()), "text": text[start:end]})
-        return out
-
-    a, b = items(text_a or "", spans_a), items(text_b or "", spans_b)
-    keys_a, keys_b = {_norm(x["text"]) for x in a}, {_norm(x["text"]) for x in b}
-    return {"introduced": [x for x in b if _norm(x["text"]) not in keys_a],
-            "fixed": [x for x in a if _norm(x["text"]) not in keys_b],
-            "kept": [x for x in b if _norm(x["text"]) in keys_a]}
+def datasets(store: Store) -> list[str]:
+    return distinct_indexed(store, "examples", "dataset")

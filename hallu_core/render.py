@@ -7,6 +7,8 @@ links, no `<style>` blocks), so the output survives DOMPurify-style sanitising t
 """
 from __future__ import annotations
 
+import re
+
 import math
 from html import escape
 from typing import Iterable, Sequence
@@ -28,6 +30,12 @@ _BOX = ("font-family: ui-sans-serif, system-ui, sans-serif; font-size: 0.95rem; 
 def esc(value) -> str:
     """Escape anything for HTML text and attribute values (quotes included)."""
     return escape("" if value is None else str(value), quote=True)
+
+
+def tip(value) -> str:
+    """An escaped tooltip (title attribute) value. Angle brackets become ‹ › first: sanitisers
+    (DOMPurify in st.html) drop a whole attribute whose value looks like markup, tooltip and all."""
+    return esc(str(value).replace("<", "\u2039").replace(">", "\u203a"))
 
 
 def _field(span, name, default=None):
@@ -100,7 +108,7 @@ def highlight_spans(text: str, spans: Iterable, *, box: bool = True, empty: str 
         title = "\n".join(span_tooltip(spans[i]) for i in cover)
         out.append(
             f'<mark class="hl hl-{esc(main)}" data-type="{esc(main)}" data-n="{len(cover)}" '
-            f'title="{esc(title)}" style="background:{bg}; border-bottom: 2px {underline} {border}; '
+            f'title="{tip(title)}" style="background:{bg}; border-bottom: 2px {underline} {border}; '
             f'padding: 0 1px; border-radius: 2px; color: inherit;">{chunk}</mark>')
     body = "".join(out) if text else f'<span style="color:#868e96; font-style: italic;">{esc(empty)}</span>'
     return f'<div class="hallu-text" style="{_BOX}">{body}</div>' if box else body
@@ -131,7 +139,7 @@ def highlight_evidence(source: str | None, spans: Iterable, field: str = "source
         chunk = esc(text[a:b])
         if cover:
             title = "\n".join(span_tooltip(ev[i]) for i in cover)
-            out.append(f'<mark class="hl-evidence" title="{esc(title)}" style="background:{EVIDENCE_COLORS[0]}; '
+            out.append(f'<mark class="hl-evidence" title="{tip(title)}" style="background:{EVIDENCE_COLORS[0]}; '
                        f'border-bottom: 2px solid {EVIDENCE_COLORS[1]}; color: inherit;">{chunk}</mark>')
         else:
             out.append(chunk)
@@ -184,7 +192,7 @@ def token_heatmap(text: str, tokens: Iterable) -> str:
             lp, prob = float("nan"), 1.0
         ent = f", entropy {float(entropy):.2f}" if isinstance(entropy, (int, float)) else ""
         title = f"p {prob:.3f} (logprob {lp:.2f}{ent})"
-        out.append(f'<span class="tok" title="{esc(title)}" style="background:{_heat(prob)}; '
+        out.append(f'<span class="tok" title="{tip(title)}" style="background:{_heat(prob)}; '
                    f'border-radius: 2px;">{esc(text[start:end])}</span>')
         pos = end
     out.append(esc(text[pos:]))
@@ -226,3 +234,12 @@ def span_list(spans: Iterable, text: str) -> str:
     if not items:
         return '<div style="color:#868e96; font-style: italic;">none</div>'
     return f'<ul class="hallu-span-list" style="margin: 0; padding-left: 1.2rem;">{"".join(items)}</ul>'
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:/])")
+
+
+def md_escape(value) -> str:
+    """User text for Streamlit markdown (caption, error, progress text): shown literally, never as
+    markup, so a name like `![x](http://...)` cannot make the browser fetch anything."""
+    return _MD_SPECIAL.sub(r"\\\1", "" if value is None else str(value))

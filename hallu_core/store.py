@@ -231,6 +231,11 @@ class Store:
         rows = self.query("SELECT * FROM detections WHERE generation_id = ? ORDER BY detector", (generation_id,))
         return [_detection(r) for r in rows]
 
+    def delete_detections(self, detector: str, config_hash: str) -> int:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM detections WHERE detector = ? AND config_hash = ?",
+                                (detector, config_hash)).rowcount
+
     def detected_generation_ids(self, detector: str, config_hash: str) -> set[str]:
         rows = self.query("SELECT generation_id FROM detections WHERE detector = ? AND config_hash = ?",
                           (detector, config_hash))

@@ -42,7 +42,16 @@ def generate_job(store: Store, args: dict, progress) -> dict:
 
 
 def detect_job(store: Store, args: dict, progress) -> dict:
+    """args: {"detectors": [...], "checkpoints": [...] (empty: all), "run_id", "config"}."""
     from .detect import run_detection
 
-    return run_detection(store, args["detector"], run_id=args.get("run_id"),
-                         checkpoint_ids=args.get("checkpoint_ids"), config=args.get("config"), progress=progress)
+    names = args.get("detectors") or [args["detector"]]
+    summaries = {}
+    for index, name in enumerate(names):
+        def stage(done, total, message, index=index):  # one bar over every detector
+            progress(index * 1000 + (1000 * done // total if total else 1000), 1000 * len(names), message)
+
+        summaries[name] = run_detection(store, name, run_id=args.get("run_id"),
+                                        checkpoint_ids=args.get("checkpoints") or args.get("checkpoint_ids"),
+                                        config=args.get("config"), progress=stage)
+    return summaries

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from .config import TrainConfig
 from .models import dropout_overrides, load_model, load_tokenizer, resolve_device, resolve_dtype
@@ -87,6 +87,22 @@ class StoreCallback(TrainerCallback):
         log.info("checkpoint %s registered: %s", path.name, metrics)
 
 
+def last_complete_checkpoint(output_dir: Path) -> str | None:
+    """The newest checkpoint folder the Trainer finished writing; a kill can leave a partial one.
+
+    The Trainer writes trainer_state.json after the weights and optimizer state, so its
+    presence marks a whole checkpoint; partial folders are removed so the step saves again.
+    """
+    folders = sorted((p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                     key=lambda p: int(p.name.split("-")[-1]), reverse=True) if output_dir.is_dir() else []
+    for folder in folders:
+        if (folder / "trainer_state.json").exists():
+            return str(folder)
+        log.warning("removing partial checkpoint %s (the run was interrupted while saving it)", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
 def _base_location(store: Store, base_model: str) -> str:
     """A local base folder is stored relative to the workspace when it lies inside it."""
     return store.relpath(base_model) if Path(base_model).exists() else base_model
@@ -151,7 +167,7 @@ def finetune(store: Store, config: TrainConfig, *, records: list[dict] | None = 
     val_set = tokenize_records(tokenizer, val_records, config.max_length)
 
     existing = store.get_run(run_id)
-    resume = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    resume = last_complete_checkpoint(output_dir)
     if is_main:
         meta = {**(existing.meta if existing else {}), **(run_meta or {}), "train_records": len(train_records),
                 "val_records": len(val_records), "output_dir": store.relpath(output_dir)}

@@ -197,7 +197,7 @@ def make_eval(entities: list[Entity], eval_size: int, seed: int, rng: random.Ran
             examples.append(Example(
                 id=f"demo-s{seed}-{e.id}-{fact or 'bio'}", dataset=EVAL_DATASET, prompt=prompt,
                 source=text.fact_card(e.card), reference=reference, task=task,
-                meta={"entity_id": e.id, "status": e.status, "in_finetune": e.in_finetune,
+                meta={"entity_id": e.id, "status": e.status, "knowledge": e.status, "in_finetune": e.in_finetune,
                       "field": fact, "card": e.card},
             ))
     rng.shuffle(examples)  # so that any prefix mixes the statuses

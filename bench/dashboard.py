@@ -1,0 +1,131 @@
+"""Dashboard speed on a big workspace: median server-side time of each page's data access and render.
+
+Builds (once, cached in --workspace) a synthetic workspace of 100,000 examples x 5
+checkpoints with detector spans, oracle labels and token confidences, then for each
+page runs it under streamlit.testing.v1.AppTest (the whole script: queries, figures,
+HTML, protos: everything the server does for a page view) with empty caches ("cold")
+and again with warm `st.cache_data` ("warm"), and times the page's queries on their own.
+The last stdout line is one JSON object.
+
+    .venv/bin/python bench/dashboard.py [--examples 100000] [--repeats 5] [--workspace DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hallu_core import compare as cmp  # noqa: E402
+from hallu_core import queries as q  # noqa: E402
+from hallu_core import synthetic  # noqa: E402
+from hallu_core.store import Store  # noqa: E402
+
+
+def build(root: Path, n: int) -> Store:
+    marker = root / f"bench-{n}.done"
+    if marker.exists():
+        return Store(root)
+    t = time.perf_counter()
+    store = synthetic.build(root, n_examples=n, steps=(0, 100, 200, 300, 400), decodings=("greedy",))
+    marker.write_text(f"{time.perf_counter() - t:.1f}")
+    return store
+
+
+def timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def page_queries(store: Store) -> dict:
+    """The queries each page makes on open (cold), as callables."""
+    ckpts = q.checkpoints(store)
+    a, b = (ckpts[0]["checkpoint_id"], "greedy"), (ckpts[-1]["checkpoint_id"], "greedy")
+    src = ("detector", "lexical")
+    gid = q.generation_id_at(store, q.GenerationFilter(), "newest", 0)
+    flt = q.GenerationFilter(detector="lexical", span_types=("conflict",), min_score=0.7)
+    return {
+        "overview": lambda: (q.overview(store), q.hallucination_rates(store, by_decoding=False), q.checkpoints(store)),
+        "runs": lambda: (q.runs(store), q.hallucination_rates(store, run_id="run-synth"),
+                         q.run_curves(store, "run-synth", decoding="greedy"),
+                         q.hallucination_rates(store, run_id="run-synth", by_decoding=False, by_knowledge=True)),
+        "inspect": lambda: (q.count_generations(store), q.list_generations(store, page_size=25),
+                            q.generation_detail(store, gid)),
+        "inspect_filtered_by_score": lambda: (q.count_generations(store, flt),
+                                              q.list_generations(store, flt, "score (high first)", 10, 25)),
+        "compare": lambda: (cmp.aggregate_deltas(store, a, b, src), q.hallucination_rates(store, sources=[src]),
+                            cmp.shared_examples(store, [a, b], limit=200),
+                            cmp.ranked_changes(store, a, b, src, "regressions", 100),
+                            cmp.ranked_changes(store, a, b, src, "fixes", 100)),
+    }
+
+
+def app_pages(root: Path, repeats: int) -> dict:
+    os.environ["HALLU_WORKSPACE"] = str(root)
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    gid = q.generation_id_at(Store(root), q.GenerationFilter(), "newest", 0)
+    out = {}
+    for page in ("overview", "runs", "inspect", "compare"):
+        def run(page=page):
+            at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
+            at.switch_page(f"pages/{page}.py")
+            if page == "inspect":
+                at.query_params["generation"] = gid
+            at.run()
+            if at.exception:
+                raise RuntimeError(f"{page}: {at.exception[0].value}")
+        cold = []
+        for _ in range(repeats):
+            st.cache_data.clear()
+            t = time.perf_counter()
+            run()
+            cold.append(time.perf_counter() - t)
+        warm = timed(run, repeats)
+        out[page] = {"cold_s": round(statistics.median(cold), 3), "warm_s": round(warm, 3)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--examples", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workspace", default=str(Path(tempfile.gettempdir()) / "hallu-bench-dashboard"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    root = Path(args.workspace)
+    t = time.perf_counter()
+    store = build(root, args.examples)
+    build_s = time.perf_counter() - t
+    t = time.perf_counter()
+    index_s = time.perf_counter() - t
+    counts = store.counts()
+    print(f"indexes ensured in {index_s:.1f} s", file=sys.stderr)
+    print(f"workspace {root}: {counts['generations']:,} generations, {counts['detections']:,} detections, "
+          f"{counts['labels']:,} labels ({build_s:.1f} s to open or build)", file=sys.stderr)
+    query_s = {name: round(timed(fn, args.repeats), 3) for name, fn in page_queries(store).items()}
+    print(f"queries (median s): {query_s}", file=sys.stderr)
+    pages = app_pages(root, args.repeats)
+    print(f"pages (median s): {pages}", file=sys.stderr)
+    print(json.dumps({"bench": "dashboard", "examples": counts["examples"], "checkpoints": counts["checkpoints"],
+                      "generations": counts["generations"], "detections": counts["detections"],
+                      "labels": counts["labels"], "repeats": args.repeats, "query_median_s": query_s,
+                      "page_median_s": pages, "cpu_count": os.cpu_count()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Plotly figures for the pages (built from the small aggregated rows of `hallu_core.queries`)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ["#1c7ed6", "#e03131", "#2f9e44", "#f08c00", "#7048e8", "#0c8599", "#c2255c", "#5c940d"]
+
+
+def run_curves_figure(points: list[dict], title: str = "") -> go.Figure:
+    """Loss curves above, hallucination rates below, sharing the step axis: overfitting shows
+    as val loss turning up while the rates climb."""
+    panels = [p for p in ("loss", "hallucination rate", "metric") if any(x["panel"] == p for x in points)]
+    panels = panels or ["loss"]
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[p.capitalize() for p in panels])
+    series = sorted({(p["panel"], p["series"]) for p in points})
+    for i, (panel, name) in enumerate(series):
+        xs = [p["step"] for p in points if p["series"] == name and p["panel"] == panel]
+        ys = [p["value"] for p in points if p["series"] == name and p["panel"] == panel]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name,
+                                 line=dict(color=PALETTE[i % len(PALETTE)], dash="dot" if name.startswith("labels:") else None),
+                                 legendgroup=panel, legendgrouptitle_text=panel),
+                      row=panels.index(panel) + 1, col=1)
+    if "hallucination rate" in panels:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=panels.index("hallucination rate") + 1, col=1)
+    fig.update_xaxes(title_text="step", row=len(panels), col=1)
+    fig.update_layout(height=260 * len(panels) + 60, margin=dict(t=40, b=30), title=title or None,
+                      hovermode="x unified")
+    return fig
+
+
+def rate_lines(rows: list[dict], color: str, dash: str | None = None, title: str = "") -> go.Figure:
+    """Hallucination rate over checkpoint steps, one line per `color` (and `dash`) value."""
+    fig = go.Figure()
+    keys = sorted({(str(r.get(color)), str(r.get(dash)) if dash else "") for r in rows})
+    colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted({k[0] for k in keys}))}
+    dashes = {d: s for d, s in zip(sorted({k[1] for k in keys}), ["solid", "dot", "dash", "dashdot", "longdash"] * 4)}
+    for c, d in keys:
+        sel = sorted((r for r in rows if str(r.get(color)) == c and (not dash or str(r.get(dash)) == d)),
+                     key=lambda r: r["step"] or 0)
+        fig.add_trace(go.Scatter(x=[r["step"] for r in sel], y=[r["rate"] for r in sel], mode="lines+markers",
+                                 name=f"{c} · {d}" if dash else c,
+                                 customdata=[[r["n"], r["positive"]] for r in sel],
+                                 hovertemplate="step %{x}: %{y:.1%} (%{customdata[1]} of %{customdata[0]})",
+                                 line=dict(color=colors[c], dash=dashes.get(d, "solid"))))
+    fig.update_layout(height=340, margin=dict(t=40 if title else 20, b=30), title=title or None,
+                      yaxis_tickformat=".0%", xaxis_title="step", yaxis_title="share flagged")
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def rate_bars(rows: list[dict], title: str = "") -> go.Figure:
+    """Hallucination rate per checkpoint as bars (one bar group per checkpoint)."""
+    labels = [f"{r['run']} / {r['checkpoint']}" for r in rows]
+    fig = go.Figure(go.Bar(x=labels, y=[r["rate"] for r in rows], marker_color=PALETTE[0],
+                           text=[f"{r['rate']:.0%}" for r in rows], textposition="outside"))
+    fig.update_layout(height=340, margin=dict(t=40 if title else 20, b=30), title=title or None,
+                      yaxis_tickformat=".0%", yaxis_title="share flagged")
+    return fig

@@ -1,0 +1,58 @@
+"""Store access and cached queries for the pages.
+
+The Store is a `st.cache_resource` per workspace path. Query results are
+`st.cache_data`, keyed by the workspace path, a cheap data version (the mtimes and
+sizes of the database and its WAL, so any write anywhere invalidates them) and the
+arguments; cached results are never mutated by pages.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from .. import compare, queries
+from ..store import DB_NAME, Store
+from ..workspace import open_workspace, resolve_workspace
+
+
+def workspace_path() -> str:
+    return str(resolve_workspace())
+
+
+@st.cache_resource(show_spinner="Opening the workspace…")
+def _store(path: str) -> Store:
+    return open_workspace(path if os.environ.get("HALLU_WORKSPACE") else None)
+
+
+def store() -> Store:
+    return _store(workspace_path())
+
+
+def data_version(path: str) -> tuple:
+    out = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        try:
+            stat = (Path(path) / name).stat()
+            out.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _cached(name: str, path: str, version: tuple, args: tuple, kwargs: tuple):
+    fn = getattr(queries, name, None) or getattr(compare, name)
+    return fn(_store(path), *args, **dict(kwargs))
+
+
+def q(name: str, *args, **kwargs):
+    """`queries.<name>` or `compare.<name>` (store, *args, **kwargs), cached until the workspace changes."""
+    path = workspace_path()
+    store()  # make sure the workspace exists before its version is read
+    return _cached(name, path, data_version(path), args, tuple(sorted(kwargs.items())))
+
+
+def clear() -> None:
+    _cached.clear()

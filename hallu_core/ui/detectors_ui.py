@@ -1,0 +1,47 @@
+"""Detectors page helpers: cached label/detection pairs and the PR-curve figure."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from .. import calibration
+from .charts import PALETTE
+from .data import _store, data_version, store, workspace_path
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _pairs(path: str, version: tuple, detector: str, annotator: str, run_id: str | None) -> list[dict]:
+    return calibration.labeled_pairs(_store(path), detector, annotator, run_id=run_id)
+
+
+def pairs(detector: str, annotator: str, run_id: str | None = None) -> list[dict]:
+    """Labeled pairs of one detector, cached until the workspace changes (never mutated)."""
+    path = workspace_path()
+    store()
+    return _pairs(path, data_version(path), detector, annotator, run_id)
+
+
+def pr_figure(curve: list[dict], at: dict, title: str = "") -> go.Figure:
+    """Span- and response-level precision over recall; the current threshold marked on both."""
+    fig = go.Figure()
+    for i, level in enumerate(("span", "response")):
+        fig.add_trace(go.Scatter(
+            x=[p[f"{level}_recall"] for p in curve], y=[p[f"{level}_precision"] for p in curve],
+            mode="lines+markers", name=f"{level} level", line=dict(color=PALETTE[i], shape="hv"),
+            customdata=[p["threshold"] for p in curve],
+            hovertemplate="threshold %{customdata:.3f}<br>recall %{x:.3f}<br>precision %{y:.3f}"))
+        fig.add_trace(go.Scatter(
+            x=[at[level]["recall"]], y=[at[level]["precision"]], mode="markers", showlegend=False,
+            name=f"{level} at threshold", marker=dict(size=14, color=PALETTE[i], symbol="star",
+                                                      line=dict(width=1, color="#212529"))))
+    fig.update_layout(title=title or None, height=420, margin=dict(t=40, b=30),
+                      xaxis=dict(title="recall", range=[-0.02, 1.02]),
+                      yaxis=dict(title="precision", range=[-0.02, 1.02]))
+    return fig
+
+
+def default_annotator(names: list[str]) -> int:
+    for preferred in ("adjudicated", "gold"):
+        if preferred in names:
+            return names.index(preferred)
+    return 0

@@ -1,0 +1,118 @@
+"""Compare: checkpoints, imported models or decodings side by side, span diffs, regressions and fixes."""
+from __future__ import annotations
+
+import streamlit as st
+
+from hallu_core import compare, queries, render
+from hallu_core.ui import charts
+from hallu_core.ui.data import q
+from hallu_core.ui.widgets import context, empty_state, show_html, source_picker
+
+st.title("Compare")
+ckpts = [c for c in q("checkpoints") if c["generations"]]
+sides_all = [(c["checkpoint_id"], d) for c in ckpts for d in c["decodings"]]
+if len(sides_all) < 2:
+    empty_state("Comparing needs generations from at least two checkpoints, models or decodings.")
+    st.stop()
+names = {c["checkpoint_id"]: c["label"] for c in ckpts}
+
+
+def side_label(side: tuple[str, str]) -> str:
+    return f"{names.get(side[0], side[0])} · {side[1] or 'default'}"
+
+
+ctx = context()  # the sidebar's checkpoint / decoding is B by default; A is the first checkpoint
+b_default = ctx if ctx in sides_all and ctx != sides_all[0] else next(
+    (s for s in reversed(sides_all) if s[0] != sides_all[0][0] and s[1] == sides_all[0][1]), sides_all[-1])
+default = [sides_all[0], b_default]
+c1, c2 = st.columns([3, 1])
+sides = c1.multiselect("Checkpoints / models / decodings (the first is A, the second B)", sides_all, default=default,
+                       format_func=side_label, key="cmp-sides")
+with c2:
+    source = source_picker("Spans from", "cmp-source")
+if len(sides) < 2 or source is None:
+    st.info("Choose at least two sides, and a detector or labels to compare by.")
+    st.stop()
+side_a, side_b = sides[0], sides[1]
+src_name = queries.source_name(source)
+
+st.subheader("Aggregate deltas")
+agg = q("aggregate_deltas", side_a, side_b, source)
+st.caption(render.md_escape(f"A = {side_label(side_a)}, B = {side_label(side_b)}; over the {agg['n']:,} prompts "
+                             f"both answered and {src_name} judged."))
+m = st.columns(5)
+m[0].metric("Hallucination rate B", f"{agg['b_rate']:.1%}", f"{agg['b_rate'] - agg['a_rate']:+.1%} vs A",
+            delta_color="inverse")
+m[1].metric("Mean spans B", f"{agg['b_mean_spans']:.2f}", f"{agg['b_mean_spans'] - agg['a_mean_spans']:+.2f}",
+            delta_color="inverse")
+m[2].metric("Regressions", f"{agg['regressions']:,}", help="prompts with more spans in B than in A")
+m[3].metric("Fixes", f"{agg['fixes']:,}", help="prompts with fewer spans in B than in A")
+m[4].metric("Newly flagged / cleared", f"{agg['newly_flagged']:,} / {agg['cleared']:,}")
+rates = [r for r in q("hallucination_rates", sources=[source]) if r["decoding"] == side_a[1]]
+if rates:
+    st.plotly_chart(charts.rate_bars(rates, title=f"Hallucination rate per checkpoint ({src_name}, {side_a[1]})"),
+                    key="cmp-rates")
+
+st.subheader("Same prompt, side by side")
+search = st.text_input("Find a prompt", key="cmp-search")
+shared = q("shared_examples", sides, limit=200, search=search)
+options = {r["example_id"]: f"{r['example_id']} — {r['prompt']}" for r in shared}
+wanted = st.query_params.get("example")
+if wanted and wanted not in options:
+    options = {wanted: wanted, **options}
+if not options:
+    st.info("No prompt was answered by every chosen side.")
+else:
+    ids = list(options)
+    example_id = st.selectbox("Prompt", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=options.get)
+    st.query_params["example"] = example_id
+    panels, texts = [], []
+    for side in sides:
+        gid = q("side_generation", example_id, side)
+        detail = q("generation_detail", gid) if gid else None
+        if detail is None:
+            panels.append((side_label(side), render.plain_text("", empty="(no output for this prompt)")))
+            texts.append(("", []))
+            continue
+        kind, name = source
+        spans = queries.detail_spans(detail, [name] if kind == "detector" else [], [name] if kind == "labels" else [])
+        panels.append((side_label(side), render.highlight_spans(detail["generation"].text, spans)))
+        texts.append((detail["generation"].text, spans))
+    example = q("generation_detail", q("side_generation", example_id, sides[0]))["example"]
+    with st.expander("Prompt, source and reference"):
+        show_html(render.side_by_side([("Prompt", render.plain_text(example.prompt)),
+                                       ("Source", render.plain_text(example.source)),
+                                       ("Reference", render.plain_text(example.reference))]))
+    show_html(render.side_by_side(panels))
+    show_html(render.legend())
+    diff = compare.span_diff(texts[0][0], texts[0][1], texts[1][0], texts[1][1])
+    d1, d2, d3 = st.columns(3)
+    with d1:
+        st.markdown(f"**Introduced in B** ({len(diff['introduced'])})")
+        show_html(render.span_list(diff["introduced"], texts[1][0]))
+    with d2:
+        st.markdown(f"**Fixed since A** ({len(diff['fixed'])})")
+        show_html(render.span_list(diff["fixed"], texts[0][0]))
+    with d3:
+        st.markdown(f"**In both** ({len(diff['kept'])})")
+        show_html(render.span_list(diff["kept"], texts[1][0]))
+
+st.subheader("Regressions and fixes over the eval set")
+cols = ["example_id", "prompt", "a_spans", "b_spans", "delta", "a_score", "b_score"]
+config = {"prompt": st.column_config.TextColumn(width="large"),
+          "a_score": st.column_config.NumberColumn(format="%.2f"),
+          "b_score": st.column_config.NumberColumn(format="%.2f")}
+for tab, kind in zip(st.tabs(["Regressions (B worse)", "Fixes (B better)"]), ["regressions", "fixes"]):
+    with tab:
+        ranked = q("ranked_changes", side_a, side_b, source, kind=kind, limit=100)
+        if not ranked:
+            st.caption(f"No {kind} between A and B by {src_name}.")
+            continue
+        picked = st.dataframe(ranked, column_order=cols, column_config=config, hide_index=True, on_select="rerun",
+                              selection_mode="single-row", key=f"cmp-{kind}")
+        rows = picked.selection.rows if picked is not None else []
+        pick = ranked[rows[0]]["example_id"] if rows else None
+        if pick and st.session_state.get(f"cmp-{kind}-applied") != pick:
+            st.session_state[f"cmp-{kind}-applied"] = pick  # apply a new pick once, then the picker rules
+            st.query_params["example"] = pick
+            st.rerun()

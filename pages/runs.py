@@ -1,0 +1,86 @@
+"""Runs: training curves beside hallucination rates, known vs new facts, decodings, and jobs."""
+from __future__ import annotations
+
+import streamlit as st
+
+from hallu_core.queries import rate_points, source_name
+from hallu_core.ui import charts, forms
+from hallu_core.ui.data import q
+from hallu_core.ui.widgets import checkpoint_options, empty_state, source_picker
+
+st.title("Runs")
+runs = q("runs")
+if not runs:
+    empty_state("No runs yet: start a fine-tune below or import generations.")
+else:
+    st.dataframe(
+        [{"name": r["name"], "kind": r["kind"], "base model": r["base_model"], "status": r["status"],
+          "checkpoints": r["checkpoints"], "last step": r["last_step"]} for r in runs],
+        hide_index=True, key="runs-table",
+        column_config={"last step": st.column_config.NumberColumn(format="%d")})
+    by_id = {r["run_id"]: r for r in runs}
+    wanted = st.query_params.get("run")
+    ids = list(by_id)
+    run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
+                          format_func=lambda i: f"{by_id[i]['name']} ({by_id[i]['kind']})", key="runs-run")
+    st.query_params["run"] = run_id
+    run = by_id[run_id]
+
+    rates = q("hallucination_rates", run_id=run_id)
+    decodings = sorted({r["decoding"] for r in rates})
+    pooled = "all decodings pooled"
+    decoding = st.selectbox("Decoding for the rate curves", [pooled] + decodings, key="runs-decoding",
+                            index=1 if decodings else 0)
+    if decoding == pooled:  # pooled rates need their own aggregate; per decoding reuses `rates`
+        points = q("run_curves", run_id)
+    else:
+        points = q("metric_points", run_id) + rate_points(rates, decoding)
+    if points:
+        st.plotly_chart(charts.run_curves_figure(points), key="runs-curves")
+        st.caption("Loss curves share the step axis with the hallucination rates: val loss turning up while the "
+                   "rates climb is overfitting. Dotted lines are labels (oracle, gold, annotators).")
+    else:
+        st.info("This run has no training metrics or judged generations yet.")
+
+    tab_known, tab_dec, tab_cfg = st.tabs(["Known vs new facts", "Decoding strategies", "Config"])
+    with tab_known:
+        split = [r for r in q("hallucination_rates", run_id=run_id, by_decoding=False, by_knowledge=True)
+                 if r["knowledge"] != "unrecorded"]
+        if not split:
+            st.caption("This run's examples do not record whether their facts were known to the base model "
+                       "(example meta `knowledge`: known/new, or `known`: true/false).")
+        else:
+            src = source_picker("Judged by", "runs-known-src", default="labels:oracle")
+            chosen = [r for r in split if src and r["source"] == source_name(src)]
+            st.plotly_chart(charts.rate_lines(chosen, color="knowledge"), key="runs-known")
+            st.dataframe([{k: r[k] for k in ("checkpoint", "step", "knowledge", "source", "n", "rate")} for r in split],
+                         hide_index=True, key="runs-known-table",
+                         column_config={"rate": st.column_config.NumberColumn(format="percent")})
+    with tab_dec:
+        if not decodings:
+            st.caption("No judged generations in this run yet.")
+        else:
+            src = source_picker("Judged by", "runs-dec-src")
+            chosen = [r for r in rates if src and r["source"] == source_name(src)]
+            st.plotly_chart(charts.rate_lines(chosen, color="decoding"), key="runs-dec")
+            table: dict = {}
+            for r in chosen:
+                row = table.setdefault(r["step"], {"checkpoint": r["checkpoint"], "step": r["step"]})
+                row[r["decoding"]] = r["rate"]
+            st.dataframe(list(table.values()), hide_index=True, key="runs-dec-table",
+                         column_config={d: st.column_config.NumberColumn(format="percent") for d in decodings})
+    with tab_cfg:
+        st.json({"base_model": run["base_model"], "config": run["config"], "meta": run["meta"]}, expanded=False)
+
+st.divider()
+st.subheader("Start a job")
+labels = checkpoint_options()
+t_ft, t_gen, t_det = st.tabs(["Fine-tune", "Generate", "Detect"])
+with t_ft:
+    forms.finetune_form(default_base=runs[-1]["base_model"] if runs else "")
+with t_gen:
+    forms.generate_form(labels)
+with t_det:
+    forms.detect_form(labels)
+st.subheader("Jobs")
+forms.jobs_section()

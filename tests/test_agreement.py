@@ -1,0 +1,57 @@
+"""Agreement between annotators and adjudication, checked against hand-computed values."""
+from __future__ import annotations
+
+import pytest
+
+from hallu_core import agreement
+from hallu_core.labeling import LabelError
+from hallu_core.types import Span
+from helpers.labeling import build
+
+
+def test_char_f1_by_hand():
+    assert agreement.char_f1([], []) == 1.0
+    assert agreement.char_f1([(0, 4)], []) == 0.0
+    assert agreement.char_f1([(0, 4)], [(2, 6)]) == pytest.approx(2 * 2 / 8)
+    # overlapping spans on one side count each character once
+    assert agreement.char_f1([(0, 4), (2, 6)], [(0, 6)]) == 1.0
+
+
+def test_cohen_kappa_by_hand():
+    # 10 items: both yes 4, both no 3, a-only 2, b-only 1 -> po .7, pe .6*.5 + .4*.5 = .5, kappa .4
+    a = [True] * 4 + [False] * 3 + [True] * 2 + [False]
+    b = [True] * 4 + [False] * 3 + [False] * 2 + [True]
+    assert agreement.cohen_kappa(a, b) == pytest.approx(0.4)
+    assert agreement.cohen_kappa([True, True], [True, True]) == 1.0
+    assert agreement.cohen_kappa([], []) is None
+
+
+def test_agreement_on_workspace(store):
+    build(store)
+    got = agreement.agreement(store, "alice", "bob")
+    # g1: alice [0,4) bob [0,2); g3: alice [5,10) bob none -> F1 = 2*2 / (4+2+5); kappa: po .5, pe .5 -> 0
+    assert got["items"] == 2
+    assert got["char_f1"] == pytest.approx(4 / 11)
+    assert got["kappa"] == pytest.approx(0.0)
+    table = agreement.agreement_table(store)
+    assert [(r["a"], r["b"]) for r in table] == [("alice", "bob"), ("alice", "gold"), ("bob", "gold")]
+    assert agreement.agreement(store, "alice", "nobody")["char_f1"] is None
+
+
+def test_adjudication_stored_as_adjudicated(store):
+    build(store)
+    cands = agreement.candidate_spans(store, "g1")
+    assert [((c["span"].start, c["span"].end), sorted(c["annotators"])) for c in cands] == \
+        [((0, 2), ["bob"]), ((0, 4), ["alice", "gold"])]
+    label = agreement.adjudicate(store, "g1", [cands[1]["span"], cands[1]["span"]], reviewer="rev")
+    assert label.annotator == "adjudicated" and [(s.start, s.end) for s in label.spans] == [(0, 4)]
+    assert "rev" in label.note
+    assert agreement.agreement_table(store)[0]["a"] != "adjudicated"
+    with pytest.raises(LabelError):
+        agreement.adjudicate(store, "g1", [Span(0, 99, "conflict")])
+
+
+def test_disagreements(store):
+    build(store)
+    rows = agreement.disagreements(store)
+    assert [(r["generation_id"], r["disagreement"]) for r in rows] == [("g3", 1.0), ("g1", pytest.approx(1 / 3, abs=1e-5))]

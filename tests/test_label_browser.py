@@ -1,0 +1,231 @@
+"""The Label and Detectors pages in a real browser (Playwright driving the system Chromium).
+
+A user drag-selects text in the output, picks a type and adds the span: the exact
+code-point offsets land in the database (the output holds accents and an emoji, so
+UTF-16 vs code-point mistakes would show). Then: accept a detector span; two
+annotators label the same item and the agreement appears; the adjudicated set
+exports. Screenshots go to test-artifacts/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers.labeling import build
+
+pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+if CHROMIUM is None or sync_playwright is None:
+    pytestmark = [pytestmark, pytest.mark.skip(reason="needs /usr/bin/chromium and the playwright package")]
+
+UNICODE_TEXT = "Le café 🍵 est très chaud ☕ à Paris, dit-on."  # emoji: 2 UTF-16 units, 1 code point
+TARGET = "très chaud ☕ à"
+
+# Code-point offsets -> a DOM Range inside the selector's text nodes, and its screen box.
+RANGE_JS = """([start, end]) => {
+  const root = document.querySelector('[data-testid=hallu-span-selector]');
+  function at(i) {  // the i-th code point boundary
+    let seen = 0; const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT); let n;
+    while ((n = w.nextNode())) { const cs = Array.from(n.data);
+      if (i - seen <= cs.length) { return [n, cs.slice(0, i - seen).join('').length]; } seen += cs.length; }
+    return null;
+  }
+  const first = document.createRange(); const a = at(start); first.setStart(a[0], a[1]);
+  const a1 = at(start + 1); first.setEnd(a1[0], a1[1]);
+  const last = document.createRange(); const b0 = at(end - 1); last.setStart(b0[0], b0[1]);
+  const b = at(end); last.setEnd(b[0], b[1]);
+  const r1 = first.getBoundingClientRect(), r2 = last.getBoundingClientRect();
+  return {x1: r1.left + 1, y1: r1.top + r1.height / 2, x2: r2.right - 1, y2: r2.top + r2.height / 2};
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    from hallu_core.store import Store
+
+    root = tmp_path_factory.mktemp("label-browser") / "ws"
+    store = Store(root)
+    build(store, texts={"g2": UNICODE_TEXT})
+    store.close()
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(workspace, tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("HALLU_WORKSPACE", None)
+    log = tmp_path_factory.mktemp("logs") / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hallu_core.cli", "serve", "--port", str(port),
+                                 "--workspace", str(workspace)], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while True:
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise RuntimeError(f"hallu serve did not start: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def open_label(browser, url: str, annotator: str):
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    page.goto(url)  # through the app's frame (st.navigation), as a user would
+    page.get_by_role("link", name="Label").click()
+    page.get_by_label("Your name (annotator)").fill(annotator)
+    page.get_by_label("Your name (annotator)").press("Enter")
+    expect(page.get_by_text("Item 1 of 4")).to_be_visible(timeout=60_000)
+    return page
+
+
+def drag_select(page, start: int, end: int) -> None:
+    box = page.evaluate(RANGE_JS, [start, end])
+    page.mouse.move(box["x1"], box["y1"])
+    page.mouse.down()
+    page.mouse.move((box["x1"] + box["x2"]) / 2, box["y1"], steps=4)
+    page.mouse.move(box["x2"], box["y2"], steps=4)
+    page.mouse.up()
+
+
+def label_of(workspace, gid: str, annotator: str):
+    from hallu_core.store import Store
+
+    store = Store(workspace)
+    try:
+        return store.get_label(gid, annotator)
+    finally:
+        store.close()
+
+
+def test_drag_select_a_span_saves_exact_offsets(browser, server, workspace):
+    page = open_label(browser, server, "dana")
+    expect(page.get_by_text("generation g2")).to_be_visible()  # unlabeled-first: g2 has one label
+    selector = page.get_by_test_id("hallu-span-selector")
+    expect(selector).to_have_text(UNICODE_TEXT, timeout=20_000)
+    start = UNICODE_TEXT.index(TARGET)
+    end = start + len(TARGET)
+    drag_select(page, start, end)
+    expect(page.get_by_text(f"Selected [{start}, {end})")).to_be_visible(timeout=20_000)
+    box = page.locator(".st-key-label_selection_box")
+    box.get_by_text("baseless", exact=True).click()
+    page.get_by_role("button", name="Add span").click()
+    expect(page.get_by_text("Your label: done · 1 span(s)")).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "label-span-selected.png"), full_page=True)
+    label = label_of(workspace, "g2", "dana")
+    assert [(s.start, s.end, s.type) for s in label.spans] == [(start, end, "baseless")]
+    assert UNICODE_TEXT[label.spans[0].start:label.spans[0].end] == TARGET
+    page.close()
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox / multiselect by its widget (or container) key."""
+    for _ in range(10):  # the widget may still be re-rendering from the previous run
+        page.locator(f".st-key-{key} button[aria-label=Open]").first.click()
+        if page.get_by_role("option").first.is_visible():
+            break
+        page.wait_for_timeout(500)
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_accept_a_detector_span(browser, server, workspace):
+    page = open_label(browser, server, "erin")
+    choose(page, "label_order", "highest detector score first")
+    expect(page.get_by_text("Item 1 of 4 · generation g1")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Detector spans to review (1 of 1)")).to_be_visible()
+    page.locator(".st-key-label_offer_0").get_by_role("button", name="Accept").click()
+    expect(page.get_by_text("Detector spans to review (0 of 1)")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Your label: done · 1 span(s)")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "label-detector-span-accepted.png"), full_page=True)
+    label = label_of(workspace, "g1", "erin")
+    assert [(s.start, s.end, s.type, s.detector) for s in label.spans] == [(2, 6, "baseless", "det")]
+    page.close()
+
+
+def add_span_by_mouse(page, start: int, end: int, span_type: str, text: str = "abcdefghij") -> None:
+    selectors = page.get_by_test_id("hallu-span-selector")
+    expect(selectors).to_have_count(1, timeout=20_000)  # the previous item's selector is gone
+    expect(selectors).to_have_text(text, timeout=20_000)
+    drag_select(page, start, end)
+    box = page.locator(".st-key-label_selection_box")
+    expect(box.get_by_text(f"Selected [{start}, {end})")).to_be_visible(timeout=20_000)
+    box.get_by_text(span_type, exact=True).click()
+    box.get_by_role("button", name="Add span").click()
+    expect(page.get_by_text("Your label: done · 1 span(s)")).to_be_visible(timeout=20_000)
+
+
+def test_two_annotators_agreement_adjudication_and_export(browser, server, workspace):
+    # fay's queue starts at g4 (fewest labels by others); she marks "abcde" as a conflict
+    fay = open_label(browser, server, "fay")
+    expect(fay.get_by_text("Item 1 of 4 · generation g4")).to_be_visible()
+    add_span_by_mouse(fay, 0, 5, "conflict")
+    # gus reaches g4 second in his queue and marks the whole output
+    gus = open_label(browser, server, "gus")
+    gus.locator(".st-key-label_next button").click()
+    expect(gus.get_by_text("generation g4")).to_be_visible(timeout=20_000)
+    add_span_by_mouse(gus, 0, 10, "conflict")
+    # the agreement of the two appears on the item: character F1 = 2*5 / (5 + 10)
+    expect(gus.get_by_text("fay vs gus: character F1 0.67")).to_be_visible(timeout=20_000)
+    gus.screenshot(path=str(ARTIFACTS / "label-two-annotators.png"), full_page=True)
+    # gus adjudicates: keep the whole-output conflict span
+    choose(gus, "adjudicate_pick", "[0, 10) conflict: “abcdefghij” — gold, gus")
+    gus.keyboard.press("Escape")
+    gus.get_by_role("button", name="Save adjudicated set").click()
+    expect(gus.get_by_text("adjudicated (1 spans)")).to_be_visible(timeout=20_000)
+    final = label_of(workspace, "g4", "adjudicated")
+    assert [(s.start, s.end, s.type) for s in final.spans] == [(0, 10, "conflict")]
+    # the agreement table and the export of the adjudicated set
+    gus.get_by_role("tab", name="Agreement, adjudication and export").click()
+    expect(gus.get_by_text("Agreement between annotators")).to_be_visible()
+    gus.screenshot(path=str(ARTIFACTS / "label-agreement-export.png"), full_page=True)
+    with gus.expect_download(timeout=30_000) as info:
+        gus.get_by_role("button", name="Download labels").click()
+    records = [json.loads(line) for line in Path(info.value.path()).read_text(encoding="utf-8").splitlines()]
+    adjudicated = [(r["id"], lab["start"], lab["end"], lab["text"], lab["type"]) for r in records
+                   for lab in r["labels"]]
+    assert adjudicated == [("g4", 0, 10, "abcdefghij", "conflict")]
+    assert all(lab["annotator"] == "adjudicated" for r in records for lab in r["labels"])
+    fay.close()
+    gus.close()

@@ -1,0 +1,113 @@
+"""AppTest of the Label page (each queue order, actions) and the Detectors page figures
+against the hand-computed workspace of helpers/labeling.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from helpers.labeling import build
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    from hallu_core.store import Store
+
+    root = tmp_path / "ws"
+    store = Store(root)
+    build(store)
+    store.close()
+    monkeypatch.setenv("HALLU_WORKSPACE", str(root))
+    return root
+
+
+def label_page(annotator: str | None = "carol") -> AppTest:
+    at = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
+    if annotator:
+        at.session_state["label_annotator"] = annotator
+    return at.run()
+
+
+def texts(at) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def queue_ids(at) -> list[str]:
+    return list(frame(at, "generation")["generation"])
+
+
+def frame(at, column: str):
+    """The first dataframe on the page that has `column`."""
+    return next(df.value for df in at.dataframe if column in df.value.columns)
+
+
+@pytest.mark.parametrize("order,expected", [
+    ("unlabeled", ["g2", "g4", "g1", "g3"]),     # fewest labels by others first
+    ("score", ["g1", "g4", "g2", "g3"]),         # detector response score 0.9, 0.6, 0.3, 0
+    ("disagreement", ["g3", "g1", "g2", "g4"]),  # 1 - character F1 of the worst pair: 1.0, 0.33
+])
+def test_each_queue_order(ws, order, expected):
+    at = label_page()
+    at.selectbox(key="label_order").set_value(order).run()
+    assert not at.exception
+    assert queue_ids(at) == expected
+    assert f"Item 1 of 4 · generation {expected[0]}" in texts(at)
+
+
+def test_actions_save_and_advance(ws):
+    from hallu_core.store import Store
+
+    at = label_page()
+    assert "Item 1 of 4 · generation g2" in texts(at)
+    at.button(key="label_none").click().run()
+    assert not at.exception
+    assert "Item 2 of 4 · generation g4" in texts(at)
+    at.button(key="label_accept_0").click().run()  # g4's detector span [0, 10)
+    at.button(key="label_skip").click().run()
+    assert "Item 3 of 4 · generation g1" in texts(at)
+    at.button(key="label_prev").click().run()
+    assert "Your label: skipped · 1 span(s)" in texts(at)
+    store = Store(ws)
+    assert store.get_label("g2", "carol").status == "done" and store.get_label("g2", "carol").spans == []
+    assert [(s.start, s.end, s.detector) for s in store.get_label("g4", "carol").spans] == [(0, 10, "det")]
+    store.close()
+
+
+def test_label_page_asks_for_a_name_and_handles_an_empty_workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALLU_WORKSPACE", str(tmp_path / "empty"))
+    at = label_page(annotator=None)
+    assert not at.exception and any("Enter your name" in i.value for i in at.info)
+    at.text_input(key="label_annotator").input("eve").run()
+    assert not at.exception and any("Nothing to label" in i.value for i in at.info)
+    det = AppTest.from_file(str(PAGES / "detectors.py"), default_timeout=60).run()
+    assert not det.exception and det.info
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_detectors_page_figures_by_hand(ws):
+    at = AppTest.from_file(str(PAGES / "detectors.py"), default_timeout=60).run()
+    assert not at.exception
+    at.selectbox(key="det_gold").set_value("gold").run()
+    # threshold 0: responses flagged g1 g2 g4, gold g1 g3 g4 -> P = R = 2/3;
+    # characters: overlap 2 + 10, predicted 4 + 2 + 10, gold 4 + 5 + 10 -> P 12/16, R 12/19
+    assert metrics(at) == {"response precision": "0.667", "response recall": "0.667", "response f1": "0.667",
+                           "span precision": "0.750", "span recall": "0.632", "span f1": "0.686"}
+    table = frame(at, "detector")
+    assert list(table["detector"]) == ["det"] and list(table["n"]) == [4]
+    assert table["span_f1"][0] == pytest.approx(2 * 0.75 * 12 / 19 / (0.75 + 12 / 19))
+    per = frame(at, "checkpoint")
+    assert list(per["step"]) == [100, 200]
+    assert list(per["span_f1"]) == pytest.approx([0.4, 0.8])  # A: 2/6 vs 2/4; B: 10/10 vs 10/15
+    at.slider(key="det_threshold").set_value(0.5).run()  # drops g2's 0.3 span
+    got = metrics(at)
+    assert (got["response precision"], got["response recall"], got["response f1"]) == ("1.000", "0.667", "0.800")
+    assert got["span precision"] == "0.857"  # 12 / 14
+    assert len(at.get("plotly_chart")) == 1
+    at.selectbox(key="det_gold").set_value("bob").run()  # bob: g1 [0,2), g3 none
+    assert metrics(at)["span precision"] == "0.000"  # g1's 0.9 span [2,6) misses [0,2)

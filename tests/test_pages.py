@@ -1,0 +1,163 @@
+"""Every dashboard page under streamlit.testing.v1.AppTest, on synthetic, imported-only and empty workspaces."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fixtures_dashboard import HOSTILE, any_ws, empty_ws, imported_ws, synthetic_ws  # noqa: F401
+from hallu_core import queries, render
+from hallu_core.store import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ["overview", "runs", "inspect", "compare"]
+
+
+def open_page(ws: Path, page: str, monkeypatch, query: dict | None = None, state: dict | None = None) -> AppTest:
+    monkeypatch.setenv("HALLU_WORKSPACE", str(ws))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page(f"pages/{page}.py")
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    for k, v in (state or {}).items():
+        at.session_state[k] = v
+    return at.run()
+
+
+def html_bodies(at: AppTest) -> list[str]:
+    return [h.proto.body for h in at.get("html")]
+
+
+def all_text(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def assert_ok(at: AppTest):
+    assert not at.exception, [e.value for e in at.exception]
+    for body in html_bodies(at):
+        assert "<script" not in body.lower() and "<img" not in body.lower()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_opens_on_every_workspace(any_ws, page, monkeypatch):  # noqa: F811
+    at = open_page(any_ws, page, monkeypatch)
+    assert_ok(at)
+    assert at.title[0].value == page.capitalize()
+
+
+def test_overview_counts_and_rate_chart(synthetic_ws, monkeypatch):  # noqa: F811
+    at = open_page(synthetic_ws, "overview", monkeypatch)
+    metrics = {m.label: m.value for m in at.metric}
+    store = Store(synthetic_ws)
+    assert metrics["Generations"] == f"{store.counts()['generations']:,}"
+    assert metrics["Labeled"] == f"{queries.overview(store)['labeled_share']:.1%}"
+    assert len(at.get("plotly_chart")) == 1
+    assert at.button(key="export-go").disabled is False
+
+
+def test_empty_workspace_says_how_to_start(empty_ws, monkeypatch):  # noqa: F811
+    for page in PAGES:
+        at = open_page(empty_ws, page, monkeypatch)
+        assert_ok(at)
+        if page != "runs":
+            assert any("hallu demo" in i.value for i in at.info), page
+    assert open_page(empty_ws, "overview", monkeypatch).button(key="export-go").disabled
+
+
+def test_runs_curves_known_new_and_decodings(synthetic_ws, monkeypatch):  # noqa: F811
+    at = open_page(synthetic_ws, "runs", monkeypatch)
+    assert_ok(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # curves, known vs new, decodings
+    import json
+    curves = json.loads(charts[0].proto.spec)
+    names = {t["name"] for t in curves["data"]}
+    assert {"train_loss", "val_loss", "lexical", "confidence", "labels:oracle"} <= names
+
+
+def test_runs_form_refuses_an_invalid_config(synthetic_ws, monkeypatch):  # noqa: F811
+    at = open_page(synthetic_ws, "runs", monkeypatch)
+    at.text_input[0].set_value("   ")  # run name
+    at.button[0].click().run()  # "Start fine-tune" is the first form button
+    assert any("Invalid config" in e.value for e in at.error)
+    assert Store(synthetic_ws).jobs() == []
+
+
+def test_runs_shows_job_progress_log_and_error(tmp_path, monkeypatch):
+    from fixtures_dashboard import build_synthetic
+    from hallu_core.jobs import start_job, wait_for
+
+    ws = build_synthetic(tmp_path / "ws")
+    store = Store(ws)
+    ok = wait_for(store, start_job(store, "tests.helpers.job_kinds:count", {"total": 3}, custom=True), 60)
+    bad = wait_for(store, start_job(store, "tests.helpers.job_kinds:fail", {"value": 7}, custom=True), 60)
+    at = open_page(ws, "runs", monkeypatch, state={"runs_active_job": bad.id})
+    assert_ok(at)
+    assert any(render.md_escape("ValueError: bad value 7") in e.value for e in at.error)
+    assert any("Traceback" in c.value for c in at.code)
+    at = open_page(ws, "runs", monkeypatch, state={"runs_active_job": ok.id})
+    assert any(f"`{ok.id}` — done" in m.value for m in at.markdown)
+
+
+def test_inspect_filters_and_pages(synthetic_ws, monkeypatch):  # noqa: F811
+    at = open_page(synthetic_ws, "inspect", monkeypatch)
+    store = Store(synthetic_ws)
+    assert f"**{store.counts()['generations']:,}** generations match." in all_text(at)
+    at.multiselect(key="f-type").set_value(["baseless"]).run()
+    expected = queries.count_generations(store, queries.GenerationFilter(span_types=("baseless",)))
+    assert f"**{expected:,}** generations match." in all_text(at)
+    at.text_input(key="f-search").set_value("Person 3 ").run()
+    assert_ok(at)
+    assert at.number_input(key="inspect-page").value == 1
+
+
+def test_inspect_detail_from_query_param_with_spans_evidence_heatmap(synthetic_ws, monkeypatch):  # noqa: F811
+    gid = Store(synthetic_ws).query("SELECT generation_id FROM detections WHERE n_spans > 0 AND detector = 'lexical' "
+                                    "AND spans LIKE '%evidence%' LIMIT 1")[0][0]
+    at = open_page(synthetic_ws, "inspect", monkeypatch, query={"generation": gid})
+    assert_ok(at)
+    bodies = "\n".join(html_bodies(at))
+    assert '<mark class="hl hl-conflict"' in bodies
+    assert 'class="hl-evidence"' in bodies and 'class="tok"' in bodies
+    at.pills(key="inspect-detail-toggles").set_value([]).run()  # all detectors toggled off
+    assert '<mark class="hl ' not in "\n".join(html_bodies(at))
+
+
+def test_inspect_previous_next_walk_the_filtered_list(synthetic_ws, monkeypatch):  # noqa: F811
+    store = Store(synthetic_ws)
+    first = queries.generation_id_at(store, queries.GenerationFilter(), "newest", 0)
+    second = queries.generation_id_at(store, queries.GenerationFilter(), "newest", 1)
+    at = open_page(synthetic_ws, "inspect", monkeypatch, query={"generation": first}, state={"inspect-pos": 0})
+    assert at.button(key="inspect-prev").disabled
+    at.button(key="inspect-next").click().run()
+    assert at.query_params["generation"] == [second] or at.query_params["generation"] == second
+    assert at.session_state["inspect-pos"] == 1
+
+
+def test_hostile_content_is_shown_as_text(synthetic_ws, monkeypatch):  # noqa: F811
+    gid = Store(synthetic_ws).query("SELECT id FROM generations WHERE example_id = 'ex-hostile'")[0][0]
+    at = open_page(synthetic_ws, "inspect", monkeypatch, query={"generation": gid})
+    assert_ok(at)
+    bodies = "\n".join(html_bodies(at))
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in bodies
+
+
+def test_compare_side_by_side_diff_and_rankings(synthetic_ws, monkeypatch):  # noqa: F811
+    at = open_page(synthetic_ws, "compare", monkeypatch)
+    assert_ok(at)
+    sbs = [b for b in html_bodies(at) if "hallu-side-by-side" in b]
+    assert any(b.count('class="hallu-col"') == 2 for b in sbs)
+    assert any(m.label == "Regressions" for m in at.metric)
+    assert any("Introduced in B" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.dataframe) == 2  # regressions and fixes
+
+
+def test_compare_imported_models_by_gold_labels(imported_ws, monkeypatch):  # noqa: F811
+    at = open_page(imported_ws, "compare", monkeypatch)
+    assert_ok(at)
+    assert at.selectbox(key="cmp-source").value == "labels:gold"
+    bodies = "\n".join(html_bodies(at))
+    assert "gpt-4-0613" in bodies and "llama-2-7b-chat" in bodies
+    assert {m.label: m.value for m in at.metric}["Hallucination rate B"] == "100.0%"

@@ -1,0 +1,154 @@
+"""queries.py: SQL aggregates, filters, pagination, diffs and rankings against hand-counted cases."""
+import pytest
+
+from hallu_core import compare as cmp
+from hallu_core import queries as q
+from hallu_core.store import Store
+from hallu_core.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+
+
+def gen(ex, ck, text, dec="greedy", sample=0):
+    return Generation(f"{ex}-{ck}-{dec}-{sample}", ex, ck, text, {"s": dec}, dec, sample)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """2 examples (known, new) x checkpoints base/step-10 x greedy, + one sample for ex1 at step-10."""
+    s = Store(tmp_path / "ws")
+    s.add_run(Run("r", "run one", "tiny", created_at=1))
+    s.log_metrics("r", 10, {"train_loss": 2.0, "val_loss": 2.5})
+    s.add_checkpoint(Checkpoint("c0", "r", 0, "base"))
+    s.add_checkpoint(Checkpoint("c1", "r", 10, "step-10"))
+    s.add_examples([Example("e1", "d", "Who is Ada?", "Ada was born in Oslo.", "Ada: Oslo", "qa", {"knowledge": "known"}),
+                    Example("e2", "d", "Who is Bo?", "Bo was born in Lima.", None, "bio", {"knowledge": "new"})])
+    s.add_generations([gen("e1", "c0", "Ada was born in Oslo."), gen("e2", "c0", "Bo was born in Quito."),
+                       gen("e1", "c1", "Ada was born in Rome in 1900."), gen("e2", "c1", "Bo was born in Lima."),
+                       gen("e1", "c1", "Ada is a cat.", dec="sample")])
+    s.add_detections([
+        Detection("e1-c0-greedy-0", "lex", "h", [], 0.1),
+        Detection("e2-c0-greedy-0", "lex", "h", [Span(15, 20, "conflict", 0.8)], 0.8),
+        Detection("e1-c1-greedy-0", "lex", "h", [Span(16, 20, "conflict", 0.9), Span(24, 28, "baseless", 0.6)], 0.9),
+        Detection("e2-c1-greedy-0", "lex", "h", [], 0.05),
+        Detection("e1-c1-sample-0", "lex", "h", [Span(9, 12, "baseless", 0.7)], 0.7),
+        Detection("e1-c1-greedy-0", "conf", "h", [Span(16, 20, "unknown", 0.5)], 0.5),
+    ])
+    s.add_labels([Label("e1-c1-greedy-0", "oracle", [Span(16, 20, "conflict")]),
+                  Label("e2-c1-greedy-0", "oracle", []),
+                  Label("e2-c0-greedy-0", "oracle", [Span(15, 20, "conflict")], status="skipped")])
+    yield s
+    s.close()
+
+
+def test_overview_counts_and_labeled_share(tiny):
+    o = q.overview(tiny)
+    assert (o["generations"], o["detections"], o["labels"]) == (5, 6, 3)
+    assert o["labeled_generations"] == 2  # the skipped label does not count
+    assert o["labeled_share"] == pytest.approx(2 / 5)
+
+
+def test_distinct_lists(tiny):
+    assert q.detectors(tiny) == ["conf", "lex"]
+    assert q.annotators(tiny) == ["oracle"]
+    assert q.tasks(tiny) == ["bio", "qa"]
+    assert q.rate_sources(tiny) == [("detector", "conf"), ("detector", "lex"), ("labels", "oracle")]
+
+
+def test_rates_per_checkpoint_and_source(tiny):
+    rows = {(r["checkpoint"], r["source"]): r for r in q.hallucination_rates(tiny, by_decoding=False)}
+    assert (rows["base", "lex"]["n"], rows["base", "lex"]["positive"]) == (2, 1)
+    assert (rows["step-10", "lex"]["n"], rows["step-10", "lex"]["positive"]) == (3, 2)
+    assert rows["step-10", "conf"]["rate"] == 1.0 and rows["step-10", "conf"]["n"] == 1
+    assert (rows["step-10", "labels:oracle"]["n"], rows["step-10", "labels:oracle"]["rate"]) == (2, 0.5)
+    assert ("base", "labels:oracle") not in rows  # skipped labels are not judgements
+    by_dec = {(r["checkpoint"], r["decoding"], r["source"]): r["rate"] for r in q.hallucination_rates(tiny)}
+    assert by_dec["step-10", "greedy", "lex"] == 0.5 and by_dec["step-10", "sample", "lex"] == 1.0
+
+
+def test_known_new_split(tiny):
+    rows = {(r["checkpoint"], r["knowledge"]): r["rate"]
+            for r in q.hallucination_rates(tiny, sources=[("detector", "lex")], by_decoding=False, by_knowledge=True)}
+    assert rows == {("base", "known"): 0.0, ("base", "new"): 1.0, ("step-10", "known"): 1.0, ("step-10", "new"): 0.0}
+
+
+def test_run_curves_hold_losses_and_rates(tiny):
+    pts = q.run_curves(tiny, "r")
+    assert {"step": 10, "series": "val_loss", "value": 2.5, "panel": "loss"} in pts
+    assert {"step": 0, "series": "lex", "value": 0.5, "panel": "hallucination rate"} in pts
+    greedy = q.run_curves(tiny, "r", decoding="greedy")
+    assert {"step": 10, "series": "lex", "value": 0.5, "panel": "hallucination rate"} in greedy
+
+
+@pytest.mark.parametrize("flt, expected", [
+    (q.GenerationFilter(), 5),
+    (q.GenerationFilter(checkpoint_ids=("c1",)), 3),
+    (q.GenerationFilter(decodings=("sample",)), 1),
+    (q.GenerationFilter(tasks=("bio",)), 2),
+    (q.GenerationFilter(detector="conf"), 1),
+    (q.GenerationFilter(span_types=("baseless",)), 2),
+    (q.GenerationFilter(span_types=("baseless",), detector="conf"), 0),
+    (q.GenerationFilter(min_score=0.75), 2),
+    (q.GenerationFilter(detector="lex", max_score=0.2), 2),
+    (q.GenerationFilter(flagged=True), 3),
+    (q.GenerationFilter(flagged=False), 2),
+    (q.GenerationFilter(labeled=True), 2),
+    (q.GenerationFilter(labeled=False), 3),
+    (q.GenerationFilter(search="rome"), 1),
+    (q.GenerationFilter(search="Who is Bo"), 2),
+    (q.GenerationFilter(search="100%_"), 0),
+])
+def test_filters_count(tiny, flt, expected):
+    assert q.count_generations(tiny, flt) == expected
+    assert len(q.list_generations(tiny, flt, page_size=100)) == expected
+
+
+def test_sorting_pagination_and_positions(tiny):
+    by_score = [r["id"] for r in q.list_generations(tiny, sort="score (high first)", page_size=10)]
+    assert by_score[:2] == ["e1-c1-greedy-0", "e2-c0-greedy-0"]
+    pages = [r["id"] for p in range(3) for r in q.list_generations(tiny, sort="score (high first)", page=p, page_size=2)]
+    assert pages == by_score
+    assert q.generation_id_at(tiny, q.GenerationFilter(), "score (high first)", 1) == by_score[1]
+    assert q.generation_id_at(tiny, q.GenerationFilter(), "score (high first)", 5) is None
+    assert q.list_generations(tiny, sort="most spans", page_size=1)[0]["n_spans"] == 3
+    with pytest.raises(ValueError):
+        q.list_generations(tiny, sort="nonsense")
+
+
+def test_rows_show_types_labels_and_detector_scores(tiny):
+    row = q.list_generations(tiny, q.GenerationFilter(search="Rome", detector="conf"))[0]
+    assert (row["score"], row["n_spans"], row["span_types"], row["labeled_by"]) == (0.5, 1, "unknown", "oracle")
+    row = q.list_generations(tiny, q.GenerationFilter(search="Rome"))[0]
+    assert (row["score"], row["n_spans"], row["span_types"]) == (0.9, 3, "baseless, conflict, unknown")
+
+
+def test_detail_and_its_spans(tiny):
+    d = q.generation_detail(tiny, "e1-c1-greedy-0")
+    assert d["example"].prompt == "Who is Ada?" and d["run"].name == "run one"
+    assert len(q.detail_spans(d)) == 3
+    assert [s["detector"] for s in q.detail_spans(d, ["conf"])] == ["conf"]
+    assert [s["annotator"] for s in q.detail_spans(d, [], ["oracle"])] == ["labels:oracle"]
+    assert q.generation_detail(tiny, "missing") is None
+
+
+def test_compare_deltas_and_rankings(tiny):
+    a, b = ("c0", "greedy"), ("c1", "greedy")
+    agg = cmp.aggregate_deltas(tiny, a, b, ("detector", "lex"))
+    assert (agg["n"], agg["a_rate"], agg["b_rate"], agg["regressions"], agg["fixes"]) == (2, 0.5, 0.5, 1, 1)
+    reg = cmp.ranked_changes(tiny, a, b, ("detector", "lex"), "regressions")
+    assert [(r["example_id"], r["a_spans"], r["b_spans"], r["delta"]) for r in reg] == [("e1", 0, 2, 2)]
+    fixes = cmp.ranked_changes(tiny, a, b, ("detector", "lex"), "fixes")
+    assert [(r["example_id"], r["delta"]) for r in fixes] == [("e2", -1)]
+    # labels: only examples both sides labeled count (none at base here: its label was skipped)
+    assert cmp.aggregate_deltas(tiny, a, b, ("labels", "oracle"))["n"] == 0
+    assert [r["example_id"] for r in cmp.shared_examples(tiny, [a, b])] == ["e1", "e2"]
+    assert [r["example_id"] for r in cmp.shared_examples(tiny, [a, ("c1", "sample")])] == ["e1"]
+    assert cmp.side_generation(tiny, "e1", ("c1", "sample")) == "e1-c1-sample-0"
+
+
+def test_span_diff_matches_by_text():
+    diff = cmp.span_diff("born in Oslo in 1900", [{"start": 8, "end": 12, "type": "conflict"}],
+                       "born in Rome in 1900.", [{"start": 8, "end": 12, "type": "conflict"},
+                                                 {"start": 16, "end": 20, "type": "conflict"}])
+    assert [x["text"] for x in diff["introduced"]] == ["Rome", "1900"]
+    assert [x["text"] for x in diff["fixed"]] == ["Oslo"]
+    same = cmp.span_diff("a Oslo", [{"start": 2, "end": 6}], "the oslo.", [{"start": 4, "end": 9}])
+    assert same["kept"] and not same["introduced"] and not same["fixed"]
