@@ -6,81 +6,24 @@ test-artifacts/. Skipped, saying why, where Chromium or Playwright is missing.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from fixtures_dashboard import build_synthetic
+from helpers.browser import ARTIFACTS, MARKS, launch, serve, stop, wait_idle
 
-pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+pytestmark = MARKS
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover
-    sync_playwright = None
-if CHROMIUM is None or sync_playwright is None:
-    pytestmark = [pytestmark, pytest.mark.skip(reason="browser tests need Debian's chromium (/usr/bin/chromium) "
-                                                      "and the playwright package: run ./setup.sh")]
-
-
-def stop(proc) -> None:
-    """Stop `hallu serve` and the streamlit it started (its own process group)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(env_extra: dict, workspace: Path | None, log: Path):
-    port = free_port()
-    env = {**os.environ, **env_extra, "HF_HUB_OFFLINE": "1"}
-    env.pop("HALLU_WORKSPACE", None)
-    cmd = [sys.executable, "-m", "hallu_core.cli", "serve", "--port", str(port)]
-    if workspace is not None:
-        cmd += ["--workspace", str(workspace)]
-    out = open(log, "wb")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"hallu serve exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return proc, url
-        except OSError:
-            time.sleep(0.5)
-    stop(proc)
-    raise RuntimeError("hallu serve did not answer within 120 s")
+    pass
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = launch(p)
         yield b
         b.close()
 
@@ -88,8 +31,7 @@ def browser():
 @pytest.fixture(scope="module")
 def synthetic_server(tmp_path_factory):
     ws = build_synthetic(tmp_path_factory.mktemp("browser") / "ws")
-    ARTIFACTS.mkdir(exist_ok=True)
-    proc, url = serve({}, ws, tmp_path_factory.mktemp("logs") / "serve.log")
+    proc, url = serve(ws, tmp_path_factory.mktemp("logs") / "serve.log")
     yield url, ws
     stop(proc)
 
@@ -105,16 +47,6 @@ def nav(page, title: str):
     page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     expect(page.locator("h1", has_text=title)).to_be_visible(timeout=30000)
     wait_idle(page)
-
-
-def wait_idle(page, timeout: float = 30):
-    """Wait until Streamlit has finished running the script (no running indicator)."""
-    page.wait_for_timeout(300)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            return
-        page.wait_for_timeout(200)
 
 
 def shot(page, name: str):
@@ -196,8 +128,7 @@ def test_upload_shows_validation_errors_and_stores_nothing(browser, synthetic_se
 
 def test_click_through_on_the_default_workspace(browser, tmp_path):
     """`hallu serve` with no workspace named builds the default one from sample_data and serves it."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    proc, url = serve({"XDG_DATA_HOME": str(tmp_path / "xdg")}, None, tmp_path / "serve.log")
+    proc, url = serve(None, tmp_path / "serve.log", {"XDG_DATA_HOME": str(tmp_path / "xdg")})
     try:
         page, dialogs = new_page(browser)
         walk(page, url, "default")

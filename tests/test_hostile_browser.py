@@ -21,11 +21,9 @@ from hallu_core.io import import_file
 from hallu_core.store import Store
 from hallu_core.types import Checkpoint, Detection, Generation, Job, Label, Run, Span, Token, generation_id
 
-pytest.importorskip("playwright")
-from test_browser import ARGS, ARTIFACTS, CHROMIUM, serve, wait_idle  # noqa: E402
+from helpers.browser import ARTIFACTS, MARKS, launch, serve, stop, wait_idle
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (/usr/bin/chromium)")]
+pytestmark = MARKS
 
 P = "window.__pwned"
 PAYLOADS = [
@@ -122,11 +120,9 @@ def build_hostile_workspace(root: Path) -> dict:
 def hostile_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile") / "ws"
     ids = build_hostile_workspace(root)
-    ARTIFACTS.mkdir(exist_ok=True)
-    proc, url = serve({}, root, tmp_path_factory.mktemp("logs") / "serve.log")
+    proc, url = serve(root, tmp_path_factory.mktemp("logs") / "serve.log")
     yield url, ids
-    proc.terminate()
-    proc.wait(20)
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +130,7 @@ def page(hostile_server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.dialogs = []
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))

@@ -9,31 +9,18 @@ exports. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from helpers.browser import ARTIFACTS, MARKS, launch, serve, stop
 from helpers.labeling import build
 
-pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+pytestmark = MARKS
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover
-    sync_playwright = None
-if CHROMIUM is None or sync_playwright is None:
-    pytestmark = [pytestmark, pytest.mark.skip(reason="needs /usr/bin/chromium and the playwright package")]
+    pass
 
 UNICODE_TEXT = "Le café 🍵 est très chaud ☕ à Paris, dit-on."  # emoji: 2 UTF-16 units, 1 code point
 TARGET = "très chaud ☕ à"
@@ -56,12 +43,6 @@ RANGE_JS = """([start, end]) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     from hallu_core.store import Store
@@ -75,38 +56,15 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(workspace, tmp_path_factory):
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    env.pop("HALLU_WORKSPACE", None)
-    log = tmp_path_factory.mktemp("logs") / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hallu_core.cli", "serve", "--port", str(port),
-                                 "--workspace", str(workspace)], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            raise RuntimeError(f"hallu serve did not start: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    ARTIFACTS.mkdir(exist_ok=True)
+    proc, url = serve(workspace, tmp_path_factory.mktemp("logs") / "serve.log")
     yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = launch(p)
         yield b
         b.close()
 

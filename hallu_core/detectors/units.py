@@ -1,18 +1,21 @@
 """Clause units and response vectors for the learned detector, built from word features."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .base import DetectItem
 from .encoder import windowed
 from .features import FEATURES, _locate, batch_features
+from .record import RECORD_FEATURES, record_features
 from .text import clauses
 
 _F = {n: i for i, n in enumerate(FEATURES)}
 CLAUSE_FEATURES = [f"mean_{n}" for n in FEATURES] + [f"max_{n}" for n in FEATURES] + ["n_words", "n_unsupported"]
 RESPONSE_FEATURES = [f"resp_mean_{n}" for n in FEATURES] + [f"resp_max_{n}" for n in FEATURES] + ["n_clauses"]
+# a word is scored with its own signals, its clause's and its response's: gold spans are short
+WORD_FEATURES = list(FEATURES) + [f"clause_{n}" for n in CLAUSE_FEATURES] + RESPONSE_FEATURES + RECORD_FEATURES
 
 
 @dataclass
@@ -22,6 +25,12 @@ class Units:
     narrow: list[tuple[int, int]]
     x: np.ndarray  # clauses x CLAUSE_FEATURES
     response_x: np.ndarray  # RESPONSE_FEATURES
+    task: str = ""
+    text: str = ""  # the output itself: runs of words never join across a line break
+    words: list[tuple[int, int]] = field(default_factory=list)
+    word_x: np.ndarray = field(default_factory=lambda: np.zeros((0, len(WORD_FEATURES)), dtype=np.float32))
+    conflict: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per word
+    content: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per word, not a stopword
 
 
 def build_units(items: list[DetectItem], model_path: str | None = None) -> list[Units]:
@@ -46,9 +55,45 @@ def build_units(items: list[DetectItem], model_path: str | None = None) -> list[
         if not len(X):  # an empty output still carries its task
             resp[task_cols] = [float(item.task == t) for t in ("QA", "Summary", "Data2txt")] + [
                 float(item.task not in ("QA", "Summary", "Data2txt"))]
-        out.append(Units(bounds, narrow, x, resp.astype(np.float32)))
+        out.append(_with_words(Units(bounds, narrow, x, resp.astype(np.float32), item.task, item.output), item, ws, X))
     return out
+
+
+def _with_words(u: Units, item: DetectItem, ws, X: np.ndarray) -> Units:
+    if not len(ws) or not len(u.x):
+        return u
+    owner = np.clip(np.searchsorted([b[0] for b in u.bounds], [w.start for w in ws], "right") - 1, 0, None)
+    u.words = [(w.start, w.end) for w in ws]
+    u.word_x = np.hstack([X, u.x[owner], np.repeat(u.response_x[None], len(ws), 0),
+                          record_features(item.source, ws)]).astype(np.float32)
+    u.conflict, u.content = X[:, _F["conflict"]] > 0, X[:, _F["kind_stop"]] == 0
+    return u
 
 
 def clause_labels(units: Units, gold) -> np.ndarray:
     return np.array([any(s < g.end and e > g.start for g in gold) for s, e in units.bounds], dtype=int)
+
+
+def word_labels(units: Units, gold) -> np.ndarray:
+    return np.array([any(s < g.end and e > g.start for g in gold) for s, e in units.words], dtype=int)
+
+
+def word_runs(u: Units, probs: np.ndarray, threshold: float, max_gap: int = 2) -> list[tuple[int, int, bool, float]]:
+    """(start, end, has_conflict, best score) runs of words scoring over the threshold, joined across at
+    most `max_gap` words on one line; runs start and end on content words. A gated output
+    keeps at least its best content word."""
+    if not len(probs):
+        return []
+    keep = (probs >= threshold) & u.content
+    if not keep.any():
+        keep[int(np.argmax(np.where(u.content, probs, -1.0)))] = True
+    runs, last = [], -10
+    for k in np.flatnonzero(keep):
+        s, e = u.words[k]
+        if runs and k - last <= max_gap + 1 and "\n" not in u.text[runs[-1][1]:s]:
+            start, _, conflict, score = runs[-1]
+            runs[-1] = (start, e, conflict or bool(u.conflict[k]), max(score, float(probs[k])))
+        else:
+            runs.append((s, e, bool(u.conflict[k]), float(probs[k])))
+        last = k
+    return runs

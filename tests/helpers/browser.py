@@ -1,0 +1,88 @@
+"""What every browser test shares: the system Chromium, `hallu serve` on a free port, waiting."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+# the flags that keep Chromium off the (closed) network and out of a sandbox root cannot use
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+
+MARKS = [pytest.mark.browser, pytest.mark.skipif(
+    CHROMIUM is None or sync_playwright is None,
+    reason="browser tests need Debian's chromium (/usr/bin/chromium) and the playwright package: run ./setup.sh")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(workspace: Path | None, log: Path, env_extra: dict | None = None):
+    """Start `hallu serve` (which becomes the Streamlit server); returns (process, url) once healthy."""
+    port = free_port()
+    env = {**os.environ, **(env_extra or {}), "HF_HUB_OFFLINE": "1"}
+    env.pop("HALLU_WORKSPACE", None)
+    cmd = [sys.executable, "-m", "hallu_core.cli", "serve", "--port", str(port)]
+    if workspace is not None:
+        cmd += ["--workspace", str(workspace)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hallu serve exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            ARTIFACTS.mkdir(exist_ok=True)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    stop(proc)
+    raise RuntimeError("hallu serve did not answer within 120 s")
+
+
+def stop(proc) -> None:
+    """Stop the server and anything it started (its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+
+
+def wait_idle(page, timeout: float = 30) -> None:
+    """Wait until Streamlit has finished running the script (no running indicator)."""
+    page.wait_for_timeout(300)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            return
+        page.wait_for_timeout(200)
