@@ -21,10 +21,12 @@ def side_label(side: tuple[str, str]) -> str:
     return f"{names.get(side[0], side[0])} · {side[1] or 'default'}"
 
 
-ctx = context()  # the sidebar's checkpoint / decoding is B by default; A is the first checkpoint
-b_default = ctx if ctx in sides_all and ctx != sides_all[0] else next(
-    (s for s in reversed(sides_all) if s[0] != sides_all[0][0] and s[1] == sides_all[0][1]), sides_all[-1])
-default = [sides_all[0], b_default]
+ctx = context()  # the sidebar's checkpoint / decoding is B by default; A is the first of B's run (its base)
+run_of = {c["checkpoint_id"]: c["run_id"] for c in ckpts}
+b_default = ctx if ctx in sides_all else sides_all[-1]
+a_default = next((s for s in sides_all if run_of[s[0]] == run_of[b_default[0]] and s[1] == b_default[1]
+                  and s != b_default), next(s for s in sides_all if s != b_default))
+default = [a_default, b_default]
 c1, c2 = st.columns([3, 1])
 sides = c1.multiselect("Checkpoints / models / decodings (the first is A, the second B)", sides_all, default=default,
                        format_func=side_label, key="cmp-sides")

@@ -15,7 +15,7 @@ run_id=$(.venv/bin/python -c "from hallu_core.types import content_hash; print(c
 find "$build/artifacts" \( -name 'optimizer.pt' -o -name 'scheduler.pt' -o -name 'rng_state*.pth' \) -delete
 .venv/bin/python - "$build" <<'PY'
 import sqlite3, sys
-conn = sqlite3.connect(f"{sys.argv[1]}/hallu.db")
+conn = sqlite3.connect(f"{sys.argv[1]}/hallu.db", isolation_level=None)
 conn.execute("DELETE FROM jobs")
 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 conn.execute("VACUUM")
