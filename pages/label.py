@@ -6,6 +6,7 @@ import streamlit as st
 from hallu_core import labeling, queries, render
 from hallu_core.ui import adjudication_ui, labeling_ui as ui
 from hallu_core.ui.data import store
+from hallu_core.ui.detail import grounding
 from hallu_core.ui.span_selector import span_selector
 from hallu_core.ui.widgets import empty_state, show_html
 
@@ -62,14 +63,7 @@ with tab_label:
 
     left, right = st.columns([2, 3])
     with left:
-        st.markdown("**Prompt**")
-        show_html(render.plain_text(ex.prompt if ex else ""))
-        det_spans = queries.detail_spans(detail)
-        st.markdown("**Source** (detector evidence highlighted)")
-        show_html(render.highlight_evidence(ex.source if ex else "", det_spans))
-        if ex and ex.reference:
-            st.markdown("**Reference**")
-            show_html(render.highlight_evidence(ex.reference, det_spans, field="reference"))
+        grounding(ex, queries.detail_spans(detail), what="detector evidence")
 
     with right:
         st.markdown("**Output** — select text with the mouse to mark a span")

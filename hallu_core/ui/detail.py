@@ -38,13 +38,7 @@ def show_detail(detail: dict, key: str) -> None:
     spans = queries.detail_spans(detail, detectors, annotators)
     left, right = st.columns(2)
     with left:
-        st.markdown("**Prompt**")
-        show_html(render.plain_text(ex.prompt if ex else ""))
-        st.markdown("**Source** (evidence highlighted)")
-        show_html(render.highlight_evidence(ex.source if ex else "", spans))
-        if ex and ex.reference:
-            st.markdown("**Reference**")
-            show_html(render.highlight_evidence(ex.reference, spans, field="reference"))
+        grounding(ex, spans)
     with right:
         st.markdown("**Output**")
         show_html(render.highlight_spans(gen.text, spans))
@@ -56,3 +50,14 @@ def show_detail(detail: dict, key: str) -> None:
     scores = {d.detector: round(d.response_score, 3) for d in detail["detections"]}
     if scores:
         st.caption("Response scores: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+
+
+def grounding(ex, spans, what: str = "evidence") -> None:
+    """Prompt, source and reference of an example, with the spans' evidence highlighted."""
+    st.markdown("**Prompt**")
+    show_html(render.plain_text(ex.prompt if ex else ""))
+    st.markdown(f"**Source** ({what} highlighted)")
+    show_html(render.highlight_evidence(ex.source if ex else "", spans))
+    if ex and ex.reference:
+        st.markdown("**Reference**")
+        show_html(render.highlight_evidence(ex.reference, spans, field="reference"))
