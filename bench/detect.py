@@ -19,7 +19,7 @@ import torch  # noqa: E402
 
 from hallu_core.detectors import get_detector  # noqa: E402
 from hallu_core.detectors import encoder  # noqa: E402
-from hallu_core.detectors.filemode import items_from_rows, read_rows  # noqa: E402
+from hallu_core.detectors.filemode import items_from_records, read_records  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/ragtruth_dev.jsonl"
 DETECTORS = ["lexical", "semantic", "confidence", "consistency", "self_contradiction", "default"]
@@ -30,8 +30,8 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--limit", type=int, default=0, help="only the first N rows (0 = all)")
     args = parser.parse_args()
-    rows = read_rows(args.data)
-    items = items_from_rows(rows[: args.limit] if args.limit else rows)
+    rows = read_records(args.data)
+    items = items_from_records(rows[: args.limit] if args.limit else rows)
     encoder.load_encoder(None)  # load once, outside the timings
     figures = {}
     for name in DETECTORS:

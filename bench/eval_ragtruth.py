@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hallu_core.detectors import get_detector  # noqa: E402
-from hallu_core.detectors.filemode import gold_spans, items_from_rows, read_rows  # noqa: E402
+from hallu_core.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
 from hallu_core.detectors.learned import BUILTIN, LearnedDetector, _group_folds  # noqa: E402
 from hallu_core.detectors.units import build_units  # noqa: E402
 from hallu_core.metrics import evaluate  # noqa: E402
@@ -32,7 +32,7 @@ ANCHORS = {"lettucedetect-large (published, test)": (79.22, 58.93),
 
 def cross_validated(units, golds, rows, folds: int, **config):
     """Out-of-fold predictions: each fold's rows predicted by a model trained on the rest."""
-    groups = [r.get("source_id") or r["id"] for r in rows]
+    groups = [r.source_id for r in rows]
     predictions = [None] * len(rows)
     for test in _group_folds(groups, folds):
         train = sorted(set(range(len(rows))) - set(test))
@@ -66,8 +66,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--save-default", action="store_true", help="train on all rows, write the built-in weights")
     args = parser.parse_args()
-    rows = read_rows(args.data)
-    items, golds, tasks = items_from_rows(rows), [gold_spans(r) for r in rows], [r["task_type"] for r in rows]
+    rows = read_records(args.data)
+    items, golds, tasks = items_from_records(rows), [gold_spans(r) for r in rows], [r.task for r in rows]
     results, timings = {}, {}
     results["flag-everything"] = summary(evaluate([[Span(0, len(i.output))] if i.output else [] for i in items], golds, tasks))
     for name in RULE_DETECTORS:
@@ -83,7 +83,7 @@ def main() -> None:
         preds = cross_validated(units, golds, rows, args.folds, **config)
         results[name] = summary(evaluate([p.spans for p in preds], golds, tasks))
     if args.save_default:
-        groups = [r.get("source_id") or r["id"] for r in rows]
+        groups = [r.source_id for r in rows]
         path = LearnedDetector().fit_units(units, golds, groups).save(BUILTIN)
         path.rename(BUILTIN / "default.json")
     print(f"{'detector':22s} {'task':9s} resp P/R/F1        span P/R/F1       span-union F1")

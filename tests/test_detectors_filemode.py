@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from hallu_core.detectors.filemode import FileFormatError, detect_file, items_from_rows, read_rows
+from hallu_core.detectors.filemode import detect_file, items_from_records, read_records
+from hallu_core.records import ImportValidationError
 
 
 def write_rows(path, rows):
@@ -30,7 +31,7 @@ def test_detect_file_writes_one_line_per_input(tmp_path):
 
 
 def test_responses_of_one_source_are_each_others_samples(tmp_path):
-    items = items_from_rows(ROWS)
+    items = items_from_records(read_records(write_rows(tmp_path / "in.jsonl", ROWS)))
     assert items[0].samples == [ROWS[1]["response"]] and items[1].samples == [ROWS[0]["response"]]
 
 
@@ -41,13 +42,13 @@ def test_train_on_needs_a_trainable_detector(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"id": "a", "response": "x"}\n{broken\n', ":2: not valid JSON"),
-    ('{"id": "a"}\n', ":1: field 'response'"),
-    ('{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n', ":2: duplicate id"),
-    ("", "no rows"),
+    ('{"id": "a", "response": "x"}\n{broken\n', ":2: broken JSON"),
+    ('{"id": "a", "model": "m"}\n', ":1: response: required field is missing"),
+    ('{"id": "a", "response": "x"}\n{"id": "a", "response": "y"}\n', ":2: id: duplicate id"),
+    ("", "holds no records"),
 ])
 def test_malformed_files_are_refused_naming_file_and_line(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(FileFormatError, match=message):
-        read_rows(path)
+    with pytest.raises(ImportValidationError, match=message):
+        read_records(path)
