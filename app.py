@@ -4,8 +4,6 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from hallu_core.ui.widgets import sidebar
@@ -17,13 +15,9 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/show_chart:", url_path="runs"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("pages/label.py", title="Label", icon=":material/edit:", url_path="label"),
+    st.Page("pages/detectors.py", title="Detectors", icon=":material/rule:", url_path="detectors"),
 ]
-# Later pages (Label, Detectors) register here; a missing file is simply not listed.
-for path, title, icon, url in (("pages/label.py", "Label", ":material/edit:", "label"),
-                               ("pages/detectors.py", "Detectors", ":material/rule:", "detectors")):
-    if (Path(__file__).parent / path).exists():
-        PAGES.append(st.Page(path, title=title, icon=icon, url_path=url))
-
 page = st.navigation(PAGES)
 sidebar()
 page.run()

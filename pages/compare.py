@@ -108,7 +108,7 @@ for tab, kind in zip(st.tabs(["Regressions (B worse)", "Fixes (B better)"]), ["r
     with tab:
         ranked = q("ranked_changes", side_a, side_b, source, kind=kind, limit=100)
         if not ranked:
-            st.caption(f"No {kind} between A and B by {src_name}.")
+            st.caption(render.md_escape(f"No {kind} between A and B by {src_name}."))
             continue
         picked = st.dataframe(ranked, column_order=cols, column_config=config, hide_index=True, on_select="rerun",
                               selection_mode="single-row", key=f"cmp-{kind}")

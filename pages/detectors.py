@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import calibration, jobs, label_training
+from hallu_core import calibration, jobs, label_training, render
 from hallu_core.ui import detectors_ui as ui
 from hallu_core.ui.data import q, store
 from hallu_core.ui.widgets import empty_state, job_panel
@@ -69,6 +69,6 @@ if st.button("(Re)train on these labels", key="det_train", icon=":material/model
         st.session_state[TRAIN_JOB] = jobs.start_job(store(), label_training.JOB_KIND,
                                                      {"annotator": gold, "detector": "learned"})
     except (ValueError, OSError) as exc:
-        st.error(f"Could not start training: {exc}")
+        st.error(render.md_escape(f"Could not start training: {exc}"))
 if st.session_state.get(TRAIN_JOB):
     job_panel(st.session_state[TRAIN_JOB], key="det_train_panel")

@@ -5,6 +5,7 @@ import math
 
 import streamlit as st
 
+from hallu_core import render
 from hallu_core.queries import SORTS, GenerationFilter
 from hallu_core.types import SPAN_TYPES
 from hallu_core.ui.data import q
@@ -92,6 +93,6 @@ if pos is not None:
 
 detail = q("generation_detail", gen_id)
 if detail is None:
-    st.warning(f"No generation {gen_id!r} in this workspace.")
+    st.warning(render.md_escape(f"No generation {gen_id!r} in this workspace."))
 else:
     show_detail(detail, key="inspect-detail")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from hallu_core import io
+from hallu_core import io, render
 from hallu_core.ui.data import clear, q, store
 from hallu_core.ui.widgets import empty_state
 
@@ -53,14 +53,14 @@ with left:
         try:
             summary = io.import_file(store(), data=upload.getvalue(), name=upload.name)
         except io.ImportValidationError as exc:
-            st.error(f"{upload.name} was refused; nothing was stored.")
+            st.error(render.md_escape(f"{upload.name} was refused; nothing was stored."))
             st.code("\n".join(str(p) for p in exc.problems[:50]) or str(exc), language=None)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(render.md_escape(exc))
         else:
             clear()
-            st.success(f"Imported {upload.name}: " + ", ".join(f"{k} {v}" for k, v in summary.items()
-                                                               if isinstance(v, (int, float))))
+            st.success(render.md_escape(f"Imported {upload.name}: " + ", ".join(
+                f"{k} {v}" for k, v in summary.items() if isinstance(v, (int, float)))))
 with right:
     st.subheader("Export")
     fmt = st.radio("Format", ["jsonl", "csv", "parquet"], horizontal=True, key="export-fmt",

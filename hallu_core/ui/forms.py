@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .. import render
 from .data import q, store
 
 ACTIVE_JOB = "runs_active_job"
@@ -14,7 +15,7 @@ def _start(kind: str, args: dict) -> None:
     try:
         job_id = jobs.start_job(store(), kind, args)
     except (ValueError, OSError) as exc:
-        st.error(f"Could not start the {kind} job: {exc}")
+        st.error(render.md_escape(f"Could not start the {kind} job: {exc}"))
         return
     st.session_state[ACTIVE_JOB] = job_id
     st.success(f"Started {kind} job {job_id}.")
@@ -51,7 +52,7 @@ def finetune_form(default_base: str = "") -> None:
                                  save_every=int(every), lora_r=int(lora_r), lora_alpha=int(lora_alpha),
                                  seed=int(seed), name=name.strip())
         except (ConfigError, TypeError, PathNotAllowed) as exc:
-            st.error(f"Invalid config: {exc}")
+            st.error(render.md_escape(f"Invalid config: {exc}"))
             return
         _start("finetune", {"config": config.to_dict()})
 
@@ -81,7 +82,7 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
             config = GenerateConfig(checkpoints=tuple(ckpts), decodings=(decoding,),
                                     dataset=None if dataset == "(all examples)" else dataset)
         except (ConfigError, TypeError) as exc:
-            st.error(f"Invalid config: {exc}")
+            st.error(render.md_escape(f"Invalid config: {exc}"))
             return
         _start("generate", {"config": config.to_dict()})
 
