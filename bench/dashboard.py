@@ -111,10 +111,7 @@ def main() -> None:
     t = time.perf_counter()
     store = build(root, args.examples)
     build_s = time.perf_counter() - t
-    t = time.perf_counter()
-    index_s = time.perf_counter() - t
     counts = store.counts()
-    print(f"indexes ensured in {index_s:.1f} s", file=sys.stderr)
     print(f"workspace {root}: {counts['generations']:,} generations, {counts['detections']:,} detections, "
           f"{counts['labels']:,} labels ({build_s:.1f} s to open or build)", file=sys.stderr)
     query_s = {name: round(timed(fn, args.repeats), 3) for name, fn in page_queries(store).items()}
