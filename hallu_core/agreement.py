@@ -43,16 +43,24 @@ def cohen_kappa(a: list[bool], b: list[bool]) -> float | None:
     return (observed - expected) / (1 - expected)
 
 
-def _done_labels(store: Store, annotator: str, run_id: str | None = None,
-                 checkpoint_id: str | None = None) -> dict[str, Label]:
-    sql = ("SELECT l.generation_id FROM labels l JOIN generations g ON g.id = l.generation_id "
-           "JOIN checkpoints c ON c.id = g.checkpoint_id WHERE l.annotator = ? AND l.status = 'done'")
-    params: list = [annotator]
+_DONE_LABELS = ("SELECT l.generation_id FROM labels l JOIN generations g ON g.id = l.generation_id "
+                "JOIN checkpoints c ON c.id = g.checkpoint_id WHERE l.status = 'done'")
+
+
+def _scope(run_id: str | None, checkpoint_id: str | None) -> tuple[str, list]:
+    """SQL narrowing done labels to a run and/or a checkpoint."""
+    sql, params = "", []
     if run_id:
         sql, params = sql + " AND c.run_id = ?", params + [run_id]
     if checkpoint_id:
         sql, params = sql + " AND g.checkpoint_id = ?", params + [checkpoint_id]
-    ids = {r[0] for r in store.query(sql, params)}
+    return sql, params
+
+
+def _done_labels(store: Store, annotator: str, run_id: str | None = None,
+                 checkpoint_id: str | None = None) -> dict[str, Label]:
+    scope, params = _scope(run_id, checkpoint_id)
+    ids = {r[0] for r in store.query(_DONE_LABELS + " AND l.annotator = ?" + scope, [annotator, *params])}
     return {lab.generation_id: lab for lab in store.labels(annotator=annotator) if lab.generation_id in ids}
 
 
@@ -83,14 +91,10 @@ def disagreements(store: Store, *, run_id: str | None = None, checkpoint_id: str
 
     disagreement = 1 - character F1 of the worst-agreeing pair of annotators on the item.
     """
-    sql = ("SELECT l.generation_id, MIN(g.rowid) FROM labels l JOIN generations g ON g.id = l.generation_id "
-           "JOIN checkpoints c ON c.id = g.checkpoint_id WHERE l.status = 'done' AND l.annotator != ?")
-    params: list = [ADJUDICATED]
-    if run_id:
-        sql, params = sql + " AND c.run_id = ?", params + [run_id]
-    if checkpoint_id:
-        sql, params = sql + " AND g.checkpoint_id = ?", params + [checkpoint_id]
-    rows = store.query(sql + " GROUP BY l.generation_id HAVING COUNT(*) >= 2", params)
+    scope, params = _scope(run_id, checkpoint_id)
+    rows = store.query(_DONE_LABELS.replace("SELECT l.generation_id", "SELECT l.generation_id, MIN(g.rowid)")
+                       + " AND l.annotator != ?" + scope + " GROUP BY l.generation_id HAVING COUNT(*) >= 2",
+                       [ADJUDICATED, *params])
     out = []
     for gid, rowid in rows:
         labels = [lab for lab in store.labels(generation_id=gid) if lab.status == "done"]

@@ -11,21 +11,13 @@ import time
 import pytest
 
 from fixtures_dashboard import build_synthetic
-from helpers.browser import ARTIFACTS, MARKS, launch, serve, stop, wait_idle
+from helpers.browser import ARTIFACTS, MARKS, browser, serve, stop, wait_idle  # noqa: F401 (browser: a fixture)
 
 pytestmark = MARKS
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # pragma: no cover
     pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import ARTIFACTS, MARKS, launch, serve, stop
+from helpers.browser import ARTIFACTS, MARKS, browser, serve, stop  # noqa: F401 (browser: a fixture)
 from helpers.labeling import build
 
 pytestmark = MARKS
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 except ImportError:  # pragma: no cover
     pass
 
@@ -59,14 +59,6 @@ def server(workspace, tmp_path_factory):
     proc, url = serve(workspace, tmp_path_factory.mktemp("logs") / "serve.log")
     yield url
     stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def open_label(browser, url: str, annotator: str):

@@ -78,6 +78,15 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (import this fixture into the module)."""
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
 def wait_idle(page, timeout: float = 30) -> None:
     """Wait until Streamlit has finished running the script (no running indicator)."""
     page.wait_for_timeout(300)
