@@ -24,17 +24,17 @@ from hallu_core.metrics import evaluate  # noqa: E402
 from hallu_core.types import Span  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/ragtruth_dev.jsonl"
-RULE_DETECTORS = ["lexical", "semantic", "confidence", "consistency", "self_contradiction"]
+RULE_DETECTORS = ["lexical", "semantic", "confidence", "consistency", "self_contradiction", "record"]
 ANCHORS = {"lettucedetect-large (published, test)": (79.22, 58.93),
            "fine-tuned Llama-2-13B (published, test)": (78.7, 52.7),
            "GPT-4-turbo prompt (published, test)": (63.4, 28.3)}
 
 
-def cross_validated(units, golds, rows, folds: int, **config):
+def cross_validated(units, golds, rows, outer_folds: int, **config):
     """Out-of-fold predictions: each fold's rows predicted by a model trained on the rest."""
     groups = [r.source_id for r in rows]
     predictions = [None] * len(rows)
-    for test in _group_folds(groups, folds):
+    for test in _group_folds(groups, outer_folds):
         train = sorted(set(range(len(rows))) - set(test))
         model = LearnedDetector(**config).fit_units([units[i] for i in train], [golds[i] for i in train],
                                                     [groups[i] for i in train])

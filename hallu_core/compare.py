@@ -6,6 +6,7 @@ no offsets, so span diffs match spans on their text.
 """
 from __future__ import annotations
 
+import json
 from typing import Iterable
 
 from .queries import Source, _like, _rows
@@ -23,58 +24,96 @@ def example_generations(store: Store, example_id: str) -> list[dict]:
         (example_id,)))
 
 
-def _side_sql(source: Source) -> tuple[str, str]:
-    """Per-generation (n spans, score) expressions for a source; NULL where it has not judged."""
-    kind, _ = source
+def _pairs_sql(side_a: Side, side_b: Side, source: Source) -> tuple[str, dict]:
+    """One row per example that both sides answered (sample 0) and the source judged on both.
+
+    One pass over the two sides' covering-index entries, each joined to its own detection (or
+    label) and grouped by example: no join of side against side, so its cost is linear in the
+    eval set whatever plan SQLite picks for the pairing.
+    """
+    kind, name = source
     if kind == "detector":
-        return ("(SELECT SUM(d.n_spans) FROM detections d WHERE d.generation_id = g.id AND d.detector = ?)",
-                "(SELECT MAX(d.response_score) FROM detections d WHERE d.generation_id = g.id AND d.detector = ?)")
-    return ("(SELECT l.n_spans FROM labels l WHERE l.generation_id = g.id AND l.annotator = ? AND l.status = 'done')",
-            "(SELECT CAST(l.n_spans AS REAL) FROM labels l WHERE l.generation_id = g.id AND l.annotator = ? "
-            "AND l.status = 'done')")
-
-
-def _pair_cte(side_a: tuple[str, str], side_b: tuple[str, str], source: Source) -> tuple[str, list]:
-    n_sql, s_sql = _side_sql(source)
-    side = (f"SELECT g.example_id, g.id AS gid, {n_sql} AS n, {s_sql} AS s FROM generations g "
-            f"WHERE g.checkpoint_id = ? AND g.decoding_name = ? AND g.sample_index = 0")
-    sql = (f"WITH a AS MATERIALIZED ({side}), b AS MATERIALIZED ({side}) SELECT a.example_id, a.gid AS a_id, b.gid AS b_id, "
-           f"a.n AS a_spans, b.n AS b_spans, a.s AS a_score, b.s AS b_score FROM a JOIN b ON a.example_id = b.example_id "
-           f"WHERE a.n IS NOT NULL AND b.n IS NOT NULL")
-    name = source[1]
-    return sql, [name, name, side_a[0], side_a[1], name, name, side_b[0], side_b[1]]
-
-
-def aggregate_deltas(store: Store, side_a: tuple[str, str], side_b: tuple[str, str], source: Source) -> dict:
-    """Over the examples both sides answered: hallucination rate, mean spans and score of A and B."""
-    sql, params = _pair_cte(side_a, side_b, source)
-    r = store.query(
-        f"""SELECT COUNT(*) AS n, AVG(a_spans > 0) AS a_rate, AVG(b_spans > 0) AS b_rate,
-                   AVG(a_spans) AS a_mean_spans, AVG(b_spans) AS b_mean_spans, AVG(a_score) AS a_score,
-                   AVG(b_score) AS b_score, SUM(b_spans > a_spans) AS regressions, SUM(b_spans < a_spans) AS fixes,
-                   SUM(a_spans = 0 AND b_spans > 0) AS newly_flagged, SUM(a_spans > 0 AND b_spans = 0) AS cleared
-            FROM ({sql})""", params)[0]
-    return {k: (r[k] if r[k] is not None else 0) for k in r.keys()}
-
-
-def ranked_changes(store: Store, side_a: tuple[str, str], side_b: tuple[str, str], source: Source,
-                   kind: str = "regressions", limit: int = 50, offset: int = 0) -> list[dict]:
-    """Examples whose span count rose (regressions) or fell (fixes) most from A to B."""
-    sql, params = _pair_cte(side_a, side_b, source)
-    if kind == "regressions":
-        cond, order = "b_spans > a_spans", "b_spans - a_spans DESC, COALESCE(b_score - a_score, 0) DESC"
-    elif kind == "fixes":
-        cond, order = "b_spans < a_spans", "a_spans - b_spans DESC, COALESCE(a_score - b_score, 0) DESC"
+        join, score = "LEFT JOIN detections j ON j.generation_id = g.id AND j.detector = :source", "j.response_score"
+    elif kind == "labels":
+        join = "LEFT JOIN labels j ON j.generation_id = g.id AND j.annotator = :source AND j.status = 'done'"
+        score = "CAST(j.n_spans AS REAL)"
     else:
+        raise ValueError(f"unknown rate source kind {kind!r}")
+    on = {"a": "(g.checkpoint_id = :a_ckpt AND g.decoding_name = :a_dec)",
+          "b": "(g.checkpoint_id = :b_ckpt AND g.decoding_name = :b_dec)"}
+    cols = ", ".join(f"MAX(CASE WHEN {on[x]} THEN g.id END) AS {x}_id, SUM(CASE WHEN {on[x]} THEN j.n_spans END) "
+                     f"AS {x}_spans, MAX(CASE WHEN {on[x]} THEN {score} END) AS {x}_score" for x in "ab")
+    sql = (f"SELECT g.example_id, {cols} FROM generations g {join} "
+           f"WHERE ({on['a']} OR {on['b']}) AND g.sample_index = 0 "
+           f"GROUP BY g.example_id HAVING a_spans IS NOT NULL AND b_spans IS NOT NULL")
+    params = {"source": name, "a_ckpt": side_a[0], "a_dec": side_a[1], "b_ckpt": side_b[0], "b_dec": side_b[1]}
+    return sql, params
+
+
+AGGREGATES = """COUNT(*) AS n, AVG(a_spans > 0) AS a_rate, AVG(b_spans > 0) AS b_rate,
+    AVG(a_spans) AS a_mean_spans, AVG(b_spans) AS b_mean_spans, AVG(a_score) AS a_score, AVG(b_score) AS b_score,
+    SUM(b_spans > a_spans) AS regressions, SUM(b_spans < a_spans) AS fixes,
+    SUM(a_spans = 0 AND b_spans > 0) AS newly_flagged, SUM(a_spans > 0 AND b_spans = 0) AS cleared"""
+RANKINGS = {  # kind -> (which pairs, their order)
+    "regressions": ("b_spans > a_spans", "b_spans - a_spans DESC, COALESCE(b_score - a_score, 0) DESC, example_id"),
+    "fixes": ("b_spans < a_spans", "a_spans - b_spans DESC, COALESCE(a_score - b_score, 0) DESC, example_id"),
+}
+RANKED_COLUMNS = ("example_id", "a_id", "b_id", "a_spans", "b_spans", "a_score", "b_score", "delta", "prompt")
+
+
+def _ranked_sql(pairs: str, kind: str) -> str:
+    """One page of a ranking with a `rank` column; cut first, then fetch the page's prompts (not one per change)."""
+    if kind not in RANKINGS:
         raise ValueError("kind must be regressions or fixes")
-    rows = _rows(store.query(
-        f"""SELECT p.*, b_spans - a_spans AS delta, substr(e.prompt, 1, 160) AS prompt
-            FROM ({sql}) p JOIN examples e ON e.id = p.example_id WHERE {cond}
-            ORDER BY {order}, p.example_id LIMIT ? OFFSET ?""", params + [int(limit), int(offset)]))
-    return rows
+    cond, order = RANKINGS[kind]
+    return f"""SELECT p.*, substr(e.prompt, 1, 160) AS prompt FROM (
+                   SELECT example_id, a_id, b_id, a_spans, b_spans, a_score, b_score, b_spans - a_spans AS delta,
+                          ROW_NUMBER() OVER (ORDER BY {order}) AS rank
+                   FROM {pairs} WHERE {cond} ORDER BY {order} LIMIT :limit OFFSET :offset) p
+               JOIN examples e ON e.id = p.example_id"""
 
 
-def shared_examples(store: Store, sides: list[tuple[str, str]], limit: int = 200, search: str = "") -> list[dict]:
+def _aggregate(row) -> dict:
+    return {k: (row[k] if row[k] is not None else 0) for k in ("n", "a_rate", "b_rate", "a_mean_spans",
+            "b_mean_spans", "a_score", "b_score", "regressions", "fixes", "newly_flagged", "cleared")}
+
+
+def aggregate_deltas(store: Store, side_a: Side, side_b: Side, source: Source) -> dict:
+    """Over the examples both sides answered: hallucination rate, mean spans and score of A and B."""
+    sql, params = _pairs_sql(side_a, side_b, source)
+    return _aggregate(store.query(f"SELECT {AGGREGATES} FROM ({sql})", params)[0])
+
+
+def ranked_changes(store: Store, side_a: Side, side_b: Side, source: Source,
+                   kind: str = "regressions", limit: int = 50, offset: int = 0) -> list[dict]:
+    """Examples whose span count rose (regressions) or fell (fixes) most from A to B: one page, ranked in SQL."""
+    sql, params = _pairs_sql(side_a, side_b, source)
+    rows = store.query(_ranked_sql(f"({sql})", kind) + " ORDER BY p.rank",
+                       {**params, "limit": int(limit), "offset": int(offset)})
+    return [{k: r[k] for k in RANKED_COLUMNS} for r in rows]
+
+
+def changes(store: Store, side_a: Side, side_b: Side, source: Source, limit: int = 100) -> dict:
+    """`aggregate_deltas` and the first `limit` regressions and fixes from one pass over the pairs.
+
+    The pairs cover the whole eval set (a linear pass, the page's heaviest query), so they are
+    computed once (a materialized CTE) and only the aggregate and two bounded pages come back.
+    """
+    sql, params = _pairs_sql(side_a, side_b, source)
+    as_json = "json_group_array(json_array(" + ", ".join(RANKED_COLUMNS) + ", rank))"
+    row = store.query(
+        f"""WITH pairs AS MATERIALIZED ({sql})
+            SELECT {AGGREGATES}, (SELECT {as_json} FROM ({_ranked_sql("pairs", "regressions")})) AS regressions_page,
+                   (SELECT {as_json} FROM ({_ranked_sql("pairs", "fixes")})) AS fixes_page
+            FROM pairs""", {**params, "limit": int(limit), "offset": 0})[0]
+    out = {"aggregate": _aggregate(row)}
+    for kind in RANKINGS:
+        ranked = sorted(json.loads(row[f"{kind}_page"]), key=lambda r: r[-1])  # by rank: aggregates keep no order
+        out[kind] = [dict(zip(RANKED_COLUMNS, r)) for r in ranked]
+    return out
+
+
+def shared_examples(store: Store, sides: list[Side], limit: int = 200, search: str = "") -> list[dict]:
     """Examples answered by every chosen (checkpoint, decoding), for the prompt picker."""
     if not sides:
         return []
@@ -95,7 +134,7 @@ def shared_examples(store: Store, sides: list[tuple[str, str]], limit: int = 200
             ORDER BY g.rowid LIMIT ?""", params + [int(limit)]))
 
 
-def side_generation(store: Store, example_id: str, side: tuple[str, str]) -> str | None:
+def side_generation(store: Store, example_id: str, side: Side) -> str | None:
     rows = store.query("SELECT id FROM generations WHERE example_id = ? AND checkpoint_id = ? AND decoding_name = ? "
                        "ORDER BY sample_index LIMIT 1", (example_id, side[0], side[1]))
     return rows[0][0] if rows else None

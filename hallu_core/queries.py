@@ -15,9 +15,8 @@ from .store import Store
 
 Source = tuple[str, str]  # ("detector", name) | ("labels", annotator)
 
-# Whether an example's fact was known to the base model, new in fine-tuning or unseen:
-# example meta "knowledge" (the demo world records it; imports may too).
-KNOWLEDGE_SQL = "json_extract({m}, '$.knowledge')"
+# Whether an example's fact was known to the base model or new in fine-tuning is the example
+# meta "knowledge" (the demo world records it; imports may too); the summary tables key on it.
 
 
 def _rows(rows) -> list[dict]:
@@ -59,10 +58,14 @@ def tasks(store: Store) -> list[str]:
 
 # -- overview -------------------------------------------------------------------------
 def overview(store: Store) -> dict:
-    counts = store.counts()
-    labeled = store.query("SELECT COUNT(DISTINCT generation_id) FROM labels WHERE status = 'done'")[0][0]
+    """Workspace counts; generations, detections and labels from the summary tables (constant time)."""
+    counts = {t: store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("examples", "runs", "checkpoints", "jobs")}
+    generations, labeled = store.query(
+        "SELECT COALESCE(SUM(generations), 0), COALESCE(SUM(labeled), 0) FROM generation_summary")[0]
+    stored = dict(store.query("SELECT source_kind, SUM(n_rows) FROM source_summary GROUP BY source_kind"))
+    counts.update(generations=generations, detections=stored.get("detector", 0), labels=stored.get("labels", 0))
     counts["labeled_generations"] = labeled
-    counts["labeled_share"] = labeled / counts["generations"] if counts["generations"] else 0.0
+    counts["labeled_share"] = labeled / generations if generations else 0.0
     counts["jobs_running"] = store.query("SELECT COUNT(*) FROM jobs WHERE status IN ('queued','running')")[0][0]
     return counts
 
@@ -73,12 +76,14 @@ def checkpoints(store: Store) -> list[dict]:
         """SELECT c.id AS checkpoint_id, c.name AS checkpoint, c.step, c.run_id, r.name AS run, r.kind AS run_kind,
                   c.path, c.metrics
            FROM checkpoints c JOIN runs r ON r.id = c.run_id ORDER BY r.created_at, r.id, c.step"""))
+    per: dict[str, list] = {}
+    for r in store.query("SELECT checkpoint_id, decoding_name, SUM(generations) FROM generation_summary "
+                         "GROUP BY checkpoint_id, decoding_name HAVING SUM(generations) > 0"):
+        per.setdefault(r[0], []).append((r[1], r[2]))
     for row in rows:
         row["metrics"] = json.loads(row["metrics"] or "{}")
-        per = store.query("SELECT decoding_name, COUNT(*) FROM generations WHERE checkpoint_id = ? "
-                          "GROUP BY decoding_name", (row["checkpoint_id"],))
-        row["decodings"] = [p[0] for p in per]
-        row["generations"] = sum(p[1] for p in per)
+        row["decodings"] = [d for d, _ in per.get(row["checkpoint_id"], [])]
+        row["generations"] = sum(n for _, n in per.get(row["checkpoint_id"], []))
         row["label"] = f"{row['run']} / {row['checkpoint']}"
     return rows
 
@@ -95,62 +100,47 @@ def runs(store: Store) -> list[dict]:
 
 
 # -- hallucination rates ----------------------------------------------------------------
-def _positive_expr(source: Source) -> tuple[str, list]:
-    """Per-generation correlated expression: 1 flagged, 0 clean, NULL where the source has not judged.
-
-    Driven from the generations index and looked up per row, so with the covering indexes of
-    covering indexes (schema migration 3) it never touches the fat table rows (500k generations aggregate in about a second).
-    """
-    kind, name = source
-    if kind == "detector":
-        return "(SELECT MAX(d.n_spans > 0) FROM detections d WHERE d.generation_id = g.id AND d.detector = ?)", [name]
-    if kind == "labels":
-        return ("(SELECT l.n_spans > 0 FROM labels l WHERE l.generation_id = g.id AND l.annotator = ? "
-                "AND l.status = 'done')"), [name]
-    raise ValueError(f"unknown rate source kind {kind!r}")
-
-
 def hallucination_rates(store: Store, sources: Iterable[Source] | None = None, run_id: str | None = None,
                         by_decoding: bool = True, by_knowledge: bool = False) -> list[dict]:
-    """Share of responses with >= 1 span per checkpoint (x decoding, x known/new) per source."""
-    sources = list(rate_sources(store) if sources is None else sources)
-    out: list[dict] = []
-    for source in sources:
-        pos, params = _positive_expr(source)
-        keys = ["g.checkpoint_id"] + (["g.decoding_name"] if by_decoding else [])
-        join = ""
+    """Share of responses with >= 1 span per checkpoint (x decoding, x known/new) per source.
+
+    Read from `source_summary` (hallu_core/summary.py): `n` is the generations the source judged,
+    `positive` those it flagged. Sources default to every detector and annotator.
+    """
+    keys = ["s.checkpoint_id"] + ["s.decoding_name"] * by_decoding + ["s.knowledge"] * by_knowledge
+    where, params = "", []
+    if sources is not None:
+        sources = list(sources)
+        for kind, _ in sources:
+            if kind not in ("detector", "labels"):
+                raise ValueError(f"unknown rate source kind {kind!r}")
+        if not sources:
+            return []
+        where = "WHERE (" + " OR ".join("(s.source_kind = ? AND s.source = ?)" for _ in sources) + ")"
+        params = [v for source in sources for v in source]
+    if run_id is not None:
+        where += (" AND " if where else "WHERE ") + "c.run_id = ?"
+        params.append(run_id)
+    group = ", ".join(["s.source_kind", "s.source"] + keys)
+    rows = store.query(
+        f"""SELECT {group}, SUM(s.judged) AS n, SUM(s.flagged) AS positive,
+                   c.name AS checkpoint, c.step, c.run_id, r.name AS run
+            FROM source_summary s LEFT JOIN checkpoints c ON c.id = s.checkpoint_id LEFT JOIN runs r ON r.id = c.run_id
+            {where} GROUP BY {group} HAVING SUM(s.judged) > 0""", params)
+    out = []
+    for r in rows:
+        source = (r["source_kind"], r["source"])
+        row = {"checkpoint_id": r["checkpoint_id"], "source": source_name(source), "source_kind": source[0],
+               "n": r["n"], "positive": r["positive"], "rate": r["positive"] / r["n"],
+               "run": r["run"], "run_id": r["run_id"], "checkpoint": r["checkpoint"], "step": r["step"]}
+        if by_decoding:
+            row["decoding"] = r["decoding_name"]
         if by_knowledge:
-            keys.append(KNOWLEDGE_SQL.format(m="e.meta"))
-            join = "JOIN examples e ON e.id = g.example_id"
-        where = ""
-        if run_id is not None:
-            where = "WHERE g.checkpoint_id IN (SELECT id FROM checkpoints WHERE run_id = ?)"
-            params = params + [run_id]
-        names = [f"k{i}" for i in range(len(keys))]
-        rows = store.query(
-            f"""SELECT {', '.join(names)}, COUNT(pos) AS n, SUM(pos) AS positive FROM (
-                    SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, names))}, {pos} AS pos
-                    FROM generations g {join} {where})
-                GROUP BY {', '.join(names)} HAVING COUNT(pos) > 0""", params)
-        for r in rows:
-            row = {"checkpoint_id": r["k0"], "source": source_name(source), "source_kind": source[0],
-                   "n": r["n"], "positive": r["positive"], "rate": r["positive"] / r["n"] if r["n"] else 0.0}
-            if by_decoding:
-                row["decoding"] = r["k1"]
-            if by_knowledge:
-                row["knowledge"] = r[f"k{len(keys) - 1}"] or "unrecorded"
-            out.append(row)
-    meta = {c["checkpoint_id"]: c for c in _checkpoint_names(store)}
-    for row in out:
-        c = meta.get(row["checkpoint_id"], {})
-        row.update(run=c.get("run"), run_id=c.get("run_id"), checkpoint=c.get("checkpoint"), step=c.get("step"))
-    out.sort(key=lambda r: (str(r["run"]), r["step"] or 0, r["source"], r.get("decoding") or ""))
+            row["knowledge"] = r["knowledge"] or "unrecorded"
+        out.append(row)
+    out.sort(key=lambda r: (str(r["run"]), r["step"] or 0, r["source"], r.get("decoding") or "",
+                            r.get("knowledge") or ""))
     return out
-
-
-def _checkpoint_names(store: Store) -> list[dict]:
-    return _rows(store.query("SELECT c.id AS checkpoint_id, c.name AS checkpoint, c.step, c.run_id, r.name AS run "
-                             "FROM checkpoints c JOIN runs r ON r.id = c.run_id"))
 
 
 def metric_points(store: Store, run_id: str) -> list[dict]:
@@ -251,14 +241,21 @@ def _filter_sql(f: GenerationFilter) -> tuple[str, list, bool]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params, needs_examples
 
 
-def _score_exprs(f: GenerationFilter) -> tuple[str, list]:
+def _score_exprs(f: GenerationFilter, sort: str) -> tuple[str, list]:
+    """The score and span-count columns the sort needs (each is one index lookup per matching row)."""
     det = " AND d.detector = ?" if f.detector else ""
-    sql = (f"(SELECT MAX(d.response_score) FROM detections d WHERE d.generation_id = g.id{det}) AS score, "
-           f"(SELECT COALESCE(SUM(d.n_spans), 0) FROM detections d WHERE d.generation_id = g.id{det}) AS n_spans")
-    return sql, ([f.detector] * 2 if f.detector else [])
+    exprs = {"score": f"(SELECT MAX(d.response_score) FROM detections d WHERE d.generation_id = g.id{det})",
+             "n_spans": f"(SELECT COALESCE(SUM(d.n_spans), 0) FROM detections d WHERE d.generation_id = g.id{det})"}
+    used = [name for name in exprs if name in SORTS[sort]]
+    sql = ", ".join(f"{exprs[name] if name in used else 'NULL'} AS {name}" for name in exprs)
+    return sql, [f.detector] * len(used) if f.detector else []
 
 
 def count_generations(store: Store, f: GenerationFilter = GenerationFilter()) -> int:
+    if f == GenerationFilter(checkpoint_ids=f.checkpoint_ids, decodings=f.decodings):  # the summary knows these
+        where, params, _ = _filter_sql(f)
+        sql = "SELECT COALESCE(SUM(g.generations), 0) FROM generation_summary g" + where
+        return store.query(sql, params)[0][0]
     where, params, needs_examples = _filter_sql(f)
     join = " JOIN examples e ON e.id = g.example_id" if needs_examples else ""
     return store.query(f"SELECT COUNT(*) FROM generations g{join}{where}", params)[0][0]
@@ -269,10 +266,10 @@ def _ordered_ids_sql(f: GenerationFilter, sort: str) -> tuple[str, list]:
         raise ValueError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
     where, params, needs_examples = _filter_sql(f)
     join = " JOIN examples e ON e.id = g.example_id" if needs_examples else ""
-    uses_score = "score" in SORTS[sort] or "n_spans" in SORTS[sort]
-    score_sql, score_params = _score_exprs(f) if uses_score else ("NULL AS score, NULL AS n_spans", [])
-    sql = (f"SELECT g.id FROM (SELECT g.id, g.rowid AS rid, {score_sql} FROM generations g "
-           f"JOIN checkpoints c ON c.id = g.checkpoint_id{join}{where} "
+    score_sql, score_params = _score_exprs(f, sort)
+    if "c." in SORTS[sort]:  # only then: the join would steer SQLite off the covering index
+        join = " JOIN checkpoints c ON c.id = g.checkpoint_id" + join
+    sql = (f"SELECT g.id FROM (SELECT g.id, g.rowid AS rid, {score_sql} FROM generations g{join}{where} "
            f"ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?) g")
     return sql, score_params + params
 

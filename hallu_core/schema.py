@@ -2,8 +2,11 @@
 
 Spans, tokens and configs are JSON columns; the columns the dashboard filters or
 aggregates on (n_spans, span_types, response_score, status) are plain SQL so that
-big workspaces aggregate in the database, not in pandas.
+big workspaces aggregate in the database, not in pandas. Migration 4 adds summary tables
+kept by triggers (hallu_core/summary.py), so the dashboard's per-checkpoint aggregates are
+constant-time.
 """
+from .summary import MIGRATION as SUMMARY_MIGRATION
 
 MIGRATIONS: list[str] = [
     # 1: the data model of DESIGN.md
@@ -126,4 +129,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX detections_cover ON detections(generation_id, detector, n_spans, response_score, span_types);
     CREATE INDEX labels_cover ON labels(generation_id, annotator, status, n_spans);
     """,
+    # 4: per-(checkpoint, decoding, knowledge[, source]) counts kept by triggers, back-filled
+    SUMMARY_MIGRATION,
 ]

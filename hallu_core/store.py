@@ -57,6 +57,8 @@ class Store:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
+                # REPLACE then fires the delete triggers that keep the summary tables right
+                conn.execute("PRAGMA recursive_triggers = ON")
             except sqlite3.Error as exc:
                 hint = "" if os.access(self.root, os.W_OK) else " (the workspace folder is read-only)"
                 raise StoreError(f"cannot open workspace database {self.path}: {exc}{hint}") from exc
@@ -96,17 +98,23 @@ class Store:
             self._local.conn = None
 
     def _migrate(self) -> None:
+        while self._schema_version() < len(MIGRATIONS):
+            with self.transaction() as conn:
+                # read again under the write lock: another process may have migrated meanwhile
+                version = self._schema_version()
+                if version == len(MIGRATIONS):
+                    break
+                for statement in statements(MIGRATIONS[version]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            log.info("workspace %s migrated to schema %d", self.root, version + 1)
+
+    def _schema_version(self) -> int:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise StoreError(f"{self.path} has schema version {version}; this Hallu knows "
                              f"{len(MIGRATIONS)}: upgrade Hallu")
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction() as conn:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-            log.info("workspace %s migrated to schema %d", self.root, number)
+        return version
 
     # -- paths: stored relative to the workspace so a workspace folder can move ---------
     def relpath(self, path: str | Path) -> str:
@@ -120,8 +128,8 @@ class Store:
     def counts(self) -> dict[str, int]:
         return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
 
-    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, tuple(params)).fetchall()
+    def query(self, sql: str, params: Iterable | dict = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params if isinstance(params, dict) else tuple(params)).fetchall()
 
     # -- examples --------------------------------------------------------------------
     def add_examples(self, examples: Iterable[Example]) -> int:
@@ -197,9 +205,8 @@ class Store:
         rows = [(g.id, g.example_id, g.checkpoint_id, g.text, _js(g.decoding), g.decoding_name,
                  g.sample_index, _tokens_json(g.tokens), _js(g.meta), g.created_at) for g in generations]
         with self.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO generations VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            return conn.total_changes - before
+            # rowcount, not total_changes: the summary triggers' writes must not count
+            return conn.executemany("INSERT OR IGNORE INTO generations VALUES (?,?,?,?,?,?,?,?,?,?)", rows).rowcount
 
     def existing_generation_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)
@@ -223,8 +230,12 @@ class Store:
         rows = [(d.generation_id, d.detector, d.config_hash, spans_to_json(d.spans), len(d.spans),
                  ",".join(sorted({s.type for s in d.spans})), float(d.response_score), d.created_at)
                 for d in detections]
-        with self.transaction() as conn:
-            conn.executemany("INSERT OR REPLACE INTO detections VALUES (?,?,?,?,?,?,?,?)", rows)
+        with self.transaction() as conn:  # an upsert: the update trigger sees the old row
+            conn.executemany(
+                """INSERT INTO detections VALUES (?,?,?,?,?,?,?,?)
+                   ON CONFLICT (generation_id, detector, config_hash) DO UPDATE SET spans = excluded.spans,
+                   n_spans = excluded.n_spans, span_types = excluded.span_types,
+                   response_score = excluded.response_score, created_at = excluded.created_at""", rows)
         return len(rows)
 
     def detections(self, generation_id: str) -> list[Detection]:
@@ -304,6 +315,20 @@ class Store:
 
     def jobs(self, limit: int = 50) -> list[Job]:
         return [_job(r) for r in self.query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))]
+
+
+def statements(script: str) -> list[str]:
+    """The statements of an SQL script; a trigger's body (`BEGIN ...; ...; END`) stays whole."""
+    out, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                out.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n\t;"):
+        out.append(pending.strip())
+    return out
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -39,7 +39,8 @@ side_a, side_b = sides[0], sides[1]
 src_name = queries.source_name(source)
 
 st.subheader("Aggregate deltas")
-agg = q("aggregate_deltas", side_a, side_b, source)
+changes = q("changes", side_a, side_b, source, limit=100)  # one pass over the eval set: deltas + both rankings
+agg = changes["aggregate"]
 st.caption(render.md_escape(f"A = {side_label(side_a)}, B = {side_label(side_b)}; over the {agg['n']:,} prompts "
                              f"both answered and {src_name} judged."))
 m = st.columns(5)
@@ -106,7 +107,7 @@ config = {"prompt": st.column_config.TextColumn(width="large"),
           "b_score": st.column_config.NumberColumn(format="%.2f")}
 for tab, kind in zip(st.tabs(["Regressions (B worse)", "Fixes (B better)"]), ["regressions", "fixes"]):
     with tab:
-        ranked = q("ranked_changes", side_a, side_b, source, kind=kind, limit=100)
+        ranked = changes[kind]
         if not ranked:
             st.caption(render.md_escape(f"No {kind} between A and B by {src_name}."))
             continue

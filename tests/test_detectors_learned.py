@@ -53,3 +53,14 @@ def test_default_detector_runs_on_edge_cases():
     results = det.detect(items)
     assert results[0].spans == []
     assert all(0 <= s.start < s.end <= len(items[1].output) for s in results[1].spans)
+
+
+def test_default_reports_record_claims_with_the_record_as_evidence():
+    source = ('{"name": "Café Zoë", "hours": {"Tuesday": "11:0-21:0"},\n'
+              ' "attributes": {"WiFi": "no", "OutdoorSeating": true}}')
+    out = "Café Zoë offers outdoor seating and free WiFi."
+    [result] = get_detector("default").detect([DetectItem("r", out, source=source, task="Data2txt")])
+    [claim] = [s for s in result.spans if "WiFi" in out[s.start:s.end]]
+    assert claim.type == "conflict" and source[claim.evidence["start"]:claim.evidence["end"]] == '"WiFi"'
+    assert not any("outdoor" in out[s.start:s.end] for s in result.spans)
+    assert result.response_score >= claim.score

@@ -152,3 +152,55 @@ def test_span_diff_matches_by_text():
     assert [x["text"] for x in diff["fixed"]] == ["Oslo"]
     same = cmp.span_diff("a Oslo", [{"start": 2, "end": 6}], "the oslo.", [{"start": 4, "end": 9}])
     assert same["kept"] and not same["introduced"] and not same["fixed"]
+
+
+def test_compare_matches_a_recount_in_python(tmp_path):
+    """Deltas and ranked pages over a synthetic eval set equal the same figures computed from the rows."""
+    from hallu_core import synthetic
+
+    store = synthetic.build(tmp_path / "syn", n_examples=30, steps=(0, 100, 400), decodings=("greedy",), tokens=False)
+    a, b, source = ("ckpt-0", "greedy"), ("ckpt-400", "greedy"), ("detector", "lexical")
+    verdict = {}
+    for side in (a, b):
+        for g in store.generations(checkpoint_id=side[0]):
+            dets = [d for d in store.detections(g.id) if d.detector == "lexical"]
+            verdict[side, g.example_id] = (sum(len(d.spans) for d in dets), max(d.response_score for d in dets))
+    pairs = [(ex, verdict[a, ex], verdict[b, ex]) for (side, ex) in verdict if side == a]
+    agg = cmp.aggregate_deltas(store, a, b, source)
+    assert agg["n"] == 30
+    assert agg["b_rate"] == pytest.approx(sum(vb[0] > 0 for _, _, vb in pairs) / 30)
+    assert agg["regressions"] == sum(vb[0] > va[0] for _, va, vb in pairs)
+    assert agg["fixes"] == sum(vb[0] < va[0] for _, va, vb in pairs)
+    want = sorted(((ex, vb[0] - va[0]) for ex, va, vb in pairs if vb[0] > va[0]),
+                  key=lambda p: (-p[1], -(verdict[b, p[0]][1] - verdict[a, p[0]][1]), p[0]))
+    got = cmp.ranked_changes(store, a, b, source, "regressions", limit=4) + \
+        cmp.ranked_changes(store, a, b, source, "regressions", limit=100, offset=4)
+    assert [(r["example_id"], r["delta"]) for r in got] == want
+    assert all(r["prompt"].startswith("Write a short bio") for r in got)
+    both = cmp.changes(store, a, b, source, limit=5)  # the page's one-pass form
+    assert (both["aggregate"], both["regressions"]) == (agg, got[:5])
+    # a side missing an example leaves it out of the pairs
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM detections WHERE generation_id = ?", (cmp.side_generation(store, "ex-3", b),))
+    assert cmp.aggregate_deltas(store, a, b, source)["n"] == 29
+    store.close()
+
+
+def test_counts_per_checkpoint_and_decoding(tiny):
+    assert q.count_generations(tiny) == 5
+    assert q.count_generations(tiny, q.GenerationFilter(checkpoint_ids=("c1",))) == 3
+    assert q.count_generations(tiny, q.GenerationFilter(checkpoint_ids=("c1",), decodings=("sample",))) == 1
+    assert q.count_generations(tiny, q.GenerationFilter(checkpoint_ids=("c1",), tasks=("qa",))) == 2
+    assert {c["checkpoint_id"]: (c["decodings"], c["generations"]) for c in q.checkpoints(tiny)} == {
+        "c0": (["greedy"], 2), "c1": (["greedy", "sample"], 3)}
+
+
+def test_changes_in_one_pass_equal_the_separate_queries(tiny):
+    a, b, source = ("c0", "greedy"), ("c1", "greedy"), ("detector", "lex")
+    both = cmp.changes(tiny, a, b, source, limit=10)
+    assert both["aggregate"] == cmp.aggregate_deltas(tiny, a, b, source)
+    assert both["regressions"] == cmp.ranked_changes(tiny, a, b, source, "regressions", limit=10)
+    assert both["fixes"] == cmp.ranked_changes(tiny, a, b, source, "fixes", limit=10)
+    assert [r["example_id"] for r in both["regressions"] + both["fixes"]] == ["e1", "e2"]
+    empty = cmp.changes(tiny, a, b, ("labels", "oracle"))
+    assert (empty["aggregate"]["n"], empty["regressions"], empty["fixes"]) == (0, [], [])

@@ -2,9 +2,11 @@
 
 Three small models: a response gate (is anything in this output hallucinated?), a clause
 scorer and a word scorer (which words? gold spans are short phrases, so spans are runs of
-high-scoring words by default). The gate's regularisation C and threshold and the per-task
-span thresholds are picked by cross-validation grouped by source inside `fit`, never on the
-rows being scored.
+high-scoring words by default). Claims that a JSON record contradicts (`record_claims.py`)
+are reported as they are, beside the scored words. The gate's regularisation C and threshold
+and the per-task span thresholds are picked by cross-validation grouped by source inside
+`fit`, never on the rows being scored; the span thresholds for the pooled span F1, so a task
+whose word spans are too imprecise gets none (only its gated outputs' single best word).
 Persisted as one JSON file of weights.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hallu_core.metrics import response_prf, span_prf
+from hallu_core.metrics import prf, response_prf, span_prf
 from hallu_core.types import Span, content_hash
 
 from .base import BaseDetector, DetectItem, DetectResult, Progress, no_progress
@@ -26,6 +28,8 @@ from .units import (CLAUSE_FEATURES, RESPONSE_FEATURES, WORD_FEATURES, Units, bu
 log = logging.getLogger(__name__)
 BUILTIN = Path(__file__).with_name("weights")
 GRID = np.round(np.concatenate([np.arange(0.02, 0.1, 0.01), np.arange(0.1, 0.9, 0.02)]), 3)
+NO_WORDS = 1.01  # a span threshold no word reaches: a task may be best served by record claims alone
+MIN_GAIN, MIN_EVIDENCE = 0.02, 10
 _CONFLICT = CLAUSE_FEATURES.index("max_conflict")
 
 
@@ -89,22 +93,21 @@ class LearnedDetector(BaseDetector):
             for c in gate_cs:  # the gate's regularisation moves response F1 most: pick it here, inside training
                 gate = self._fit_gate(units, golds, train, c)
                 oof_gates[c][test] = gate.predict(np.stack([units[i].response_x for i in test]))
-        self.gate_c = max(gate_cs, key=lambda c: max(response_prf(oof_gates[c] >= t, gold_pos)["f1"] for t in GRID))
+        has_claims = np.array([bool(u.claims) for u in units])  # record claims flag an output by themselves
+        self.gate_c = max(gate_cs, key=lambda c: max(response_prf((oof_gates[c] >= t) | has_claims, gold_pos)["f1"]
+                                                     for t in GRID))
         oof_gate = oof_gates[self.gate_c]
         # one gate threshold by default: per-task ones (per_task_gate) measured 56.5 vs 60.1 response F1
         # on RAGTruth dev; they overfit ~100 rows per task and trade overall F1 for per-task F1
-        self.response_thresholds = {"": float(max(GRID, key=lambda t: response_prf(oof_gate >= t, gold_pos)["f1"]))}
+        self.response_thresholds = {"": float(max(GRID, key=lambda t: response_prf((oof_gate >= t) | has_claims,
+                                                                                   gold_pos)["f1"]))}
         if self.config["per_task_gate"]:
             for task in sorted({u.task for u in units}):
                 idx = [i for i in range(len(units)) if units[i].task == task]
                 self.response_thresholds[task] = float(max([0.0, *GRID], key=lambda t: response_prf(
-                    oof_gate[idx] >= t, [gold_pos[i] for i in idx])["f1"]))
-        gated = [i for i in range(len(units)) if oof_gate[i] >= self._gate_threshold(units[i].task)]
-        self.span_thresholds = {"": self._best_span_threshold(units, golds, oof_probs, gated)}
-        for task in sorted({u.task for u in units}):
-            in_task = [i for i in gated if units[i].task == task]
-            if any(golds[i] for i in in_task):  # spans differ in length and kind by task
-                self.span_thresholds[task] = self._best_span_threshold(units, golds, oof_probs, in_task)
+                    (oof_gate[idx] >= t) | has_claims[idx], [gold_pos[i] for i in idx])["f1"]))
+        gated = {i for i in range(len(units)) if oof_gate[i] >= self._gate_threshold(units[i].task)}
+        self.span_thresholds = self._fit_span_thresholds(units, golds, oof_probs, gated)
         everything = list(range(len(units)))
         _, self.scorer, self.word_scorer = self._fit_models(units, golds, everything)
         self.gate = self._fit_gate(units, golds, everything, self.gate_c)
@@ -115,9 +118,32 @@ class LearnedDetector(BaseDetector):
     def _gate_threshold(self, task: str) -> float:
         return self.response_thresholds.get(task, self.response_thresholds[""])
 
-    def _best_span_threshold(self, units, golds, probs, idx) -> float:
-        return float(max(GRID, key=lambda t: span_prf(
-            [self._spans(units[i], probs[i], t) for i in idx], [golds[i] for i in idx])["f1"]))
+    def _fit_span_thresholds(self, units, golds, probs, gated: set[int]) -> dict[str, float]:
+        """Word thresholds per task (spans differ in length and kind by task), chosen together for the
+        pooled span F1 the detector is judged by: a task whose best word spans are less precise than
+        the rest gets none (NO_WORDS) rather than dragging the pool down. "" serves unseen tasks."""
+        options = [*GRID, NO_WORDS]
+        by_task = defaultdict(list)
+        for i, u in enumerate(units):
+            by_task[u.task].append(i)
+        counts = {}  # (task, threshold) -> (overlap, predicted, gold) characters
+        for task, idx in by_task.items():
+            for t in options:
+                r = span_prf([self._spans(units[i], probs[i] if i in gated else None, t) for i in idx],
+                             [golds[i] for i in idx])
+                counts[task, t] = np.array([r["overlap_chars"], r["predicted_chars"], r["gold_chars"]])
+        chosen = {task: NO_WORDS for task in by_task}
+        for _ in range(3):  # coordinate ascent; settles in two rounds in practice
+            for task in by_task:
+                def pooled_f1(t: float) -> float:
+                    return prf(*sum(counts[k, t if k == task else chosen[k]] for k in by_task))["f1"]
+                best = float(max(GRID, key=pooled_f1))
+                # word spans must earn two points of F1 on enough evidence: a threshold fitted on a
+                # handful of gated hallucinated rows is noise (it measured worse out of fold)
+                trusted = sum(1 for i in by_task[task] if i in gated and golds[i]) >= MIN_EVIDENCE
+                chosen[task] = best if trusted and pooled_f1(best) >= pooled_f1(NO_WORDS) + MIN_GAIN else NO_WORDS
+        pooled = float(max(GRID, key=lambda t: prf(*sum(counts[k, t] for k in by_task))["f1"]))
+        return {"": pooled, **chosen}
 
     def _unit_probs(self, models, u: Units) -> np.ndarray:
         """Scores of the unit's candidates: words (default) or clauses."""
@@ -158,21 +184,25 @@ class LearnedDetector(BaseDetector):
         for u in units:
             gate = float(self.gate.predict(u.response_x[None])[0])
             threshold = self.span_thresholds.get(u.task, self.span_thresholds[""])
-            spans = self._spans(u, self._unit_probs(models, u), threshold) if gate >= self._gate_threshold(u.task) else []
-            out.append(DetectResult(spans, gate))
+            probs = self._unit_probs(models, u) if gate >= self._gate_threshold(u.task) else None
+            out.append(DetectResult(self._spans(u, probs, threshold), max([gate] + [c.score for c in u.claims])))
         return out
 
     def _spans(self, u: Units, probs, threshold: float) -> list[Span]:
-        """Candidates scoring over the threshold; a gated output keeps at least its top one."""
-        if not len(probs):
-            return []
+        """The record claims, plus (when the gate passed, `probs` given) candidates scoring over the
+        threshold; a gated output without claims keeps at least its top candidate."""
+        if probs is None or not len(probs) or (threshold >= NO_WORDS and u.claims):
+            return list(u.claims)
         if self.config["granularity"] == "word":
-            return [Span(s, e, "conflict" if conflict else "baseless", round(score, 4), note="learned word score")
-                    for s, e, conflict, score in word_runs(u, probs, threshold)]
-        keep = [i for i, p in enumerate(probs) if p >= threshold] or [int(np.argmax(probs))]
-        bounds = u.narrow if self.config["narrow"] else u.bounds
-        return [Span(*bounds[i], "conflict" if u.x[i, _CONFLICT] > 0 else "baseless", round(float(probs[i]), 4),
-                     note="learned clause score") for i in keep]
+            scored = [Span(s, e, "conflict" if conflict else "baseless", round(score, 4), note="learned word score")
+                      for s, e, conflict, score in word_runs(u, probs, threshold, keep_best=not u.claims)]
+        else:
+            keep = [i for i, p in enumerate(probs) if p >= threshold] or ([] if u.claims else [int(np.argmax(probs))])
+            bounds = u.narrow if self.config["narrow"] else u.bounds
+            scored = [Span(*bounds[i], "conflict" if u.x[i, _CONFLICT] > 0 else "baseless", round(float(probs[i]), 4),
+                           note="learned clause score") for i in keep]
+        # a claim already covers its words: overlapping spans would count the same characters twice
+        return list(u.claims) + [s for s in scored if not any(s.start < c.end and c.start < s.end for c in u.claims)]
 
     # -- persistence --------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:

@@ -10,6 +10,7 @@ _REGISTRY: dict[str, tuple[str, str, dict]] = {
     "confidence": ("confidence", "TokenConfidence", {}),
     "consistency": ("consistency", "SamplingConsistency", {}),
     "self_contradiction": ("contradiction", "SelfContradiction", {}),
+    "record": ("record_claims", "RecordClaims", {}),
     "learned": ("learned", "LearnedDetector", {}),
     "lettuce": ("plugins", "TokenClassifierDetector", {}),
     "nli": ("plugins", "NLIDetector", {}),

@@ -5,10 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hallu_core.types import Span
+
 from .base import DetectItem
 from .encoder import windowed
 from .features import FEATURES, _locate, batch_features
 from .record import RECORD_FEATURES, record_features
+from .record_claims import RecordClaims
 from .text import clauses
 
 _F = {n: i for i, n in enumerate(FEATURES)}
@@ -31,6 +34,7 @@ class Units:
     word_x: np.ndarray = field(default_factory=lambda: np.zeros((0, len(WORD_FEATURES)), dtype=np.float32))
     conflict: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per word
     content: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per word, not a stopword
+    claims: list[Span] = field(default_factory=list)  # record claims the source contradicts or leaves null
 
 
 def build_units(items: list[DetectItem], model_path: str | None = None) -> list[Units]:
@@ -55,7 +59,9 @@ def build_units(items: list[DetectItem], model_path: str | None = None) -> list[
         if not len(X):  # an empty output still carries its task
             resp[task_cols] = [float(item.task == t) for t in ("QA", "Summary", "Data2txt")] + [
                 float(item.task not in ("QA", "Summary", "Data2txt"))]
-        out.append(_with_words(Units(bounds, narrow, x, resp.astype(np.float32), item.task, item.output), item, ws, X))
+        units = _with_words(Units(bounds, narrow, x, resp.astype(np.float32), item.task, item.output), item, ws, X)
+        units.claims = RecordClaims().detect_one(item).spans
+        out.append(units)
     return out
 
 
@@ -78,14 +84,15 @@ def word_labels(units: Units, gold) -> np.ndarray:
     return np.array([any(s < g.end and e > g.start for g in gold) for s, e in units.words], dtype=int)
 
 
-def word_runs(u: Units, probs: np.ndarray, threshold: float, max_gap: int = 2) -> list[tuple[int, int, bool, float]]:
+def word_runs(u: Units, probs: np.ndarray, threshold: float, max_gap: int = 2,
+              keep_best: bool = True) -> list[tuple[int, int, bool, float]]:
     """(start, end, has_conflict, best score) runs of words scoring over the threshold, joined across at
     most `max_gap` words on one line; runs start and end on content words. A gated output
     keeps at least its best content word."""
     if not len(probs):
         return []
     keep = (probs >= threshold) & u.content
-    if not keep.any():
+    if not keep.any() and keep_best:
         keep[int(np.argmax(np.where(u.content, probs, -1.0)))] = True
     runs, last = [], -10
     for k in np.flatnonzero(keep):

@@ -1,0 +1,250 @@
+"""Summary tables (schema migration 4): equal to the same aggregate over the base tables after any writes."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter, defaultdict
+
+import pytest
+
+from hallu_core import queries as q
+from hallu_core import summary
+from hallu_core.io import import_file
+from hallu_core.schema import MIGRATIONS
+from hallu_core.store import Store, statements
+from hallu_core.types import SPAN_TYPES, Checkpoint, Detection, Example, Generation, Label, Run, Span
+
+from fixtures_dashboard import ragtruth_lines
+
+
+def expected(store: Store) -> tuple[dict, dict]:
+    """The summary recomputed in Python from the base tables, with no SQL aggregate."""
+    knowledge = {}
+    for row in store.query("SELECT id, meta FROM examples"):
+        try:
+            value = json.loads(row["meta"]).get("knowledge")
+        except (ValueError, AttributeError):
+            value = None
+        # SQLite's view of a JSON value as text: true -> '1', "new" -> 'new'
+        knowledge[row["id"]] = "" if value is None else str(int(value) if isinstance(value, bool) else value)
+    key_of = {g.id: (g.checkpoint_id, g.decoding_name, knowledge.get(g.example_id, ""))
+              for g in store.generations()}
+    gens: dict = defaultdict(Counter)
+    for gid, key in key_of.items():
+        gens[key]["generations"] += 1
+    done = [lab for lab in store.labels() if lab.status == "done"]
+    for gid in {lab.generation_id for lab in done}:
+        gens[key_of[gid]]["labeled"] += 1
+    sources: dict = defaultdict(Counter)
+    per_detector: dict = defaultdict(list)
+    for row in store.query("SELECT generation_id, detector, spans FROM detections"):
+        per_detector[row["generation_id"], row["detector"]].append(json.loads(row["spans"]))
+    for (gid, detector), rows in per_detector.items():
+        c = sources[("detector", detector, *key_of[gid])]
+        c["n_rows"] += len(rows)
+        c["judged"] += 1
+        c["flagged"] += any(rows)
+        for spans in rows:
+            c["spans"] += len(spans)
+            c.update(s.get("type", "unknown") for s in spans)
+    for lab in store.labels():
+        c = sources[("labels", lab.annotator, *key_of[lab.generation_id])]
+        c["n_rows"] += 1
+        if lab.status == "done":
+            c["judged"] += 1
+            c["flagged"] += bool(lab.spans)
+            c["spans"] += len(lab.spans)
+            c.update(s.type for s in lab.spans)
+    as_dict = lambda counters, cols: {k: tuple(v[c] for c in cols) for k, v in counters.items()}  # noqa: E731
+    return as_dict(gens, ("generations", "labeled")), as_dict(sources, summary.SRC_COUNTS)
+
+
+def stored(store: Store) -> tuple[dict, dict]:
+    gens = {(r[0], r[1], r[2]): (r[3], r[4]) for r in store.query(
+        "SELECT checkpoint_id, decoding_name, knowledge, generations, labeled FROM generation_summary")}
+    cols = ", ".join(summary.SRC_COUNTS)
+    sources = {tuple(r[:5]): tuple(r[5:]) for r in store.query(
+        f"SELECT source_kind, source, checkpoint_id, decoding_name, knowledge, {cols} FROM source_summary")}
+    return gens, sources
+
+
+def assert_in_sync(store: Store) -> None:
+    want, got = expected(store), stored(store)
+    assert got[0] == want[0]
+    assert got[1] == want[1]
+
+
+def gen(ex: str, ck: str, dec: str = "greedy", sample: int = 0) -> Generation:
+    return Generation(f"{ex}-{ck}-{dec}-{sample}", ex, ck, "Ada was born in Oslo in 1900.", {"s": dec}, dec, sample)
+
+
+def conflict(start: int = 16, end: int = 20) -> Span:
+    return Span(start, end, "conflict", 0.9)
+
+
+@pytest.fixture
+def ws(store):
+    store.add_run(Run("r", "run", "tiny", created_at=1))
+    for step in (0, 10):
+        store.add_checkpoint(Checkpoint(f"c{step}", "r", step, f"step-{step}"))
+    store.add_examples([Example(f"e{i}", "d", f"prompt {i}", task="qa", meta=meta)
+                        for i, meta in enumerate([{"knowledge": "known"}, {"knowledge": "new"}, {}])])
+    store.add_generations([gen(f"e{i}", ck, dec) for i in range(3) for ck in ("c0", "c10")
+                           for dec in ("greedy", "sample")])
+    return store
+
+
+def test_starts_empty_and_counts_generations(ws):
+    assert_in_sync(ws)
+    assert q.overview(ws)["generations"] == 12
+
+
+def test_detections_added_replaced_and_deleted(ws):
+    ws.add_detections([Detection("e0-c0-greedy-0", "lex", "h1", [conflict(), Span(0, 3, "baseless")], 0.9),
+                       Detection("e1-c0-greedy-0", "lex", "h1", [], 0.1),
+                       Detection("e0-c0-greedy-0", "lex", "h2", [], 0.2),  # a second config of the same detector
+                       Detection("e1-c10-sample-0", "conf", "h1", [Span(0, 3, "unknown")], 0.6)])
+    assert_in_sync(ws)
+    # store the same keys again (an upsert): one flagged output turns clean, a clean one flagged
+    ws.add_detections([Detection("e0-c0-greedy-0", "lex", "h1", [], 0.1),
+                       Detection("e1-c0-greedy-0", "lex", "h1", [conflict()], 0.8)])
+    assert_in_sync(ws)
+    with ws.transaction() as conn:  # REPLACE, as a raw writer might: the delete trigger must still fire
+        conn.execute("INSERT OR REPLACE INTO detections VALUES (?,?,?,?,?,?,?,?)",
+                     ("e1-c0-greedy-0", "lex", "h1", "[]", 0, "", 0.1, 1.0))
+    assert_in_sync(ws)
+    assert ws.delete_detections("lex", "h1") == 2
+    assert_in_sync(ws)
+    assert ws.delete_detections("lex", "h2") == 1
+    assert_in_sync(ws)
+    assert [r[0] for r in ws.query("SELECT DISTINCT source FROM source_summary")] == ["conf"]
+
+
+def test_labels_added_edited_and_deleted(ws):
+    ws.add_labels([Label("e0-c0-greedy-0", "ann", [conflict()]), Label("e0-c0-greedy-0", "bob", []),
+                   Label("e1-c10-greedy-0", "ann", [conflict()], status="skipped")])
+    assert_in_sync(ws)
+    ws.save_label(Label("e1-c10-greedy-0", "ann", [conflict(), Span(0, 3, "self_contradiction")]))  # skipped -> done
+    ws.save_label(Label("e0-c0-greedy-0", "ann", [], status="skipped"))  # done -> skipped; bob's keeps it labeled
+    assert_in_sync(ws)
+    ws.delete_label("e0-c0-greedy-0", "bob")
+    assert_in_sync(ws)
+    with ws.transaction() as conn:  # a raw edit that moves a label to another annotator
+        conn.execute("UPDATE labels SET annotator = 'carol' WHERE annotator = 'ann' AND status = 'done'")
+    assert_in_sync(ws)
+    ws.delete_label("e1-c10-greedy-0", "carol")
+    ws.delete_label("e0-c0-greedy-0", "ann")
+    assert_in_sync(ws)
+    assert q.overview(ws)["labeled_generations"] == 0
+
+
+def test_generations_inserted_later_and_ignored_duplicates(ws):
+    ws.add_detections([Detection("e0-c0-greedy-0", "lex", "h1", [conflict()], 0.9)])
+    assert ws.add_generations([gen("e0", "c0"), gen("e0", "c0", sample=1), gen("e2", "c10", sample=1)]) == 2
+    assert_in_sync(ws)
+
+
+def test_example_knowledge_changes_move_counts(ws):
+    ws.add_detections([Detection("e0-c0-greedy-0", "lex", "h1", [conflict()], 0.9)])
+    ws.add_labels([Label("e0-c10-greedy-0", "ann", [conflict()])])
+    ws.add_examples([Example("e0", "d", "prompt 0", task="qa", meta={"knowledge": "new"})])  # re-imported
+    assert_in_sync(ws)
+    with ws.transaction() as conn:
+        conn.execute("""UPDATE examples SET meta = '{"knowledge": true}' WHERE id = 'e1'""")
+        conn.execute("UPDATE examples SET meta = 'not json' WHERE id = 'e2'")
+    assert_in_sync(ws)
+    known = {r["knowledge"] for r in q.hallucination_rates(ws, by_decoding=False, by_knowledge=True)}
+    assert known == {"new"}
+
+
+def test_raw_deletes_and_key_changes_of_generations(ws):
+    ws.add_detections([Detection("e2-c0-greedy-0", "lex", "h1", [conflict()], 0.9)])
+    ws.add_labels([Label("e2-c0-greedy-0", "ann", [conflict()])])
+    with ws.transaction() as conn:
+        conn.execute("UPDATE generations SET checkpoint_id = 'c10', decoding_name = 'beam' WHERE id = 'e2-c0-greedy-0'")
+    assert_in_sync(ws)
+    with ws.transaction() as conn:
+        conn.execute("DELETE FROM labels WHERE generation_id = 'e2-c0-greedy-0'")
+        conn.execute("DELETE FROM detections WHERE generation_id = 'e2-c0-greedy-0'")
+        conn.execute("DELETE FROM generations WHERE id = 'e2-c0-greedy-0'")
+    assert_in_sync(ws)
+
+
+def test_rows_written_before_their_generation_count_once_it_exists(ws):
+    with ws.transaction() as conn:
+        conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at commit, when the generation exists
+        ws.add_detections([Detection("e1-c0-greedy-1", "lex", "h1", [conflict()], 0.9)])
+        ws.add_labels([Label("e1-c0-greedy-1", "ann", [])])
+        ws.add_generations([gen("e1", "c0", sample=1)])
+    assert_in_sync(ws)
+
+
+def test_import_file_keeps_the_summary(store, tmp_path):
+    path = tmp_path / "rt.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ragtruth_lines()), encoding="utf-8")
+    import_file(store, path)
+    assert_in_sync(store)
+    assert q.overview(store)["labeled_generations"] == 6  # every RAGTruth row carries gold labels
+
+
+def test_synthetic_workspace_and_rebuild(tmp_path):
+    from hallu_core import synthetic
+
+    store = synthetic.build(tmp_path / "ws", n_examples=12, steps=(0, 100))
+    assert_in_sync(store)
+    before = stored(store)
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM source_summary")
+    summary.rebuild(store)
+    assert stored(store) == before
+    store.close()
+
+
+def test_migration_backfills_a_workspace_of_the_previous_version(tmp_path):
+    """A workspace made at schema 3 (no summary) gets its summary on open."""
+    root = tmp_path / "old"
+    root.mkdir()
+    conn = sqlite3.connect(root / "hallu.db", isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.executemany("INSERT INTO examples VALUES (?,?,?,?,?,?,?)",
+                     [("e0", "d", "p", None, None, "qa", '{"knowledge": "known"}'),
+                      ("e1", "d", "p", None, None, "qa", "{}")])
+    conn.execute("INSERT INTO runs VALUES ('r', 'run', 'tiny', 'finetune', '{}', 'done', '{}', 1)")
+    conn.execute("INSERT INTO checkpoints VALUES ('c0', 'r', 0, 'base', NULL, '{}', 1)")
+    for ex in ("e0", "e1"):
+        for sample in (0, 1):
+            conn.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (f"{ex}-{sample}", ex, "c0", "text", "{}", "greedy", sample, "[]", "{}", 1))
+    spans = json.dumps([{"start": 0, "end": 2, "type": "conflict"}, {"start": 2, "end": 4, "type": "baseless"}])
+    conn.executemany("INSERT INTO detections VALUES (?,?,?,?,?,?,?,?)",
+                     [("e0-0", "lex", "h1", spans, 2, "baseless,conflict", 0.9, 1),
+                      ("e0-0", "lex", "h2", "[]", 0, "", 0.1, 1), ("e1-1", "lex", "h1", "[]", 0, "", 0.1, 1)])
+    conn.executemany("INSERT INTO labels VALUES (?,?,?,?,?,?,?,?)",
+                     [("e0-0", "gold", spans, 2, "done", "", 1, 1), ("e1-0", "gold", "[]", 0, "skipped", "", 1, 1)])
+    conn.close()
+
+    store = Store(root)
+    assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+    assert_in_sync(store)
+    gens, sources = stored(store)
+    assert gens[("c0", "greedy", "known")] == (2, 1)
+    assert sources[("detector", "lex", "c0", "greedy", "known")] == (2, 1, 1, 2, 1, 1, 0, 0)
+    store.close()
+
+
+def test_every_type_is_a_column():
+    assert set(SPAN_TYPES) <= set(summary.SRC_COUNTS)
+
+
+def test_a_migration_another_process_finished_is_not_run_again(tmp_path, monkeypatch):
+    """Two processes opening an old workspace at once: the second re-reads the version under the lock."""
+    Store(tmp_path / "ws").close()  # fully migrated, as if by the other process
+    stale = iter([len(MIGRATIONS) - 1])  # what this process read before the other one finished
+    real = Store._schema_version
+    monkeypatch.setattr(Store, "_schema_version", lambda self: next(stale, None) or real(self))
+    store = Store(tmp_path / "ws")  # would fail with "table example_knowledge already exists"
+    assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+    store.close()
