@@ -65,7 +65,7 @@ def walk(page, url: str, prefix: str, pick_row: bool = True):
         page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
         wait_idle(page)
     marks = page.locator(".hallu-text mark.hl")
-    expect(page.get_by_text("Token confidence")).to_be_visible(timeout=30000)
+    expect(page.get_by_text("Token confidence", exact=True)).to_be_visible(timeout=30000)
     for i in range(15):  # walk with Next until an output with spans shows (not every output has some)
         if marks.count():
             break
