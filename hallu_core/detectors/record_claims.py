@@ -169,7 +169,7 @@ def _attribute_claims(text: str, start: int, end: int, record: Record) -> list[C
     sent = text[start:end]
     out, prev_end = [], 0
     for m in _SLOT_RE.finditer(sent):
-        path = SLOTS[int(next(k for k, v in m.groupdict().items() if v)[1:])][1]
+        path = SLOTS[int(m.lastgroup[1:])][1]  # groups are named s0, s1, ... after SLOTS
         if path in _PARKING_ONLY and "park" not in sent.lower():
             continue
         if path == "Ambience.casual" and _CASUAL_MEAL.match(sent, m.end()):
