@@ -11,34 +11,20 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import metrics
+from .evaluation import labeled_detections
 from .store import Store
-from .types import spans_from_json
 
 MAX_SWEEP_POINTS = 60
 
 
 def labeled_pairs(store: Store, detector: str, annotator: str, *, run_id: str | None = None,
                   checkpoint_id: str | None = None) -> list[dict]:
-    """[{generation_id, checkpoint_id, checkpoint, step, task, pred, gold}] for done labels."""
-    sql = """SELECT l.generation_id, l.spans AS gold, g.checkpoint_id, c.name AS checkpoint, c.step,
-                    r.name AS run, e.task, d.spans AS pred, d.response_score
-             FROM labels l JOIN generations g ON g.id = l.generation_id
-             JOIN checkpoints c ON c.id = g.checkpoint_id JOIN runs r ON r.id = c.run_id
-             JOIN examples e ON e.id = g.example_id
-             JOIN detections d ON d.generation_id = l.generation_id AND d.detector = ?
-             WHERE l.annotator = ? AND l.status = 'done'
-               AND d.created_at = (SELECT MAX(d2.created_at) FROM detections d2
-                                   WHERE d2.generation_id = d.generation_id AND d2.detector = d.detector)"""
-    params: list = [detector, annotator]
-    if run_id:
-        sql, params = sql + " AND c.run_id = ?", params + [run_id]
-    if checkpoint_id:
-        sql, params = sql + " AND g.checkpoint_id = ?", params + [checkpoint_id]
-    rows = store.query(sql + " ORDER BY g.rowid", params)
+    """[{generation_id, checkpoint_id, checkpoint, step, task, pred, gold}] for done labels
+    (the pairs of `evaluation.labeled_detections`: the detector's newest detection of each)."""
+    rows = labeled_detections(store, annotator, detector, run_id=run_id, checkpoint_id=checkpoint_id)
     return [{"generation_id": r["generation_id"], "checkpoint_id": r["checkpoint_id"],
              "checkpoint": f"{r['run']} / {r['checkpoint']}", "step": r["step"], "task": r["task"],
-             "pred": spans_from_json(r["pred"]), "gold": spans_from_json(r["gold"]),
-             "response_score": r["response_score"]} for r in rows]
+             "pred": r["pred"], "gold": r["gold"], "response_score": r["response_score"]} for r in rows]
 
 
 def _kept(pairs: list[dict], threshold: float) -> list[list]:

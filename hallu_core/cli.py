@@ -10,9 +10,11 @@ from pathlib import Path
 
 import click
 
+from .bundle import app_path
+from .errors import ModelLoadError
 from .records import ImportValidationError
 from .store import StoreError
-from .workspace import ENV_VAR, REPO_ROOT, open_workspace
+from .workspace import ENV_VAR, open_workspace
 
 workspace_option = click.option(
     "--workspace", "-w", type=click.Path(file_okay=False), envvar=ENV_VAR, default=None,
@@ -29,7 +31,7 @@ def with_store(command):
             return command(store, **kwargs)
         except ImportValidationError as exc:
             raise click.ClickException(str(exc)) from exc
-        except (StoreError, ValueError, FileNotFoundError) as exc:
+        except (StoreError, ValueError, ModelLoadError, OSError) as exc:  # OSError: HF loaders, missing files
             raise click.ClickException(str(exc)) from exc
     return wrapper
 
@@ -125,13 +127,17 @@ def jobs_command(store, as_json):
 def serve_command(port, host, workspace):
     """Start the dashboard on the workspace."""
     try:
+        app = app_path()
         store = open_workspace(workspace)  # builds the default workspace before the server starts
-    except StoreError as exc:
+    except (StoreError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     env = {**os.environ, ENV_VAR: str(store.root)}
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
+    command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.port", str(port), "--server.address", host, "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false",
+               # no file watcher: an edit (or an upgrade) under site-packages must not hot-reload a
+               # running dashboard half-way, which breaks Streamlit's pickled caches
+               "--server.fileWatcherType", "none"]
     click.echo(f"Hallu dashboard on http://{host}:{port}  (workspace {store.root})")
     sys.stdout.flush()
     os.execve(sys.executable, command, env)  # become the server: a signal to `hallu serve` reaches it

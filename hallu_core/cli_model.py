@@ -1,4 +1,4 @@
-"""`hallu` commands that run models: demo, finetune, generate, detect, detect-file, evaluate."""
+"""`hallu` commands that run models: demo, finetune, distill, generate, detect, detect-file, evaluate."""
 from __future__ import annotations
 
 import json
@@ -23,10 +23,11 @@ def demo_command(store, seed):
     """World -> base model -> fine-tune -> generate per checkpoint -> detect; prints oracle rates."""
     from .demo.pipeline import run_demo
 
-    from .demo.demo_report import format_rates
+    from .demo.demo_report import format_findings, format_rates
 
     summary = _run_with_bar("demo", lambda bar: run_demo(store, seed=seed, progress=bar))
     click.echo(format_rates(summary["checkpoints"]))
+    click.echo(format_findings(summary["findings"]))
     click.echo(f"{summary['generations']} generations in {summary['seconds']['total']:.0f} s; workspace {store.root}")
 
 
@@ -41,6 +42,21 @@ def finetune_command(store, config, run_id):
 
     run = _run_with_bar("finetune", lambda bar: finetune(store, TrainConfig.from_file(config), run_id=run_id,
                                                          progress=bar))
+    checkpoints = store.checkpoints(run.id)
+    click.echo(json.dumps({"run_id": run.id, "status": run.status, "checkpoints": [c.name for c in checkpoints]}))
+
+
+@main.command("distill")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--run-id", help="Resume or name this run (default: derived from the config).")
+@with_store
+def distill_command(store, config, run_id):
+    """Distil a teacher into a student from a DistillConfig JSON file; resumes an interrupted run."""
+    from .config import DistillConfig
+    from .distill import distill
+
+    run = _run_with_bar("distill", lambda bar: distill(store, DistillConfig.from_file(config), run_id=run_id,
+                                                       progress=bar))
     checkpoints = store.checkpoints(run.id)
     click.echo(json.dumps({"run_id": run.id, "status": run.status, "checkpoints": [c.name for c in checkpoints]}))
 
@@ -63,25 +79,34 @@ def generate_command(store, config, run_id, checkpoint_ids, dataset, strategy, t
                      num_beams, num_samples, max_new_tokens, batch_size):
     """Generate from checkpoints (a GenerateConfig JSON file, or the options). Skips what exists."""
     from .config import DecodingConfig, GenerateConfig
-    from .generate import generate_for_checkpoints
+    from .generate import generate_from_config
 
     if config:
         cfg = GenerateConfig.from_file(config)
     else:
-        ids = list(checkpoint_ids) + [c.id for c in store.checkpoints(run_id)] if run_id else list(checkpoint_ids)
-        if not ids:
+        refs = list(checkpoint_ids) + ([run_id] if run_id else [])
+        if not refs:
             raise click.UsageError("name checkpoints with --run or --checkpoint, or give a CONFIG file")
         decoding = DecodingConfig(strategy, num_beams, temperature, top_p, top_k, num_samples, max_new_tokens)
-        cfg = GenerateConfig(tuple(ids), dataset, (decoding,), batch_size)
-    summary = _run_with_bar("generate", lambda bar: generate_for_checkpoints(
-        store, cfg.checkpoints, dataset=cfg.dataset, decodings=cfg.decodings, batch_size=cfg.batch_size,
-        backend=cfg.backend, progress=bar))
+        cfg = GenerateConfig(tuple(refs), dataset, (decoding,), batch_size)
+    summary = _run_with_bar("generate", lambda bar: generate_from_config(store, cfg, progress=bar))
     click.echo(json.dumps(summary))
+
+
+def _known_detector(ctx, param, names):
+    """Refuse a detector name before any work starts (a usage error that lists the names)."""
+    from .detectors.registry import available_detectors
+
+    known = available_detectors()
+    for name in [names] if isinstance(names, str) else names:
+        if name not in known:
+            raise click.BadParameter(f"unknown detector {name!r}; choose from {', '.join(known)}")
+    return names
 
 
 @main.command("detect")
 @click.option("--detector", "detectors", multiple=True, default=["default"], show_default=True,
-              help="Detector name (repeatable); `hallu detectors` lists them.")
+              callback=_known_detector, help="Detector name (repeatable); `hallu detectors` lists them.")
 @click.option("--run", "run_id", help="Only this run's generations.")
 @click.option("--checkpoint", "checkpoint_ids", multiple=True, help="Only these checkpoints (repeatable).")
 @click.option("--model", help="For plug-in detectors: an HF model id or local folder.")
@@ -107,7 +132,7 @@ def detectors_command():
 
 @main.command("detect-file")
 @click.argument("in_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--detector", default="default", show_default=True)
+@click.option("--detector", default="default", show_default=True, callback=_known_detector)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Predictions JSONL.")
 @click.option("--train-on", type=click.Path(exists=True, dir_okay=False),
               help="A labeled RAGTruth-schema file to train the learned parts on first.")
@@ -115,12 +140,13 @@ def detectors_command():
 def detect_file_command(in_file, detector, out, train_on, model):
     """Detect on a RAGTruth-schema file without a workspace: one {"id", "spans"} line per input."""
     from .detectors.filemode import detect_file
+    from .errors import ModelLoadError
     from .records import ImportValidationError
 
     try:
         count = _run_with_bar(detector, lambda bar: detect_file(in_file, detector, out, train_on=train_on,
                                                                  progress=bar, **({"model": model} if model else {})))
-    except (ImportValidationError, ValueError, KeyError) as exc:
+    except (ImportValidationError, ValueError, ModelLoadError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"out": out, "responses": count}))
 
@@ -129,11 +155,23 @@ def detect_file_command(in_file, detector, out, train_on, model):
 @click.option("--annotator", default="gold", show_default=True, help="Whose labels are the truth.")
 @click.option("--by", type=click.Choice(["task", "checkpoint", "decoding_name"]), default="task", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
+@click.option("--calibrate", "calibrate_detectors", multiple=True, callback=_known_detector,
+              help="First refit this detector's score calibration on the annotator's labels (kept in the "
+                   "workspace) and re-detect with it; repeatable. Summary on stderr.")
 @with_store
-def evaluate_command(store, annotator, by, as_json):
+def evaluate_command(store, annotator, by, as_json, calibrate_detectors):
     """Response- and span-level P/R/F1 of every stored detector against an annotator's labels."""
     from .evaluation import evaluate_store
+    from .workspace_calibration import refit
 
+    for name in calibrate_detectors:
+        try:
+            summary = _run_with_bar(f"calibrate {name}", lambda bar, name=name: refit(store, name, annotator, bar))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(json.dumps({k: summary.get(k) for k in ("detector", "annotator", "map", "threshold", "span_raw",
+                                                            "span_calibrated_oof", "response_raw",
+                                                            "response_calibrated_oof")}), err=True)
     rows = evaluate_store(store, annotator, by)
     if not rows:
         raise click.ClickException(f"no detections on generations labeled by {annotator!r}: run `hallu detect`")
@@ -146,3 +184,4 @@ def evaluate_command(store, annotator, by, as_json):
     for r in rows:
         click.echo(f"{r['detector']:<20}{str(r[by])[:27]:<28}{r['n']:>5}" + "".join(
             f"{100 * r[k]:>8.1f}" for k in ("response_p", "response_r", "response_f1", "span_p", "span_r", "span_f1")))
+from . import cli_span  # noqa: E402,F401  (registers `hallu train-detector`)

@@ -27,26 +27,23 @@ def example_generations(store: Store, example_id: str) -> list[dict]:
 def _pairs_sql(side_a: Side, side_b: Side, source: Source) -> tuple[str, dict]:
     """One row per example that both sides answered (sample 0) and the source judged on both.
 
-    One pass over the two sides' covering-index entries, each joined to its own detection (or
-    label) and grouped by example: no join of side against side, so its cost is linear in the
-    eval set whatever plan SQLite picks for the pairing.
+    Reads `side_scores` (hallu_core/sides.py): a detector's newest detection or an annotator's
+    done label per output, keyed by judge, side and prompt. A's range is walked in prompt order
+    and each B row is found next to the previous one, so the cost is linear in the eval set with
+    no lookup in the base tables and no sort.
     """
     kind, name = source
-    if kind == "detector":
-        join, score = "LEFT JOIN detections j ON j.generation_id = g.id AND j.detector = :source", "j.response_score"
-    elif kind == "labels":
-        join = "LEFT JOIN labels j ON j.generation_id = g.id AND j.annotator = :source AND j.status = 'done'"
-        score = "CAST(j.n_spans AS REAL)"
-    else:
+    if kind not in ("detector", "labels"):
         raise ValueError(f"unknown rate source kind {kind!r}")
-    on = {"a": "(g.checkpoint_id = :a_ckpt AND g.decoding_name = :a_dec)",
-          "b": "(g.checkpoint_id = :b_ckpt AND g.decoding_name = :b_dec)"}
-    cols = ", ".join(f"MAX(CASE WHEN {on[x]} THEN g.id END) AS {x}_id, SUM(CASE WHEN {on[x]} THEN j.n_spans END) "
-                     f"AS {x}_spans, MAX(CASE WHEN {on[x]} THEN {score} END) AS {x}_score" for x in "ab")
-    sql = (f"SELECT g.example_id, {cols} FROM generations g {join} "
-           f"WHERE ({on['a']} OR {on['b']}) AND g.sample_index = 0 "
-           f"GROUP BY g.example_id HAVING a_spans IS NOT NULL AND b_spans IS NOT NULL")
-    params = {"source": name, "a_ckpt": side_a[0], "a_dec": side_a[1], "b_ckpt": side_b[0], "b_dec": side_b[1]}
+    sql = """SELECT a.example_id, a.generation_id AS a_id, b.generation_id AS b_id, a.n_spans AS a_spans,
+                    b.n_spans AS b_spans, a.score AS a_score, b.score AS b_score
+             FROM side_scores a JOIN side_scores b ON b.source_kind = a.source_kind AND b.source = a.source
+                  AND b.checkpoint_id = :b_ckpt AND b.decoding_name = :b_dec AND b.sample_index = 0
+                  AND b.example_id = a.example_id
+             WHERE a.source_kind = :kind AND a.source = :source AND a.checkpoint_id = :a_ckpt
+                   AND a.decoding_name = :a_dec AND a.sample_index = 0"""
+    params = {"kind": kind, "source": name, "a_ckpt": side_a[0], "a_dec": side_a[1], "b_ckpt": side_b[0],
+              "b_dec": side_b[1]}
     return sql, params
 
 
@@ -61,16 +58,16 @@ RANKINGS = {  # kind -> (which pairs, their order)
 RANKED_COLUMNS = ("example_id", "a_id", "b_id", "a_spans", "b_spans", "a_score", "b_score", "delta", "prompt")
 
 
-def _ranked_sql(pairs: str, kind: str) -> str:
-    """One page of a ranking with a `rank` column; cut first, then fetch the page's prompts (not one per change)."""
+def _ranked_sql(pairs: str, kind: str, prompts: bool = True) -> str:
+    """One page of a ranking with a `rank` column; cut first (a top-N sort, not a sort of every change),
+    then number the page and fetch its prompts (not one per change; `prompts` False: NULL, fetched later)."""
     if kind not in RANKINGS:
         raise ValueError("kind must be regressions or fixes")
     cond, order = RANKINGS[kind]
-    return f"""SELECT p.*, substr(e.prompt, 1, 160) AS prompt FROM (
-                   SELECT example_id, a_id, b_id, a_spans, b_spans, a_score, b_score, b_spans - a_spans AS delta,
-                          ROW_NUMBER() OVER (ORDER BY {order}) AS rank
-                   FROM {pairs} WHERE {cond} ORDER BY {order} LIMIT :limit OFFSET :offset) p
-               JOIN examples e ON e.id = p.example_id"""
+    prompt, join = ("substr(e.prompt, 1, 160)", "JOIN examples e ON e.id = p.example_id") if prompts else ("NULL", "")
+    return f"""SELECT p.*, :offset + ROW_NUMBER() OVER (ORDER BY {order}) AS rank, {prompt} AS prompt FROM (
+                   SELECT example_id, a_id, b_id, a_spans, b_spans, a_score, b_score, b_spans - a_spans AS delta
+                   FROM {pairs} WHERE {cond} ORDER BY {order} LIMIT :limit OFFSET :offset) p {join}"""
 
 
 def _aggregate(row) -> dict:
@@ -88,7 +85,7 @@ def ranked_changes(store: Store, side_a: Side, side_b: Side, source: Source,
                    kind: str = "regressions", limit: int = 50, offset: int = 0) -> list[dict]:
     """Examples whose span count rose (regressions) or fell (fixes) most from A to B: one page, ranked in SQL."""
     sql, params = _pairs_sql(side_a, side_b, source)
-    rows = store.query(_ranked_sql(f"({sql})", kind) + " ORDER BY p.rank",
+    rows = store.query(_ranked_sql(f"({sql})", kind) + " ORDER BY rank",
                        {**params, "limit": int(limit), "offset": int(offset)})
     return [{k: r[k] for k in RANKED_COLUMNS} for r in rows]
 
@@ -97,19 +94,25 @@ def changes(store: Store, side_a: Side, side_b: Side, source: Source, limit: int
     """`aggregate_deltas` and the first `limit` regressions and fixes from one pass over the pairs.
 
     The pairs cover the whole eval set (a linear pass, the page's heaviest query), so they are
-    computed once (a materialized CTE) and only the aggregate and two bounded pages come back.
+    computed once (a materialized CTE) and only the aggregate and two bounded pages come back;
+    the pages' prompts come after, in one lookup.
     """
     sql, params = _pairs_sql(side_a, side_b, source)
     as_json = "json_group_array(json_array(" + ", ".join(RANKED_COLUMNS) + ", rank))"
-    row = store.query(
-        f"""WITH pairs AS MATERIALIZED ({sql})
-            SELECT {AGGREGATES}, (SELECT {as_json} FROM ({_ranked_sql("pairs", "regressions")})) AS regressions_page,
-                   (SELECT {as_json} FROM ({_ranked_sql("pairs", "fixes")})) AS fixes_page
-            FROM pairs""", {**params, "limit": int(limit), "offset": 0})[0]
+    pages = {kind: f"(SELECT {as_json} FROM ({_ranked_sql('pairs', kind, prompts=False)})) AS {kind}_page"
+             for kind in RANKINGS}
+    row = store.query(f"WITH pairs AS MATERIALIZED ({sql}) SELECT {AGGREGATES}, {', '.join(pages.values())} FROM pairs",
+                      {**params, "limit": int(limit), "offset": 0})[0]
     out = {"aggregate": _aggregate(row)}
     for kind in RANKINGS:
         ranked = sorted(json.loads(row[f"{kind}_page"]), key=lambda r: r[-1])  # by rank: aggregates keep no order
         out[kind] = [dict(zip(RANKED_COLUMNS, r)) for r in ranked]
+    ids = sorted({r["example_id"] for kind in RANKINGS for r in out[kind]})
+    prompts = dict(store.query("SELECT id, substr(prompt, 1, 160) FROM examples "
+                               f"WHERE id IN ({','.join('?' * len(ids))})", ids)) if ids else {}
+    for kind in RANKINGS:
+        for r in out[kind]:
+            r["prompt"] = prompts.get(r["example_id"])
     return out
 
 

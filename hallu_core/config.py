@@ -58,8 +58,8 @@ class _Serialisable:
 
 
 def _from_json(cls, key: str, value: Any) -> Any:
-    # JSON has lists, not tuples; nested decodings arrive as dicts
-    if cls is GenerateConfig and key == "decodings" and isinstance(value, list):
+    # JSON has lists, not tuples; nested decodings arrive as dicts (or as configs, from to_dict())
+    if cls is GenerateConfig and key == "decodings" and isinstance(value, (list, tuple)):
         return tuple(DecodingConfig.from_dict(d) if isinstance(d, dict) else d for d in value)
     if isinstance(value, list):
         return tuple(value)
@@ -99,36 +99,92 @@ class TrainConfig(_Serialisable):
     def __post_init__(self):
         _check(isinstance(self.base_model, str) and self.base_model.strip() != "", "base_model",
                self.base_model, "an HF model id or a local folder")
-        _check((self.dataset is None) != (self.train_file is None), "dataset/train_file",
-               (self.dataset, self.train_file), "give exactly one of dataset and train_file")
         _check(self.method in ("full", "lora"), "method", self.method, "one of full, lora")
-        _check(_is_num(self.learning_rate) and 0 < self.learning_rate < 1, "learning_rate",
-               self.learning_rate, "a number in (0, 1)")
-        _check(_is_num(self.epochs) and self.epochs > 0, "epochs", self.epochs, "a positive number")
-        _check(_is_int(self.max_steps) and (self.max_steps > 0 or self.max_steps == -1), "max_steps",
-               self.max_steps, "a positive integer, or -1 to train for `epochs`")
-        for name in ("batch_size", "grad_accum", "eval_every", "save_every", "max_length", "lora_r", "lora_alpha"):
+        _check_training(self)
+        for name in ("lora_r", "lora_alpha"):
             value = getattr(self, name)
             _check(_is_int(value) and value > 0, name, value, "a positive integer")
-        _check(_is_int(self.warmup_steps) and self.warmup_steps >= 0, "warmup_steps", self.warmup_steps,
-               "a non-negative integer")
-        _check(_is_int(self.seed), "seed", self.seed, "an integer")
-        _check(self.lr_scheduler in LR_SCHEDULERS, "lr_scheduler", self.lr_scheduler,
-               f"one of {', '.join(LR_SCHEDULERS)}")
-        _check(_is_num(self.weight_decay) and 0 <= self.weight_decay < 1, "weight_decay", self.weight_decay,
-               "a number in [0, 1)")
         _check(self.dropout is None or (_is_num(self.dropout) and 0 <= self.dropout < 1), "dropout",
                self.dropout, "null or a number in [0, 1)")
         _check(_is_num(self.lora_dropout) and 0 <= self.lora_dropout < 1, "lora_dropout", self.lora_dropout,
                "a number in [0, 1)")
-        _check(_is_num(self.val_fraction) and 0 <= self.val_fraction < 1, "val_fraction", self.val_fraction,
-               "a number in [0, 1)")
         _check(self.lora_target_modules is None or (isinstance(self.lora_target_modules, tuple) and all(
             isinstance(m, str) and m for m in self.lora_target_modules)), "lora_target_modules",
             self.lora_target_modules, "null or a list of module names")
-        _check(isinstance(self.report_to, tuple) and all(r in ("tensorboard", "mlflow") for r in self.report_to),
-               "report_to", self.report_to, "a list drawn from tensorboard, mlflow")
-        _check(isinstance(self.name, str) and self.name.strip() != "", "name", self.name, "a non-empty string")
+
+
+def _check_training(cfg) -> None:
+    """The data, schedule and logging fields TrainConfig and DistillConfig share."""
+    _check((cfg.dataset is None) != (cfg.train_file is None), "dataset/train_file",
+           (cfg.dataset, cfg.train_file), "give exactly one of dataset and train_file")
+    _check(_is_num(cfg.learning_rate) and 0 < cfg.learning_rate < 1, "learning_rate",
+           cfg.learning_rate, "a number in (0, 1)")
+    _check(_is_num(cfg.epochs) and cfg.epochs > 0, "epochs", cfg.epochs, "a positive number")
+    _check(_is_int(cfg.max_steps) and (cfg.max_steps > 0 or cfg.max_steps == -1), "max_steps",
+           cfg.max_steps, "a positive integer, or -1 to train for `epochs`")
+    for name in ("batch_size", "grad_accum", "eval_every", "save_every", "max_length"):
+        value = getattr(cfg, name)
+        _check(_is_int(value) and value > 0, name, value, "a positive integer")
+    _check(_is_int(cfg.warmup_steps) and cfg.warmup_steps >= 0, "warmup_steps", cfg.warmup_steps,
+           "a non-negative integer")
+    _check(_is_int(cfg.seed), "seed", cfg.seed, "an integer")
+    _check(cfg.lr_scheduler in LR_SCHEDULERS, "lr_scheduler", cfg.lr_scheduler,
+           f"one of {', '.join(LR_SCHEDULERS)}")
+    _check(_is_num(cfg.weight_decay) and 0 <= cfg.weight_decay < 1, "weight_decay", cfg.weight_decay,
+           "a number in [0, 1)")
+    _check(_is_num(cfg.val_fraction) and 0 <= cfg.val_fraction < 1, "val_fraction", cfg.val_fraction,
+           "a number in [0, 1)")
+    _check(isinstance(cfg.report_to, tuple) and all(r in ("tensorboard", "mlflow") for r in cfg.report_to),
+           "report_to", cfg.report_to, "a list drawn from tensorboard, mlflow")
+    _check(isinstance(cfg.name, str) and cfg.name.strip() != "", "name", cfg.name, "a non-empty string")
+
+
+SHRINK = "shrink"  # DistillConfig.student: the teacher's own architecture with fewer layers
+
+
+@dataclass(frozen=True)
+class DistillConfig(_Serialisable):
+    """A student trained on a teacher's token distributions (`hallu distill`); the schedule fields are TrainConfig's.
+
+    loss = alpha * KL(teacher_T || student_T) * T^2 + (1 - alpha) * cross-entropy on the hard labels,
+    both over the completion tokens only, as a fine-tune's loss is.
+    """
+    teacher: str  # a checkpoint id, RUN:STEP or run id (its last checkpoint) in the workspace, an HF id or a folder
+    student: str = SHRINK  # an HF id or folder (same tokenizer), or "shrink": the teacher with fewer layers
+    student_layers: int | None = None  # for "shrink": None = half the teacher's layers (at least 1)
+    dataset: str | None = None
+    train_file: str | None = None
+    temperature: float = 2.0
+    alpha: float = 0.5  # weight of the KL term; 1 - alpha weighs the hard-label cross-entropy
+    learning_rate: float = 5e-4
+    epochs: float = 3.0
+    max_steps: int = -1
+    batch_size: int = 8
+    grad_accum: int = 1
+    weight_decay: float = 0.0
+    eval_every: int = 50
+    save_every: int = 50
+    seed: int = 0
+    max_length: int = 256
+    val_fraction: float = 0.1
+    warmup_steps: int = 0
+    lr_scheduler: str = "linear"
+    report_to: tuple[str, ...] = ("tensorboard",)
+    name: str = "distill"
+
+    def __post_init__(self):
+        _check(isinstance(self.teacher, str) and self.teacher.strip() != "", "teacher", self.teacher,
+               "a checkpoint id, RUN:STEP, an HF model id or a local folder")
+        _check(isinstance(self.student, str) and self.student.strip() != "", "student", self.student,
+               f"{SHRINK!r}, an HF model id or a local folder")
+        _check(self.student_layers is None or (_is_int(self.student_layers) and self.student_layers > 0),
+               "student_layers", self.student_layers, "null or a positive integer")
+        _check(self.student_layers is None or self.student == SHRINK, "student_layers", self.student_layers,
+               f"only for student = {SHRINK!r} (a given student keeps its own layers)")
+        _check(_is_num(self.temperature) and 0 < self.temperature <= 100, "temperature", self.temperature,
+               "a number in (0, 100]")
+        _check(_is_num(self.alpha) and 0 <= self.alpha <= 1, "alpha", self.alpha, "a number in [0, 1]")
+        _check_training(self)
 
 
 STRATEGIES = ("greedy", "beam", "sample")

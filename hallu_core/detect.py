@@ -9,12 +9,11 @@ imported models), which is what RAGTruth-style imports offer.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 
 from .detectors.base import DetectItem, no_progress
 from .detectors.registry import get_detector
 from .store import Store
-from .types import Detection, Generation
+from .types import Detection, Example, Generation
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +34,25 @@ def pending_generation_ids(store: Store, detector: str, config_hash: str, run_id
     return [r[0] for r in rows]
 
 
+def question_of(example: Example) -> str | None:
+    """What the output answers: an imported row's own question (None where its task has none, as
+    RAGTruth's summaries, whose prompt is only the task's instruction), else the example's prompt."""
+    return example.meta["question"] if "question" in example.meta else example.prompt
+
+
+def detect_item(example: Example, generation: Generation, siblings: list[Generation]) -> DetectItem:
+    """A detector's input for one output: the one builder, for the workspace and for file mode."""
+    others = [s for s in siblings if s.id != generation.id]
+    same_checkpoint = [s.text for s in others if s.checkpoint_id == generation.checkpoint_id]
+    return DetectItem(id=generation.id, output=generation.text, source=example.source,
+                      reference=example.reference, question=question_of(example), task=example.task,
+                      tokens=generation.tokens, samples=same_checkpoint or [s.text for s in others])
+
+
 def detect_items(store: Store, generations: list[Generation]) -> list[DetectItem]:
     examples = {g.example_id: store.get_example(g.example_id) for g in generations}
-    siblings: dict[str, list[Generation]] = defaultdict(list)
-    for example_id in examples:
-        siblings[example_id] = store.generations(example_id=example_id)
-    items = []
-    for g in generations:
-        example = examples[g.example_id]
-        others = [s for s in siblings[g.example_id] if s.id != g.id]
-        same_checkpoint = [s.text for s in others if s.checkpoint_id == g.checkpoint_id]
-        items.append(DetectItem(
-            id=g.id, output=g.text, source=example.source, reference=example.reference,
-            question=example.meta.get("question") or example.prompt, task=example.task, tokens=g.tokens,
-            samples=same_checkpoint or [s.text for s in others]))
-    return items
+    siblings = {example_id: store.generations(example_id=example_id) for example_id in examples}
+    return [detect_item(examples[g.example_id], g, siblings[g.example_id]) for g in generations]
 
 
 def run_detection(store: Store, detector_name: str, *, run_id: str | None = None,
@@ -58,16 +61,18 @@ def run_detection(store: Store, detector_name: str, *, run_id: str | None = None
     """Detect on every generation (of a run / checkpoints) that has no result for this detector config."""
     progress = progress or no_progress
     detector = get_detector(detector_name, **(config or {}))
-    todo = pending_generation_ids(store, detector_name, detector.config_hash, run_id, checkpoint_ids)
+    detector.calibration_dir = store.artifacts / "calibration"  # a map refitted on this workspace's labels wins
+    config_hash = detector.config_hash  # once: it hashes the weights of trained detectors
+    todo = pending_generation_ids(store, detector_name, config_hash, run_id, checkpoint_ids)
     flagged = 0
     for start in range(0, len(todo), batch_size):
         batch = [store.get_generation(i) for i in todo[start:start + batch_size]]
         results = detector.detect(detect_items(store, batch),
                                   lambda d, t, m: progress(start + d, len(todo), m))
-        store.add_detections(Detection(g.id, detector_name, detector.config_hash, r.spans, r.response_score)
+        store.add_detections(Detection(g.id, detector_name, config_hash, r.spans, r.response_score)
                              for g, r in zip(batch, results))
         flagged += sum(bool(r.spans) for r in results)
         progress(start + len(batch), len(todo), f"{detector_name}: {start + len(batch)}/{len(todo)}")
     log.info("%s: %d generations detected, %d flagged", detector_name, len(todo), flagged)
-    return {"detector": detector_name, "config_hash": detector.config_hash, "detected": len(todo),
+    return {"detector": detector_name, "config_hash": config_hash, "detected": len(todo),
             "flagged": flagged}

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from .config import DecodingConfig, GenerateConfig
+from .config import ConfigError, DecodingConfig, GenerateConfig
 from .generate_backends import Output, load_backend
 from .store import Store
 from .types import Checkpoint, Example, Generation, content_hash, generation_id
@@ -87,7 +87,7 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
     for cid in checkpoint_ids:
         checkpoint = store.get_checkpoint(cid)
         if checkpoint is None:
-            raise KeyError(f"no checkpoint {cid!r} in the workspace")
+            raise ConfigError(f"no checkpoint {cid!r} in the workspace")
         checkpoints.append(checkpoint)
     # plan first, so progress has a true total and finished work is never reloaded
     plan, skipped = [], 0
@@ -96,7 +96,8 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
             ids = {(e.id, k): generation_id(e.id, checkpoint.id, decoding.hash_dict(), k)
                    for e in chosen for k in range(decoding.num_samples)}
             existing = store.existing_generation_ids(ids.values())
-            todo = [e for e in chosen if any(ids[e.id, k] not in existing for k in range(decoding.num_samples))]
+            todo = [(i, e) for i, e in enumerate(chosen)
+                    if any(ids[e.id, k] not in existing for k in range(decoding.num_samples))]
             skipped += len(existing)
             if todo:
                 plan.append((checkpoint, decoding, todo))
@@ -109,9 +110,8 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
         for _, decoding, todo in (p for p in plan if p[0] is checkpoint):
             # the seed depends on what is generated, not on when: reruns draw the same samples
             seed = int(content_hash(checkpoint.id, decoding.hash_dict(), length=8), 16) % 2**31
-            for lo in range(0, len(todo), batch_size):
-                batch = todo[lo:lo + batch_size]
-                outputs = model.generate([e.prompt for e in batch], decoding, seed=seed + lo)
+            for first, batch in _batches(todo, batch_size):
+                outputs = model.generate([e.prompt for e in batch], decoding, seed=seed + first)
                 generated += store.add_generations(_records(checkpoint, decoding, batch, outputs, backend))
                 done += len(batch)
                 progress(done, total, f"{checkpoint.name} / {decoding.name}: {done}/{total}")
@@ -119,6 +119,19 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
         _free_memory()
     log.info("generated %d, skipped %d existing, over %d checkpoints", generated, skipped, len(checkpoints))
     return {"generated": generated, "skipped": skipped, "checkpoints": len(checkpoints)}
+
+
+def _batches(todo: list[tuple[int, Example]], batch_size: int):
+    """(index of the batch's first item, its examples) over fixed slices of the whole example list.
+
+    Batches are cut by each example's index in the full list, not by its place in what is left,
+    so a resumed run generates the same batches with the same seeds as an uninterrupted one
+    (a batch is stored whole, so a killed run leaves whole batches to do)."""
+    groups: dict[int, list[Example]] = {}
+    for i, example in todo:
+        groups.setdefault(i // batch_size, []).append(example)
+    for b, examples in groups.items():
+        yield b * batch_size, examples
 
 
 def generate_from_config(store: Store, config: GenerateConfig, progress: Progress | None = None) -> dict:
@@ -135,15 +148,18 @@ def resolve_checkpoint_ids(store: Store, refs: Iterable[str]) -> list[str]:
         if store.get_checkpoint(ref):
             ids.append(ref)
         elif store.get_run(ref):
-            ids.extend(c.id for c in store.checkpoints(ref))
+            found = [c.id for c in store.checkpoints(ref)]
+            if not found:
+                raise ConfigError(f"run {ref!r} has no checkpoints yet")
+            ids.extend(found)
         elif ":" in ref and store.get_run(ref.rsplit(":", 1)[0]):
             run_id, step = ref.rsplit(":", 1)
             match = [c.id for c in store.checkpoints(run_id) if str(c.step) == step or c.name == step]
             if not match:
-                raise KeyError(f"run {run_id!r} has no checkpoint {step!r}")
+                raise ConfigError(f"run {run_id!r} has no checkpoint {step!r}")
             ids.extend(match)
         else:
-            raise KeyError(f"{ref!r} is no checkpoint id, run id or RUN:STEP in the workspace")
+            raise ConfigError(f"{ref!r} is no checkpoint id, run id or RUN:STEP in the workspace")
     return list(dict.fromkeys(ids))
 
 

@@ -17,6 +17,7 @@ import traceback
 import uuid
 from typing import Callable
 
+from .errors import JobCancelled
 from .store import Store
 from .types import Job, now
 
@@ -27,15 +28,13 @@ JOB_KINDS = {
     "import": "hallu_core.tasks:import_job",
     "demo": "hallu_core.tasks:demo_job",
     "finetune": "hallu_core.tasks:finetune_job",
+    "distill": "hallu_core.tasks:distill_job",
     "generate": "hallu_core.tasks:generate_job",
     "detect": "hallu_core.tasks:detect_job",
     "train-detector": "hallu_core.label_training:train_detector_job",
+    "calibrate": "hallu_core.workspace_calibration:calibrate_job",
 }
 FINISHED = ("done", "failed", "cancelled", "interrupted")
-
-
-class JobCancelled(Exception):
-    pass
 
 
 def start_job(store: Store, kind: str, args: dict, *, custom: bool = False) -> str:

@@ -1,9 +1,11 @@
 """Labeling by hand: the queue, and every annotator action saved to the store at once.
 
 A label is one annotator's judgment of one generation (`Label`): typed spans with
-character offsets into the output (end exclusive), status done or skipped. Each
+character offsets into the output (end exclusive), status draft, done or skipped. Each
 action here reads the annotator's current label, changes it and saves it in one
-store transaction, so nothing lives only in the browser.
+store transaction, so nothing lives only in the browser. Editing spans keeps a new
+label a draft: it counts as labeled (in progress, rates, agreement) only once the
+annotator marks it done.
 
 Accepting a detector span copies it into the label (with `detector` set); rejecting
 one records the decision so the queue does not offer it again. Decisions live in a
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from .detectors.evidence import real_passage
 from .store import Store
 from .types import Label, Span, now
 
@@ -71,14 +74,15 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
     scope, params = _scope_sql(run_id, checkpoint_id)
     base = ("FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id "
             "LEFT JOIN labels me ON me.generation_id = g.id AND me.annotator = ?")
+    finished = "COALESCE(me.status IN ('done', 'skipped'), 0)"  # a draft is still to do
     if order == "score":
         det = " AND d.detector = ?" if detector else ""
-        sql = (f"SELECT g.id, me.generation_id IS NOT NULL AS labeled, "
-               f"(SELECT MAX(d.response_score) FROM detections d WHERE d.generation_id = g.id{det}) AS key "
+        sql = (f"SELECT g.id, {finished} AS labeled, "
+               f"(SELECT MAX(d.response_score) FROM detection_latest d WHERE d.generation_id = g.id{det}) AS key "
                f"{base}{scope} ORDER BY labeled, COALESCE(key, -1e300) DESC, g.rowid LIMIT ?")
         args = [*([detector] if detector else []), annotator, *params, limit]
         return [_row(r) for r in store.query(sql, args)]
-    sql = (f"SELECT g.id, me.generation_id IS NOT NULL AS labeled, "
+    sql = (f"SELECT g.id, {finished} AS labeled, "
            f"(SELECT COUNT(*) FROM labels o WHERE o.generation_id = g.id AND o.annotator != ?) AS key "
            f"{base}{scope} ORDER BY labeled, key, g.rowid LIMIT ?")
     plain = [_row(r) for r in store.query(sql, [ADJUDICATED, annotator, *params, limit])]
@@ -86,13 +90,24 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
         return plain
     from .agreement import disagreements  # local: agreement imports this module
 
-    disputed = disagreements(store, run_id=run_id, checkpoint_id=checkpoint_id)
-    mine = {r["generation_id"]: r["labeled"] for r in plain}
-    head = [{"generation_id": d["generation_id"], "labeled": mine.get(d["generation_id"], False),
+    disputed = disagreements(store, run_id=run_id, checkpoint_id=checkpoint_id)[:limit]
+    mine = finished_by(store, annotator, [d["generation_id"] for d in disputed])  # not only the first `limit`
+    head = [{"generation_id": d["generation_id"], "labeled": d["generation_id"] in mine,
              "key": d["disagreement"]} for d in disputed]
     seen = {d["generation_id"] for d in head}
     tail = [{**r, "key": None} for r in plain if r["generation_id"] not in seen]
     return (head + tail)[:limit]
+
+
+def finished_by(store: Store, annotator: str, generation_ids: list[str]) -> set[str]:
+    """Those of the generations the annotator marked done or skipped."""
+    out: set[str] = set()
+    for i in range(0, len(generation_ids), 500):
+        chunk = generation_ids[i:i + 500]
+        out |= {r[0] for r in store.query(
+            f"SELECT generation_id FROM labels WHERE annotator = ? AND status IN ('done', 'skipped') "
+            f"AND generation_id IN ({','.join('?' * len(chunk))})", [annotator, *chunk])}
+    return out
 
 
 def _row(r) -> dict:
@@ -105,11 +120,12 @@ def progress_counts(store: Store, annotator: str, *, run_id: str | None = None,
     scope, params = _scope_sql(run_id, checkpoint_id)
     row = store.query(
         "SELECT COUNT(*), SUM(l.status = 'done'), SUM(l.status = 'done' AND l.n_spans > 0), "
-        "SUM(l.status = 'skipped') FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id "
+        "SUM(l.status = 'skipped'), SUM(l.status = 'draft') FROM generations g "
+        "JOIN checkpoints c ON c.id = g.checkpoint_id "
         f"LEFT JOIN labels l ON l.generation_id = g.id AND l.annotator = ?{scope}",
         [annotator, *params])[0]
-    total, done, positive, skipped = (int(v or 0) for v in row)
-    return {"total": total, "done": done, "with_spans": positive, "skipped": skipped,
+    total, done, positive, skipped, drafts = (int(v or 0) for v in row)
+    return {"total": total, "done": done, "with_spans": positive, "skipped": skipped, "drafts": drafts,
             "remaining": total - done - skipped}
 
 
@@ -122,12 +138,15 @@ def _text(store: Store, generation_id: str) -> str:
 
 
 def current_label(store: Store, generation_id: str, annotator: str) -> Label:
-    """The stored label, or an empty unsaved one."""
-    return store.get_label(generation_id, annotator) or Label(generation_id, annotator, [], "done")
+    """The stored label, or an empty unsaved draft."""
+    return store.get_label(generation_id, annotator) or Label(generation_id, annotator, [], "draft")
 
 
-def _save(store: Store, label: Label, spans: list[Span], status: str = "done", note: str | None = None) -> Label:
+def _save(store: Store, label: Label, spans: list[Span], status: str | None = None, note: str | None = None) -> Label:
+    """Save spans; `status` None keeps the label's own (a new label stays a draft until marked done)."""
     spans = sorted(spans, key=lambda s: (s.start, s.end, s.type))
+    if status is None:  # editing a skipped item takes it up again
+        status = "draft" if label.status == "skipped" else label.status
     return store.save_label(replace(label, spans=spans, status=status,
                                     note=label.note if note is None else note, updated_at=now()))
 
@@ -222,7 +241,7 @@ def detector_spans(store: Store, generation_id: str, annotator: str | None = Non
     """Every detector span of the generation with the annotator's decision (None = undecided)."""
     decided = decisions(store, generation_id, annotator) if annotator else {}
     out = []
-    for det in store.detections(generation_id):
+    for det in store.latest_detections(generation_id):  # a re-run's older spans no longer count
         for span in det.spans:
             out.append({"detector": det.detector, "span": span,
                         "decision": decided.get((det.detector, span.start, span.end))})
@@ -237,12 +256,21 @@ def accept_detector_span(store: Store, generation_id: str, annotator: str, detec
         raise LabelError("this detector does not type its spans: choose a type to accept it")
     with store.transaction():
         label = current_label(store, generation_id, annotator)
-        new = _checked(_text(store, generation_id), span.start, span.end, chosen, "",
-                       evidence=span.evidence, detector=detector)
+        text = _text(store, generation_id)
+        # only a checked passage that still reads the same is evidence a person's label keeps
+        evidence = real_passage(span.evidence, _passage_texts(store, generation_id, text))
+        new = _checked(text, span.start, span.end, chosen, "", evidence=evidence, detector=detector)
         spans = [s for s in label.spans if (s.start, s.end) != (new.start, new.end)]
         saved = _save(store, label, spans + [new])
         _decide(store, generation_id, annotator, detector, span, "accepted")
     return saved
+
+
+def _passage_texts(store: Store, generation_id: str, output: str) -> dict[str, str | None]:
+    example = store.get_example(store.get_generation(generation_id).example_id)
+    question = example.meta.get("question") or example.prompt if example else None
+    return {"output": output, "source": example.source if example else None,
+            "reference": example.reference if example else None, "question": question}
 
 
 def reject_detector_span(store: Store, generation_id: str, annotator: str, detector: str, span: Span) -> None:

@@ -16,6 +16,8 @@ import torch
 from transformers.utils import logging as hf_logging
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from .errors import ModelLoadError
+
 log = logging.getLogger(__name__)
 # transformers draws its own tqdm bars on load/save; progress belongs to the caller's `progress`
 hf_logging.disable_progress_bar()
@@ -23,10 +25,6 @@ ADAPTER_CONFIG = "adapter_config.json"
 # config attribute names that different architectures use for their dropout probabilities
 DROPOUT_FIELDS = ("dropout", "attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
                   "hidden_dropout_prob", "attention_probs_dropout_prob", "summary_first_dropout")
-
-
-class ModelLoadError(RuntimeError):
-    """A model or tokenizer that cannot be loaded, with the location that failed."""
 
 
 @functools.lru_cache(maxsize=1)

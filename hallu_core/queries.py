@@ -2,7 +2,8 @@
 
 Everything is aggregated in SQLite and returned as small lists of dicts, so a page
 never loads a whole table into pandas. A "rate source" says what makes a response
-count as hallucinated: `("detector", NAME)` (at least one span from that detector) or
+count as hallucinated: `("detector", NAME)` (at least one span in that detector's newest
+detection of the output: a re-run with another configuration replaces, never adds) or
 `("labels", ANNOTATOR)` (a done label with at least one span, e.g. "oracle", "gold").
 """
 from __future__ import annotations
@@ -194,8 +195,36 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filter_sql(f: GenerationFilter) -> tuple[str, list, bool]:
-    """(WHERE clause, params, needs the examples join)."""
+def _driven(f: GenerationFilter) -> bool:
+    """A detector's filters walk that detector's newest rows by score (detection_latest_score), not every output."""
+    return bool(f.detector) and f.flagged is not False
+
+
+def _detection_clauses(f: GenerationFilter) -> tuple[list[str], list]:
+    """Conditions on the newest detection `d` (detection_latest) of the chosen detector, or of any."""
+    det, params = [], []
+    if f.detector:
+        det.append("d.detector = ?")
+        params.append(f.detector)
+    if f.span_types:
+        det.append("(" + " OR ".join("(',' || d.span_types || ',') LIKE ?" for _ in f.span_types) + ")")
+        params += [f"%,{t},%" for t in f.span_types]
+    if f.min_score is not None:
+        det.append("d.response_score >= ?")
+        params.append(float(f.min_score))
+    if f.max_score is not None:
+        det.append("d.response_score <= ?")
+        params.append(float(f.max_score))
+    if f.flagged is True:
+        det.append("d.n_spans > 0")
+    return det, params
+
+
+def _filter_sql(f: GenerationFilter, driven: bool = False) -> tuple[str, list, bool]:
+    """(WHERE clause, params, needs the examples join). `driven`: `d` is joined in, its conditions stand alone.
+
+    Only the newest detection per (generation, detector) counts (hallu_core/latest.py).
+    """
     clauses, params, needs_examples = [], [], False
     if f.checkpoint_ids:
         clauses.append(f"g.checkpoint_id IN ({_marks(f.checkpoint_ids)})")
@@ -207,27 +236,18 @@ def _filter_sql(f: GenerationFilter) -> tuple[str, list, bool]:
         clauses.append(f"e.task IN ({_marks(f.tasks)})")
         params += list(f.tasks)
         needs_examples = True
-    det, det_params = [], []
-    if f.detector:
-        det.append("d.detector = ?")
-        det_params.append(f.detector)
-    if f.span_types:
-        det.append("(" + " OR ".join("(',' || d.span_types || ',') LIKE ?" for _ in f.span_types) + ")")
-        det_params += [f"%,{t},%" for t in f.span_types]
-    if f.min_score is not None:
-        det.append("d.response_score >= ?")
-        det_params.append(float(f.min_score))
-    if f.max_score is not None:
-        det.append("d.response_score <= ?")
-        det_params.append(float(f.max_score))
-    if f.flagged is True:
-        det.append("d.n_spans > 0")
-    if det:
-        clauses.append("EXISTS (SELECT 1 FROM detections d WHERE d.generation_id = g.id AND " + " AND ".join(det) + ")")
+    det, det_params = _detection_clauses(f)
+    if det and driven:
+        clauses += det
+        params += det_params
+    elif det:
+        clauses.append("EXISTS (SELECT 1 FROM detection_latest d WHERE d.generation_id = g.id AND "
+                       + " AND ".join(det) + ")")
         params += det_params
     if f.flagged is False:
         extra = " AND d.detector = ?" if f.detector else ""
-        clauses.append(f"NOT EXISTS (SELECT 1 FROM detections d WHERE d.generation_id = g.id AND d.n_spans > 0{extra})")
+        clauses.append("NOT EXISTS (SELECT 1 FROM detection_latest d WHERE d.generation_id = g.id "
+                       f"AND d.n_spans > 0{extra})")
         params += [f.detector] if f.detector else []
     if f.labeled is not None:
         extra = " AND l.annotator = ?" if f.annotator else ""
@@ -244,11 +264,17 @@ def _filter_sql(f: GenerationFilter) -> tuple[str, list, bool]:
 def _score_exprs(f: GenerationFilter, sort: str) -> tuple[str, list]:
     """The score and span-count columns the sort needs (each is one index lookup per matching row)."""
     det = " AND d.detector = ?" if f.detector else ""
-    exprs = {"score": f"(SELECT MAX(d.response_score) FROM detections d WHERE d.generation_id = g.id{det})",
-             "n_spans": f"(SELECT COALESCE(SUM(d.n_spans), 0) FROM detections d WHERE d.generation_id = g.id{det})"}
+    exprs = {"score": f"(SELECT MAX(d.response_score) FROM detection_latest d WHERE d.generation_id = g.id{det})",
+             "n_spans": f"(SELECT COALESCE(SUM(d.n_spans), 0) FROM detection_latest d "
+                        f"WHERE d.generation_id = g.id{det})"}
     used = [name for name in exprs if name in SORTS[sort]]
     sql = ", ".join(f"{exprs[name] if name in used else 'NULL'} AS {name}" for name in exprs)
     return sql, [f.detector] * len(used) if f.detector else []
+
+
+# with one detector's rows joined in, its score and span count are plain columns (never NULL there)
+DRIVEN_SORTS = {"score (high first)": "d.response_score DESC, g.rowid",
+                "score (low first)": "d.response_score ASC, g.rowid", "most spans": "d.n_spans DESC, g.rowid"}
 
 
 def count_generations(store: Store, f: GenerationFilter = GenerationFilter()) -> int:
@@ -256,6 +282,12 @@ def count_generations(store: Store, f: GenerationFilter = GenerationFilter()) ->
         where, params, _ = _filter_sql(f)
         sql = "SELECT COALESCE(SUM(g.generations), 0) FROM generation_summary g" + where
         return store.query(sql, params)[0][0]
+    if _driven(f) and f == GenerationFilter(detector=f.detector, span_types=f.span_types, min_score=f.min_score,
+                                            max_score=f.max_score, flagged=f.flagged):
+        # one row per output the detector judged: count its score range. With output filters too, walking the
+        # outputs' covering index (below) beats looking up every matching detection's output row.
+        where, params, _ = _filter_sql(f, driven=True)
+        return store.query(f"SELECT COUNT(*) FROM detection_latest d{where}", params)[0][0]
     where, params, needs_examples = _filter_sql(f)
     join = " JOIN examples e ON e.id = g.example_id" if needs_examples else ""
     return store.query(f"SELECT COUNT(*) FROM generations g{join}{where}", params)[0][0]
@@ -264,11 +296,16 @@ def count_generations(store: Store, f: GenerationFilter = GenerationFilter()) ->
 def _ordered_ids_sql(f: GenerationFilter, sort: str) -> tuple[str, list]:
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
-    where, params, needs_examples = _filter_sql(f)
+    driven = _driven(f) and sort in DRIVEN_SORTS
+    where, params, needs_examples = _filter_sql(f, driven=driven)
     join = " JOIN examples e ON e.id = g.example_id" if needs_examples else ""
-    score_sql, score_params = _score_exprs(f, sort)
     if "c." in SORTS[sort]:  # only then: the join would steer SQLite off the covering index
         join = " JOIN checkpoints c ON c.id = g.checkpoint_id" + join
+    if driven:  # walk the detector's newest rows in score order; ties sorted within each score only
+        sql = (f"SELECT g.id FROM (SELECT g.id FROM detection_latest d JOIN generations g ON g.id = d.generation_id"
+               f"{join}{where} ORDER BY {DRIVEN_SORTS[sort]} LIMIT ? OFFSET ?) g")
+        return sql, params
+    score_sql, score_params = _score_exprs(f, sort)
     sql = (f"SELECT g.id FROM (SELECT g.id, g.rowid AS rid, {score_sql} FROM generations g{join}{where} "
            f"ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?) g")
     return sql, score_params + params
@@ -299,9 +336,10 @@ def generation_rows(store: Store, ids: list[str], detector: str | None = None) -
     rows = store.query(
         f"""SELECT g.id, g.example_id, r.name AS run, c.name AS checkpoint, c.step, g.decoding_name AS decoding,
                    g.sample_index AS sample, e.task, substr(g.text, 1, 200) AS output,
-                   (SELECT MAX(d.response_score) FROM detections d WHERE d.generation_id = g.id{det}) AS score,
-                   (SELECT COALESCE(SUM(d.n_spans), 0) FROM detections d WHERE d.generation_id = g.id{det}) AS n_spans,
-                   (SELECT GROUP_CONCAT(DISTINCT d.span_types) FROM detections d
+                   (SELECT MAX(d.response_score) FROM detection_latest d WHERE d.generation_id = g.id{det}) AS score,
+                   (SELECT COALESCE(SUM(d.n_spans), 0) FROM detection_latest d WHERE d.generation_id = g.id{det})
+                   AS n_spans,
+                   (SELECT GROUP_CONCAT(DISTINCT d.span_types) FROM detection_latest d
                      WHERE d.generation_id = g.id AND d.span_types != ''{det}) AS span_types,
                    (SELECT GROUP_CONCAT(l.annotator) FROM labels l WHERE l.generation_id = g.id
                      AND l.status = 'done') AS labeled_by
@@ -328,7 +366,8 @@ def generation_detail(store: Store, generation_id: str) -> dict | None:
     ckpt = store.get_checkpoint(gen.checkpoint_id)
     return {"generation": gen, "example": store.get_example(gen.example_id), "checkpoint": ckpt,
             "run": store.get_run(ckpt.run_id) if ckpt else None,
-            "detections": store.detections(generation_id), "labels": store.labels(generation_id=generation_id)}
+            "detections": store.latest_detections(generation_id),
+            "labels": store.labels(generation_id=generation_id)}
 
 
 def detail_spans(detail: dict, detectors: Iterable[str] | None = None, annotators: Iterable[str] = ()) -> list[dict]:

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from .types import SPAN_TYPES, Span
 
 GENERATION_FIELDS = ("id", "task_type", "model", "source", "response", "labels", "source_id", "question",
-                     "reference", "annotators")
+                     "reference", "annotators", "run", "run_kind", "step", "decoding", "sample_index",
+                     "prompt_template", "meta")
+# where an exported generation came from (hallu_core/tables.py writes them); kept on import, never required
+CONTEXT_FIELDS = {"run": (str,), "run_kind": (str,), "step": (int,), "decoding": (str,), "sample_index": (int,),
+                  "prompt_template": (str,)}
 EXAMPLE_FIELDS = ("id", "prompt", "source", "reference", "task", "meta")
 LABEL_FIELDS = ("start", "end", "text", "type", "label_type", "annotator", "score", "note", "created_at",
                 "updated_at")
@@ -54,6 +58,8 @@ class GenerationRecord:
     source_id: str
     labels: dict[str, list[Span]] = field(default_factory=dict)  # annotator -> spans
     extra: dict = field(default_factory=dict)  # fields Hallu keeps but does not interpret
+    context: dict = field(default_factory=dict)  # CONTEXT_FIELDS present in the row
+    meta: dict = field(default_factory=dict)  # the example's metadata (e.g. the demo's `knowledge`)
 
 
 def map_label_type(label_type: str) -> str:
@@ -104,6 +110,12 @@ def check_generation(row: dict, file: str, line: int, problems: list[Problem]) -
     source_id = check.get(row, "source_id", (str, int))
     raw_labels = check.get(row, "labels", (list,))
     annotators = check.get(row, "annotators", (list,))
+    context = {name: value for name, types in CONTEXT_FIELDS.items()
+               if (value := check.get(row, name, types)) is not None}
+    meta = check.get(row, "meta", (dict,), default={})
+    for name in ("step", "sample_index"):
+        if context.get(name, 0) < 0:
+            check.bad(name, f"expected a non-negative integer, got {context[name]!r}")
     if gen_id is not None and str(gen_id).strip() == "":
         check.bad("id", "must not be empty")
     labels: dict[str, list[Span]] = {}
@@ -125,7 +137,7 @@ def check_generation(row: dict, file: str, line: int, problems: list[Problem]) -
         source_id = content_hash(source, question, task)
     extra = {k: v for k, v in row.items() if k not in GENERATION_FIELDS}
     return GenerationRecord(line, str(gen_id), response, model, task, source, question, reference,
-                            str(source_id), labels, extra)
+                            str(source_id), labels, extra, context, meta)
 
 
 def _check_span(raw, response: str | None, check: _Checker, where: str) -> tuple[str, Span | None]:

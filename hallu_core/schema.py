@@ -4,9 +4,12 @@ Spans, tokens and configs are JSON columns; the columns the dashboard filters or
 aggregates on (n_spans, span_types, response_score, status) are plain SQL so that
 big workspaces aggregate in the database, not in pandas. Migration 4 adds summary tables
 kept by triggers (hallu_core/summary.py), so the dashboard's per-checkpoint aggregates are
-constant-time.
+constant-time. Migration 5 keeps the newest detection per (generation, detector) in
+`detection_latest` (hallu_core/latest.py) and Compare's per-side scores in `side_scores`
+(hallu_core/sides.py), both by triggers.
 """
 from .summary import MIGRATION as SUMMARY_MIGRATION
+from .summary import MIGRATION_5 as SUMMARY_MIGRATION_5
 
 MIGRATIONS: list[str] = [
     # 1: the data model of DESIGN.md
@@ -131,4 +134,6 @@ MIGRATIONS: list[str] = [
     """,
     # 4: per-(checkpoint, decoding, knowledge[, source]) counts kept by triggers, back-filled
     SUMMARY_MIGRATION,
+    # 5: the newest detection per (generation, detector) is the one that counts; Compare's per-side scores
+    SUMMARY_MIGRATION_5,
 ]

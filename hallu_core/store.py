@@ -242,6 +242,12 @@ class Store:
         rows = self.query("SELECT * FROM detections WHERE generation_id = ? ORDER BY detector", (generation_id,))
         return [_detection(r) for r in rows]
 
+    def latest_detections(self, generation_id: str) -> list[Detection]:
+        """Each detector's newest detection of the generation: the one that counts (hallu_core/latest.py)."""
+        rows = self.query("SELECT d.* FROM detection_latest l JOIN detections d ON d.rowid = l.det_rowid "
+                          "WHERE l.generation_id = ? ORDER BY d.detector", (generation_id,))
+        return [_detection(r) for r in rows]
+
     def delete_detections(self, detector: str, config_hash: str) -> int:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM detections WHERE detector = ? AND config_hash = ?",

@@ -20,10 +20,14 @@ with `PRAGMA recursive_triggers`, which every Store connection sets. `rebuild` r
 everything from the base tables (the migration's back-fill; a repair after raw writes).
 
 MIGRATION is schema migration 4: change the summary by adding a migration, never by editing
-the SQL builders below in a way that changes what they emit.
+the SQL builders below in a way that changes what they emit. MIGRATION_5 (schema migration 5)
+makes a detector's judged / flagged / span counts follow only its newest row per generation
+(`detection_latest`, hallu_core/latest.py; n_rows still counts every stored row; only outputs
+with a re-run detector change) and adds Compare's `side_scores` (hallu_core/sides.py).
 """
 from __future__ import annotations
 
+from . import latest, sides
 from .types import SPAN_TYPES
 
 GEN_KEY = "checkpoint_id, decoding_name, knowledge"
@@ -125,12 +129,19 @@ def _label_delta(r: str, sign: int, skip: str) -> str:
 
 
 # -- set deltas: every row of a set of generations X (columns gid, checkpoint_id, decoding_name, knowledge)
-def _set_delta(x: str, sign: int, generations: bool = True) -> str:
+def _set_delta(x: str, sign: int, generations: bool = True, latest: bool = False) -> str:
+    """`latest` (migration 5 on): a detector's judged, flagged and span counts come from its newest row only."""
     key = "x.checkpoint_id, x.decoding_name, x.knowledge"
     named = "x.checkpoint_id AS checkpoint_id, x.decoding_name AS decoding_name, x.knowledge AS knowledge"
     labeled = "EXISTS (SELECT 1 FROM labels l WHERE l.generation_id = x.gid AND l.status = 'done')"
     gen = _insert_gen(f"SELECT {key}, {sign} * {'COUNT(*)' if generations else 0}, {sign} * SUM({labeled}) "
                       f"FROM ({x}) x WHERE true GROUP BY {key}")
+    det = _latest_set_delta(x, sign) if latest else _any_row_set_delta(x, sign, key, named)
+    return gen + det + _label_set_delta(x, sign, key)
+
+
+def _any_row_set_delta(x: str, sign: int, key: str, named: str) -> str:
+    """Migration 4's detector counts: a generation is flagged when any of its rows (config hashes) has a span."""
     # one row per (generation, detector) first: judged / flagged count generations, not config hashes
     per_gen = (f"SELECT {named}, d.detector, COUNT(*) AS n_rows, MAX(d.n_spans > 0) AS flagged, "
                f"SUM(d.n_spans) AS spans, "
@@ -140,13 +151,29 @@ def _set_delta(x: str, sign: int, generations: bool = True) -> str:
                       + _signed(sign, ["SUM(n_rows)", "COUNT(*)", "SUM(flagged)", "SUM(spans)", *(
                           f"SUM({t})" for t in SPAN_TYPES)])
                       + f" FROM ({per_gen}) WHERE true GROUP BY detector, {GEN_KEY}")
+    return det
+
+
+def _latest_set_delta(x: str, sign: int) -> str:
+    """Every stored row counts in n_rows; judged, flagged, spans and types come from the newest row."""
+    key = "x.checkpoint_id, x.decoding_name, x.knowledge"
+    zeros = ", ".join("0" for _ in SRC_COUNTS[1:])
+    rows = _insert_src(f"SELECT 'detector', d.detector, {key}, {sign} * COUNT(*), {zeros} FROM ({x}) x "
+                       f"JOIN detections d ON d.generation_id = x.gid WHERE true GROUP BY d.detector, {key}")
+    values = ["0", "COUNT(*)", "SUM(d.n_spans > 0)", "SUM(d.n_spans)", *(f"SUM(d.{t})" for t in SPAN_TYPES)]
+    newest = _insert_src(f"SELECT 'detector', d.detector, {key}, {_signed(sign, values)} FROM ({x}) x "
+                         f"JOIN detection_latest d ON d.generation_id = x.gid WHERE true GROUP BY d.detector, {key}")
+    return rows + newest
+
+
+def _label_set_delta(x: str, sign: int, key: str) -> str:
     done = "l.status = 'done'"
     lab_values = ["COUNT(*)", f"SUM({done})", f"SUM({done} AND l.n_spans > 0)",
                   f"SUM(CASE WHEN {done} THEN l.n_spans ELSE 0 END)",
                   *(f"SUM({c})" for c in _type_counts("l.spans", f"{done} AND l.n_spans > 0"))]
     lab = _insert_src(f"SELECT 'labels', l.annotator, {key}, {_signed(sign, lab_values)} "
                       f"FROM ({x}) x JOIN labels l ON l.generation_id = x.gid WHERE true GROUP BY l.annotator, {key}")
-    return gen + det + lab
+    return lab
 
 
 def _one_generation(r: str) -> str:
@@ -165,12 +192,14 @@ def _trigger(name: str, event: str, body: str, when: str = "") -> str:
     return f"CREATE TRIGGER {name} {event} FOR EACH ROW {('WHEN ' + when) if when else ''} BEGIN {body} END;"
 
 
-def _example_body() -> str:
+def _example_body(latest: bool = False) -> str:
     """An example inserted, replaced or edited: move its generations when its knowledge changed."""
     old, new = _known("NEW.id"), knowledge_of("NEW.meta")
     moved = f"FROM generations g WHERE g.example_id = NEW.id AND {old} != {new}"
-    return (_set_delta(f"SELECT g.id AS gid, g.checkpoint_id, g.decoding_name, {old} AS knowledge {moved}", -1)
-            + _set_delta(f"SELECT g.id AS gid, g.checkpoint_id, g.decoding_name, {new} AS knowledge {moved}", +1)
+    return (_set_delta(f"SELECT g.id AS gid, g.checkpoint_id, g.decoding_name, {old} AS knowledge {moved}", -1,
+                       latest=latest)
+            + _set_delta(f"SELECT g.id AS gid, g.checkpoint_id, g.decoding_name, {new} AS knowledge {moved}", +1,
+                         latest=latest)
             + f"INSERT INTO example_knowledge VALUES (NEW.id, {new}) "
               "ON CONFLICT (example_id) DO UPDATE SET knowledge = excluded.knowledge;" + CLEANUP)
 
@@ -203,12 +232,83 @@ TRIGGERS = "".join([
 MIGRATION = TABLES + BACKFILL + TRIGGERS
 
 
+# -- migration 5: a detector's counts follow its newest row (hallu_core/latest.py) ------------------
+# Triggers on detections keep detection_latest and n_rows; triggers on detection_latest move the rest.
+def _newest_delta(r: str, sign: int) -> str:
+    """A detection_latest row R enters (+1) or leaves (-1): judged, flagged, spans and types, not n_rows."""
+    values = ["0", "1", f"{r}.n_spans > 0", f"{r}.n_spans", *(f"{r}.{t}" for t in SPAN_TYPES)]
+    key, frm = _OF_ROW
+    return _insert_src(f"SELECT 'detector', {r}.detector, {key}, {_signed(sign, values)} "
+                       f"{frm.format(gid=f'{r}.generation_id', also='')}")
+
+
+def _stored_delta(r: str, sign: int) -> str:
+    """A detections row R is stored (+1) or removed (-1): n_rows only."""
+    key, frm = _OF_ROW
+    zeros = ", ".join("0" for _ in SRC_COUNTS[1:])
+    return _insert_src(f"SELECT 'detector', {r}.detector, {key}, {sign}, {zeros} "
+                       f"{frm.format(gid=f'{r}.generation_id', also='')}")
+
+
+LATEST_TRIGGERS = {  # on detection_latest: dropped and recreated around a rebuild
+    "summary_latest_insert": _trigger("summary_latest_insert", "AFTER INSERT ON detection_latest",
+                                      _newest_delta("NEW", +1)),
+    "summary_latest_delete": _trigger("summary_latest_delete", "AFTER DELETE ON detection_latest",
+                                      _newest_delta("OLD", -1)),
+    "summary_latest_update": _trigger("summary_latest_update", "AFTER UPDATE ON detection_latest",
+                                      _newest_delta("OLD", -1) + _newest_delta("NEW", +1)),
+    **sides.LATEST_TRIGGERS,
+}
+# migration 4's triggers whose detector counts took any row; recreated below with the newest row's
+REPLACED = ("summary_detection_insert", "summary_detection_delete", "summary_detection_update",
+            "summary_generation_orphans", "summary_generation_delete", "summary_generation_update",
+            "summary_example_insert", "summary_example_update")
+# one trigger per event on detections: detection_latest first, then n_rows, then the cleanup (order matters)
+TRIGGERS_5 = "".join([
+    _trigger("summary_detection_insert", "AFTER INSERT ON detections", latest.on_insert() + _stored_delta("NEW", +1)),
+    _trigger("summary_detection_delete", "AFTER DELETE ON detections",
+             latest.on_delete() + _stored_delta("OLD", -1) + CLEANUP),
+    _trigger("summary_detection_update",
+             "AFTER UPDATE OF generation_id, detector, config_hash, spans, n_spans, span_types, response_score, "
+             "created_at ON detections",
+             latest.on_update() + _stored_delta("OLD", -1) + _stored_delta("NEW", +1) + CLEANUP),
+    _trigger("summary_generation_orphans", "AFTER INSERT ON generations",
+             _set_delta(_one_generation("NEW"), +1, generations=False, latest=True),
+             when="EXISTS (SELECT 1 FROM detections WHERE generation_id = NEW.id) "
+                  "OR EXISTS (SELECT 1 FROM labels WHERE generation_id = NEW.id)"),
+    _trigger("summary_generation_delete", "AFTER DELETE ON generations",
+             _set_delta(_one_generation("OLD"), -1, latest=True) + CLEANUP),
+    _trigger("summary_generation_update", "AFTER UPDATE OF id, example_id, checkpoint_id, decoding_name ON generations",
+             _set_delta(_one_generation("OLD"), -1, latest=True) + _set_delta(_one_generation("NEW"), +1, latest=True)
+             + CLEANUP),
+    _trigger("summary_example_insert", "AFTER INSERT ON examples", _example_body(latest=True)),
+    _trigger("summary_example_update", "AFTER UPDATE OF meta ON examples", _example_body(latest=True)),
+])
+DERIVED = ("example_knowledge", "generation_summary", "source_summary", "detection_latest", "side_scores")
+# everything derived, from the base tables (detection_latest's triggers must not exist meanwhile)
+BACKFILL_5 = (f"INSERT INTO example_knowledge SELECT id, {knowledge_of('meta')} FROM examples;" + latest.BACKFILL
+              + _set_delta(ALL_GENERATIONS, +1, latest=True) + sides.BACKFILL)
+
+# Migration 4's detector counts equal the newest row's wherever a (generation, detector) has one row, so
+# only generations with a re-run detector are recounted: migration 4's counts of them out, the new ones in.
+RERUN_GENERATIONS = (ALL_GENERATIONS + " WHERE g.id IN (SELECT generation_id FROM detections "
+                     "GROUP BY generation_id, detector HAVING COUNT(*) > 1)")
+_X_KEY = ("x.checkpoint_id, x.decoding_name, x.knowledge",
+          "x.checkpoint_id AS checkpoint_id, x.decoding_name AS decoding_name, x.knowledge AS knowledge")
+MIGRATION_5 = ("".join(f"DROP TRIGGER {name};" for name in REPLACED) + latest.TABLE + sides.TABLE
+               + latest.BACKFILL + _any_row_set_delta(RERUN_GENERATIONS, -1, *_X_KEY)
+               + _latest_set_delta(RERUN_GENERATIONS, +1) + CLEANUP + sides.BACKFILL
+               + TRIGGERS_5 + "".join(LATEST_TRIGGERS.values()) + sides.TRIGGERS)
+
+
 def rebuild(store) -> None:
-    """Recompute the summary tables from the base tables (a repair after raw writes that bypassed triggers)."""
+    """Recompute every derived table from the base tables (a repair after raw writes that bypassed triggers)."""
     from .store import statements
 
     with store.transaction() as conn:
-        for table in ("example_knowledge", "generation_summary", "source_summary"):
+        for name in LATEST_TRIGGERS:
+            conn.execute(f"DROP TRIGGER {name}")
+        for table in DERIVED:
             conn.execute(f"DELETE FROM {table}")
-        for statement in statements(BACKFILL):
+        for statement in statements(BACKFILL_5 + "".join(LATEST_TRIGGERS.values())):
             conn.execute(statement)

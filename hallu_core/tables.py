@@ -10,12 +10,16 @@ import io
 import json
 import math
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 
 from .records import Problem
+from .run_kinds import run_kind
 from .store import Store
 
-GENERATION_COLUMNS = ["id", "task_type", "model", "source_id", "question", "source", "reference", "response"]
+GENERATION_COLUMNS = ["id", "task_type", "model", "source_id", "question", "source", "reference", "response",
+                      "run", "run_kind", "step", "decoding", "sample_index", "prompt_template", "meta"]
+INTEGER_COLUMNS = ("step", "sample_index")  # nullable integers in the table; `meta` is JSON text
 SPAN_COLUMNS = ["start", "end", "text", "type", "label_type", "score", "note"]
 TYPE_NAMES = {"conflict": "Conflict", "baseless": "Baseless Info", "self_contradiction": "Self Contradiction",
               "unknown": "Unknown"}
@@ -25,8 +29,9 @@ def export_records(store: Store, annotators: list[str] | None = None, run_id: st
     """Every generation as a RAGTruth-schema record; labels of `annotators` (default: all)."""
     where, params = ("WHERE c.run_id = ?", [run_id]) if run_id else ("", [])
     rows = store.query(f"""
-        SELECT g.id, g.text, g.decoding_name, g.sample_index, g.meta, e.task, e.source, e.reference,
-               e.meta AS example_meta, c.name AS checkpoint, r.name AS run, r.kind
+        SELECT g.id, g.text, g.decoding, g.decoding_name, g.sample_index, g.meta, e.task, e.source, e.reference,
+               e.id AS example_id, e.prompt, e.meta AS example_meta, c.name AS checkpoint, c.step,
+               r.name AS run, r.kind, r.config
         FROM generations g JOIN examples e ON e.id = g.example_id
         JOIN checkpoints c ON c.id = g.checkpoint_id JOIN runs r ON r.id = c.run_id
         {where} ORDER BY g.rowid""", params)
@@ -43,12 +48,14 @@ def _record(row, labels) -> dict:
         "id": row["id"], "task_type": row["task"],
         "model": row["checkpoint"] if row["kind"] == "import" else f"{row['run']}/{row['checkpoint']}",
         "source": row["source"], "response": row["text"], "labels": [],
-        "source_id": example_meta.get("source_id"), "question": example_meta.get("question"),
+        # an example Hallu made itself (not from a RAGTruth row) is its own source, its prompt the question:
+        # then a re-import keeps one example per example, with its prompt
+        "source_id": example_meta.get("source_id", row["example_id"]),
+        "question": example_meta["question"] if "question" in example_meta else row["prompt"],
     }
     if row["reference"] is not None:
         record["reference"] = row["reference"]
-    if row["kind"] != "import":
-        record.update(decoding=row["decoding_name"], sample_index=row["sample_index"])
+    record.update(_context(row, meta, example_meta))
     record["annotators"] = [label.annotator for label in labels]
     for label in labels:
         for span in label.spans:
@@ -63,11 +70,28 @@ def _record(row, labels) -> dict:
     return record
 
 
+@lru_cache(maxsize=256)
+def _run_kind(kind: str, config: str | None) -> str:  # once per run, not per exported row
+    return run_kind(kind, json.loads(config or "{}"))
+
+
+def _context(row, meta: dict, example_meta: dict) -> dict:
+    """Where the output came from, for analysis in pandas: run, kind, step, decoding, template, example meta."""
+    template = meta.get("prompt_template", json.loads(row["decoding"] or "{}").get("prompt_template"))
+    return {"run": row["run"], "run_kind": _run_kind(row["kind"], row["config"]),
+            "step": row["step"], "decoding": row["decoding_name"], "sample_index": row["sample_index"],
+            "prompt_template": template,
+            # source_id and question are columns of their own
+            "meta": {k: v for k, v in example_meta.items() if k not in ("source_id", "question")}}
+
+
 def flat_rows(records: list[dict]) -> list[dict]:
     rows = []
     for record in records:
         base = {k: record.get(k) for k in GENERATION_COLUMNS}
         base["response"] = record["response"]
+        if isinstance(base["meta"], dict):  # one JSON text column: keeps value types through CSV
+            base["meta"] = json.dumps(base["meta"], ensure_ascii=False, sort_keys=True)
         by_annotator = OrderedDict((a, []) for a in record.get("annotators", []))
         for span in record["labels"]:
             by_annotator.setdefault(span["annotator"], []).append(span)
@@ -88,8 +112,8 @@ def write_flat(records: list[dict], path: Path, fmt: str) -> None:
 
     frame = pd.DataFrame(flat_rows(records), columns=GENERATION_COLUMNS + ["annotator", "status"] + SPAN_COLUMNS
                          + ["created_at", "updated_at"])
-    frame["start"] = frame["start"].astype("Int64")
-    frame["end"] = frame["end"].astype("Int64")
+    for column in ("start", "end", *INTEGER_COLUMNS):
+        frame[column] = frame[column].astype("Int64")
     if fmt == "csv":
         frame.to_csv(path, index=False)
     else:
@@ -121,16 +145,19 @@ def read_flat(data: bytes, name: str, fmt: str) -> tuple[list[tuple[int, dict]],
 
 def _group(rows: list[dict], name: str, first_line: int):
     records: OrderedDict[str, tuple[int, dict]] = OrderedDict()
+    first_values: dict[str, dict] = {}  # each id's first row as read (the record holds parsed values)
     problems = []
     for i, raw in enumerate(rows):
         line, row = first_line + i, _clean(raw)
         key = str(row.get("id"))
         if key not in records:
+            first_values[key] = row
             record = {k: row.get(k) for k in GENERATION_COLUMNS if row.get(k) is not None}
+            _parse_context(record, name, line, problems)
             records[key] = (line, {**record, "labels": [], "annotators": []})
         else:  # a span row repeats its generation's columns; a different value is another record
             first, record = records[key]
-            changed = [k for k in GENERATION_COLUMNS if row.get(k) != record.get(k)]
+            changed = [k for k in GENERATION_COLUMNS if row.get(k) != first_values[key].get(k)]
             if changed:
                 problems.append(Problem(name, line, changed[0], f"id {key!r} has a different {changed[0]} "
                                                                 f"than on line {first} (duplicate id)"))
@@ -150,6 +177,30 @@ def _group(rows: list[dict], name: str, first_line: int):
         span["annotator"] = annotator or "gold"
         record["labels"].append(span)
     return list(records.values()), problems
+
+
+def _parse_context(record: dict, name: str, line: int, problems: list[Problem]) -> None:
+    """CSV cells are text: the integer columns become ints and `meta` (JSON text) a dict; a bad cell is a
+    problem naming its column (Parquet integers arrive as numbers and pass through)."""
+    for column in INTEGER_COLUMNS:
+        value = record.get(column)
+        if isinstance(value, str):
+            try:
+                record[column] = int(value.strip())
+            except ValueError:
+                problems.append(Problem(name, line, column, f"expected an integer, got {value[:40]!r}"))
+                del record[column]
+    value = record.get("meta")
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            problems.append(Problem(name, line, "meta", f"expected a JSON object, got {value[:40]!r}"))
+            del record["meta"]
+        else:
+            record["meta"] = parsed
 
 
 def _clean(row: dict) -> dict:

@@ -32,13 +32,25 @@ def finetune_job(store: Store, args: dict, progress) -> dict:
     return {"run_id": run.id, "status": run.status}
 
 
+def distill_job(store: Store, args: dict, progress) -> dict:
+    from .config import DistillConfig
+    from .distill import distill
+
+    run = distill(store, DistillConfig.from_dict(args["config"]), run_id=args.get("run_id"), progress=progress)
+    return {"run_id": run.id, "status": run.status}
+
+
 def generate_job(store: Store, args: dict, progress) -> dict:
     from .config import GenerateConfig
-    from .generate import generate_for_checkpoints
+    from .generate import generate_from_config
 
-    cfg = GenerateConfig.from_dict(args["config"])
-    return generate_for_checkpoints(store, cfg.checkpoints, dataset=cfg.dataset, decodings=cfg.decodings,
-                                    batch_size=cfg.batch_size, backend=cfg.backend, progress=progress)
+    result = generate_from_config(store, GenerateConfig.from_dict(args["config"]), progress=progress)
+    made, existed = result.get("generated", 0), result.get("skipped", 0)
+    if made == 0 and existed:  # say so, rather than end on a bare "done 0/0"
+        progress(1, 1, f"nothing to do: all {existed:,} generations already existed")
+    else:
+        progress(1, 1, f"generated {made:,}" + (f"; {existed:,} already existed and were kept" if existed else ""))
+    return result
 
 
 def detect_job(store: Store, args: dict, progress) -> dict:

@@ -10,9 +10,12 @@ from the last one it finds there.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +23,7 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from .config import TrainConfig
+from .errors import JobCancelled
 from .models import dropout_overrides, load_model, load_tokenizer, resolve_device, resolve_dtype
 from .store import Store
 from .train_data import CompletionCollator, load_records, split_records, tokenize_records
@@ -27,7 +31,9 @@ from .types import Checkpoint, Run, content_hash
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
-LOGGED_METRICS = ("loss", "eval_loss", "learning_rate", "grad_norm")
+# kl / ce: a distillation's two loss terms (hallu_core.distill), on the train and validation sets
+LOGGED_METRICS = ("loss", "eval_loss", "learning_rate", "grad_norm", "kl", "ce", "eval_kl", "eval_ce")
+CHECKPOINT_METRICS = {"loss": "train_loss", "eval_loss": "eval_loss", "kl": "train_kl", "eval_kl": "eval_kl"}
 
 
 def is_main_process() -> bool:
@@ -71,20 +77,32 @@ class StoreCallback(TrainerCallback):
                 self.store.log_metrics(self.run_id, state.global_step, metrics)
 
     def on_save(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        step = state.global_step
-        path = self.output_dir / f"checkpoint-{step}"
-        metrics = {"epoch": state.epoch}
-        for entry in state.log_history:  # the latest values at or before this step
-            if entry.get("step", 0) <= step:
-                if "loss" in entry:
-                    metrics["train_loss"] = entry["loss"]
-                if "eval_loss" in entry:
-                    metrics["eval_loss"] = entry["eval_loss"]
-        self.store.add_checkpoint(Checkpoint(checkpoint_id(self.run_id, step), self.run_id, step, f"step-{step}",
-                                             self.store.relpath(path), metrics))
-        log.info("checkpoint %s registered: %s", path.name, metrics)
+        if state.is_world_process_zero:
+            step = state.global_step
+            register_checkpoint(self.store, self.run_id, self.output_dir / f"checkpoint-{step}", step, state.epoch,
+                                state.log_history)
+
+
+def register_checkpoint(store: Store, run_id: str, path: Path, step: int, epoch, log_history: list[dict]) -> None:
+    """The checkpoint's row, with the latest train and eval loss logged at or before its step."""
+    metrics = {"epoch": epoch}
+    for entry in log_history:
+        if entry.get("step", 0) <= step:
+            metrics.update({name: entry[key] for key, name in CHECKPOINT_METRICS.items() if key in entry})
+    store.add_checkpoint(Checkpoint(checkpoint_id(run_id, step), run_id, step, f"step-{step}", store.relpath(path),
+                                    metrics))
+    log.info("checkpoint %s registered: %s", path.name, metrics)
+
+
+def register_unrecorded_checkpoints(store: Store, run_id: str, output_dir: Path) -> None:
+    """Whole checkpoint folders without a row get one: a kill can fall after the Trainer saved a
+    folder and before `on_save` registered it, and a resumed run never saves that step again."""
+    known = {c.step for c in store.checkpoints(run_id)}
+    for folder in output_dir.glob("checkpoint-*") if output_dir.is_dir() else []:
+        step, state_file = folder.name.split("-")[-1], folder / "trainer_state.json"
+        if step.isdigit() and int(step) not in known and state_file.exists():
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            register_checkpoint(store, run_id, folder, int(step), state.get("epoch"), state.get("log_history", []))
 
 
 def last_complete_checkpoint(output_dir: Path) -> str | None:
@@ -147,6 +165,26 @@ def _build_model(config: TrainConfig, distributed: bool):
     return model
 
 
+def _trainer(store: Store, config: TrainConfig, run_id: str, output_dir: Path, tokenizer, train_set, val_set,
+             progress: Progress, callbacks, distributed: bool, is_main: bool, *, model=None,
+             trainer_class: type[Trainer] = Trainer, trainer_kwargs: dict | None = None) -> Trainer:
+    """`model`/`trainer_class`/`trainer_kwargs` let a distillation bring its own student and loss."""
+    torch.manual_seed(config.seed)
+    model = model if model is not None else _build_model(config, distributed)
+    args = _training_args(config, output_dir, has_val=bool(val_set))
+    extra = [StoreCallback(store, run_id, output_dir, progress), *callbacks]
+    if "tensorboard" in config.report_to and is_main:
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+
+        extra.append(TensorBoardCallback(SummaryWriter(log_dir=str(output_dir / "tensorboard"))))
+    trainer = trainer_class(model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
+                            data_collator=CompletionCollator(tokenizer.pad_token_id), processing_class=tokenizer,
+                            callbacks=extra, **(trainer_kwargs or {}))
+    trainer.remove_callback(PrinterCallback)  # it prints every log line; we log and report progress instead
+    return trainer
+
+
 def finetune(store: Store, config: TrainConfig, *, records: list[dict] | None = None, run_id: str | None = None,
              run_meta: dict | None = None, progress: Progress | None = None,
              callbacks: list[TrainerCallback] = ()) -> Run:
@@ -166,37 +204,46 @@ def finetune(store: Store, config: TrainConfig, *, records: list[dict] | None = 
     train_set = tokenize_records(tokenizer, train_records, config.max_length)
     val_set = tokenize_records(tokenizer, val_records, config.max_length)
 
-    existing = store.get_run(run_id)
     resume = last_complete_checkpoint(output_dir)
+    base = _base_location(store, config.base_model)
     if is_main:
-        meta = {**(existing.meta if existing else {}), **(run_meta or {}), "train_records": len(train_records),
-                "val_records": len(val_records), "output_dir": store.relpath(output_dir)}
-        store.add_run(Run(run_id, config.name, _base_location(store, config.base_model), "finetune",
-                          config.to_dict(), "running", meta,
-                          **({"created_at": existing.created_at} if existing else {})))
-    torch.manual_seed(config.seed)
-    model = _build_model(config, distributed)
-    args = _training_args(config, output_dir, has_val=bool(val_set))
-    extra = [StoreCallback(store, run_id, output_dir, progress), *callbacks]
-    if "tensorboard" in config.report_to and is_main:
-        from torch.utils.tensorboard import SummaryWriter
-        from transformers.integrations import TensorBoardCallback
+        register_run(store, Run(run_id, config.name, base, "finetune", config.to_dict(), "running",
+                                {**(run_meta or {}), "train_records": len(train_records),
+                                 "val_records": len(val_records), "output_dir": store.relpath(output_dir)}))
+    train_recorded(store, run_id, lambda: _trainer(store, config, run_id, output_dir, tokenizer, train_set, val_set,
+                                                   progress, callbacks, distributed, is_main),
+                   resume, base, has_val=bool(val_set), is_main=is_main)
+    return store.get_run(run_id) or Run(run_id, config.name, config.base_model)
 
-        extra.append(TensorBoardCallback(SummaryWriter(log_dir=str(output_dir / "tensorboard"))))
-    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
-                      data_collator=CompletionCollator(tokenizer.pad_token_id), processing_class=tokenizer,
-                      callbacks=extra)
-    trainer.remove_callback(PrinterCallback)  # it prints every log line; we log and report progress instead
+
+def register_run(store: Store, run: Run) -> None:
+    """Store the run as running (keeping a rerun's creation time and earlier meta), and any checkpoint a kill left
+    unregistered in its folder."""
+    existing = store.get_run(run.id)
+    if existing:
+        run = dataclasses.replace(run, meta={**existing.meta, **run.meta}, created_at=existing.created_at)
+    store.add_run(run)
+    register_unrecorded_checkpoints(store, run.id, run_dir(store, run.id))
+
+
+def train_recorded(store: Store, run_id: str, make_trainer: Callable[[], Trainer], resume: str | None,
+                   base_location: str, *, has_val: bool, is_main: bool) -> None:
+    """Build the trainer, record the untrained model as step 0 (unless resuming) and train.
+
+    From here on the run is "running": every way out records how it ended.
+    """
     try:
+        trainer = make_trainer()
         if resume is None:  # every rank evaluates (it is a collective op); rank 0 records
-            base_metrics = {"eval_loss": trainer.evaluate()["eval_loss"]} if val_set else {}
+            evaluated = trainer.evaluate() if has_val else {}
+            base_metrics = {k: v for k, v in evaluated.items() if k in CHECKPOINT_METRICS.values()}
             if is_main:
-                store.add_checkpoint(Checkpoint(checkpoint_id(run_id, 0), run_id, 0, "base",
-                                                _base_location(store, config.base_model), base_metrics))
+                store.add_checkpoint(Checkpoint(checkpoint_id(run_id, 0), run_id, 0, "base", base_location,
+                                                base_metrics))
         trainer.train(resume_from_checkpoint=resume)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, JobCancelled):  # Ctrl-C, or the job runner's SIGTERM: the user stopped it
         if is_main:
-            store.set_run_status(run_id, "interrupted")
+            store.set_run_status(run_id, "cancelled")
         raise
     except BaseException:
         if is_main:
@@ -205,7 +252,6 @@ def finetune(store: Store, config: TrainConfig, *, records: list[dict] | None = 
     if is_main:
         stopped_early = trainer.state.global_step < trainer.state.max_steps
         store.set_run_status(run_id, "interrupted" if stopped_early else "done")
-    return store.get_run(run_id) or Run(run_id, config.name, config.base_model)
 
 
 def main(argv: list[str] | None = None) -> None:

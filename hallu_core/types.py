@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SPAN_TYPES = ("conflict", "baseless", "self_contradiction", "unknown")
-LABEL_STATUSES = ("done", "skipped")
+LABEL_STATUSES = ("done", "skipped", "draft")  # draft: being labeled, not yet marked done
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 
 
@@ -40,6 +40,7 @@ class Span:
     label_type: str | None = None  # the original label name of an imported span (RAGTruth's)
     detector: str | None = None  # where a label span came from, when accepted from a detector
     meta: dict | None = None  # fields an imported span carried that Hallu does not interpret
+    raw_score: float | None = None  # a calibrated detector span's score before calibration
 
     def problems(self, text: str) -> list[str]:
         """What is wrong with this span against `text` (empty when it is valid)."""
@@ -61,6 +62,7 @@ class Span:
             start=d["start"], end=d["end"], type=d.get("type", "unknown"),
             score=float(d.get("score", 1.0)), evidence=d.get("evidence"), note=d.get("note", ""),
             label_type=d.get("label_type"), detector=d.get("detector"), meta=d.get("meta"),
+            raw_score=None if d.get("raw_score") is None else float(d["raw_score"]),
         )
 
 
@@ -90,7 +92,7 @@ class Run:
     base_model: str
     kind: str = "finetune"  # finetune | import
     config: dict = field(default_factory=dict)
-    status: str = "created"  # created | running | done | failed | interrupted
+    status: str = "created"  # created | running | done | failed | cancelled | interrupted
     meta: dict = field(default_factory=dict)
     created_at: float = field(default_factory=now)
 
@@ -149,7 +151,7 @@ class Label:
     generation_id: str
     annotator: str
     spans: list[Span] = field(default_factory=list)
-    status: str = "done"  # done | skipped
+    status: str = "done"  # done | skipped | draft (spans saved, "Done" not pressed yet)
     note: str = ""
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import compare, queries, render
-from hallu_core.ui import charts
+from hallu_core import compare, judges, queries, render
+from hallu_core.ui import charts, thresholds
 from hallu_core.ui.data import q
-from hallu_core.ui.widgets import context, empty_state, show_html, source_picker
+from hallu_core.ui.judge import judge_picker
+from hallu_core.ui.widgets import context, empty_state, frame, show_html
 
+frame()
 st.title("Compare")
 ckpts = [c for c in q("checkpoints") if c["generations"]]
 sides_all = [(c["checkpoint_id"], d) for c in ckpts for d in c["decodings"]]
@@ -31,12 +33,12 @@ c1, c2 = st.columns([3, 1])
 sides = c1.multiselect("Checkpoints / models / decodings (the first is A, the second B)", sides_all, default=default,
                        format_func=side_label, key="cmp-sides")
 with c2:
-    source = source_picker("Spans from", "cmp-source")
+    source = judge_picker("Spans from (judge)", "cmp-source", checkpoint_ids=sorted({c for c, _ in sides}))
 if len(sides) < 2 or source is None:
     st.info("Choose at least two sides, and a detector or labels to compare by.")
     st.stop()
 side_a, side_b = sides[0], sides[1]
-src_name = queries.source_name(source)
+src_name = judges.describe(source)
 
 st.subheader("Aggregate deltas")
 changes = q("changes", side_a, side_b, source, limit=100)  # one pass over the eval set: deltas + both rankings
@@ -62,30 +64,48 @@ shared = q("shared_examples", sides, limit=200, search=search)
 options = {r["example_id"]: f"{r['example_id']} — {r['prompt']}" for r in shared}
 wanted = st.query_params.get("example")
 if wanted and wanted not in options:
-    options = {wanted: wanted, **options}
+    if not any(q("side_generation", wanted, side) for side in sides):  # a link to a prompt no side answered
+        st.warning(render.md_escape(f"No prompt {wanted!r} answered by the chosen sides in this workspace "
+                                    "(the link's ?example=); showing the first shared prompt instead."))
+        del st.query_params["example"]
+        wanted = None
+    else:
+        options = {wanted: wanted, **options}
 if not options:
     st.info("No prompt was answered by every chosen side.")
 else:
     ids = list(options)
     example_id = st.selectbox("Prompt", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=options.get)
     st.query_params["example"] = example_id
-    panels, texts = [], []
+    panels, texts, example = [], [], None
+    limits = {}
+    if source[0] == "detector":  # one threshold for the judging detector, on whatever scale its spans are
+        shown = [det for side in sides if (g := q("side_generation", example_id, side))
+                 for det in q("generation_detail", g)["detections"] if det.detector == source[1]]
+        on_scale = thresholds.scale([s for det in shown for s in det.spans])
+        limits = {source[1]: thresholds.slider(source[1], "cmp-threshold", on_scale)}
+        for line in thresholds.notes({source[1]: on_scale}):
+            st.caption(render.md_escape(line))
+        if limits[source[1]] != thresholds.own_threshold(source[1]) and on_scale != "raw":
+            st.caption("The aggregates and rankings above count the stored spans (the detector's own threshold); "
+                       "this threshold filters the side-by-side view.")
     for side in sides:
         gid = q("side_generation", example_id, side)
         detail = q("generation_detail", gid) if gid else None
+        example = example or (detail and detail["example"])
         if detail is None:
             panels.append((side_label(side), render.plain_text("", empty="(no output for this prompt)")))
             texts.append(("", []))
             continue
         kind, name = source
         spans = queries.detail_spans(detail, [name] if kind == "detector" else [], [name] if kind == "labels" else [])
+        spans = thresholds.keep(spans, limits)
         panels.append((side_label(side), render.highlight_spans(detail["generation"].text, spans)))
         texts.append((detail["generation"].text, spans))
-    example = q("generation_detail", q("side_generation", example_id, sides[0]))["example"]
     with st.expander("Prompt, source and reference"):
-        show_html(render.side_by_side([("Prompt", render.plain_text(example.prompt)),
-                                       ("Source", render.plain_text(example.source)),
-                                       ("Reference", render.plain_text(example.reference))]))
+        show_html(render.side_by_side([("Prompt", render.plain_text(example.prompt if example else "")),
+                                       ("Source", render.plain_text(example.source if example else "")),
+                                       ("Reference", render.plain_text(example.reference if example else ""))]))
     show_html(render.side_by_side(panels))
     show_html(render.legend())
     diff = compare.span_diff(texts[0][0], texts[0][1], texts[1][0], texts[1][1])

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import calibration, jobs, label_training, render
+from hallu_core import calibration, jobs, judges, label_training, render, workspace_calibration
 from hallu_core.ui import detectors_ui as ui
+from hallu_core.ui import thresholds
 from hallu_core.ui.data import q, store
-from hallu_core.ui.widgets import empty_state, job_panel
+from hallu_core.ui.judge import judge_picker
+from hallu_core.ui.widgets import empty_state, frame, job_panel
 
 TRAIN_JOB = "detectors_train_job"
+CALIBRATE_JOB = "detectors_calibrate_job"
 PCT = st.column_config.NumberColumn(format="%.3f")
 
+frame()
 st.title("Detectors")
 annotators, detectors = q("annotators"), q("detectors")
 if not annotators or not detectors:
@@ -18,28 +22,68 @@ if not annotators or not detectors:
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 3])
-gold = c1.selectbox("Labels to measure against", annotators, index=ui.default_annotator(annotators),
-                    key="det_gold", help="An annotator, the imported gold labels, or the adjudicated set.")
+judge = judge_picker("Labels to measure against", "det_gold", kinds=("labels",), container=c1)
+gold = judge[1]
+who = gold + (" (synthetic)" if judges.is_synthetic(gold) else "")
 runs = {r["run_id"]: r["name"] for r in q("runs")}
 run_id = c2.selectbox("Run", [None, *runs], key="det_run",
                       format_func=lambda r: "all runs" if r is None else runs[r])
-threshold = c3.slider("Span score threshold", 0.0, 1.0, 0.0, 0.01, key="det_threshold",
-                      help="Keep detector spans scoring at least this; a response is flagged when a span remains.")
+c3.caption("Span thresholds are per detector, on one calibrated scale (a span's score is the probability it is "
+           "hallucinated): each starts at the detector's own threshold; choose one below the table.")
+scales = {d: thresholds.scale(s for p in ui.pairs(d, gold, run_id) for s in p["pred"]) for d in detectors}
 
 st.subheader("All detectors")
-table = [{"detector": d, **calibration.flat(calibration.figures(ui.pairs(d, gold, run_id), threshold))}
-         for d in detectors]
-st.dataframe(table, hide_index=True, key="det_table",
-             column_config={k: PCT for k in table[0] if k not in ("detector", "n")})
-st.caption("n = outputs with a done label by the chosen annotator and a detection. Response level: positive "
-           "when the output has a span. Span level: overlapping characters summed over the set; "
-           "span_union_f1 counts each character once.")
+trained_on = {d: (label_training.last_training(store(), d) or {}).get("annotator") for d in detectors}
+in_sample = [d for d in detectors if trained_on[d] == gold]
+measured = [d for d in detectors if ui.pairs(d, gold, run_id)]  # a row of zeros would read as a bad detector
+table = [{"detector": d, "measured on": "its training labels (in-sample)" if d in in_sample else "not trained on them here",
+          "threshold": thresholds.threshold_for(d, scales[d]), "scores": scales[d] or "-",
+          **calibration.flat(calibration.figures(ui.pairs(d, gold, run_id), thresholds.threshold_for(d, scales[d])))}
+         for d in measured]
+if table:
+    st.dataframe(table, hide_index=True, key="det_table",
+                 column_config={k: PCT for k in table[0] if k not in ("detector", "n", "measured on", "scores")})
+unmeasured = [d for d in detectors if d not in measured]
+if unmeasured:
+    st.caption(render.md_escape(f"Not run on any output {who} labeled, so not measured here: "
+                                f"{', '.join(unmeasured)}."))
+st.caption(render.md_escape(
+    f"n = outputs with a done label by {who} and a detection. Response level: positive when "
+    "the output has a span. Span level: overlapping characters summed over the set; span_union_f1 counts each "
+    "character once."))
+if in_sample:
+    st.warning(render.md_escape(
+        f"{', '.join(in_sample)} was trained on these labels ({gold}): its figures here are in-sample and "
+        "overstate it. Its cross-validated figures are under Learned detector below."), icon=":material/warning:")
 
-detector = st.selectbox("Detector", detectors, key="det_detector")
+if st.session_state.get("det_detector") not in detectors:
+    st.session_state["det_detector"] = next((d for d in (judges.DEFAULT_DETECTOR, *measured) if d in measured),
+                                            detectors[0])
+detector = st.selectbox("Detector", detectors, key="det_detector",
+                        format_func=lambda d: d if d in measured else f"{d} (not run on these labels)")
 pairs = ui.pairs(detector, gold, run_id)
 if not pairs:
-    st.info("This detector has not run on any labeled output yet.")
+    st.info(render.md_escape(f"{detector} has not run on any output {who} labeled; "
+                             f"detectors measured on them: {', '.join(measured) or 'none'}."))
 else:
+    if detector in in_sample:
+        st.caption("In-sample: trained on these labels (see the warning above).")
+    threshold = thresholds.slider(detector, "det_threshold", scales[detector])
+    for line in dict.fromkeys([*thresholds.notes({detector: scales[detector]}), thresholds.provenance(detector)]):
+        st.caption(render.md_escape(line))
+    not_ready = workspace_calibration.readiness(store(), gold)
+    if st.button(f"Calibrate {detector} on these labels", key="det_calibrate", disabled=not_ready is not None,
+                 icon=":material/tune:", help="Refit this detector's score calibration on the chosen labels (this "
+                 "workspace's domain: maps shipped with Hallu are fitted on RAGTruth), then re-detect with it."):
+        try:
+            st.session_state[CALIBRATE_JOB] = jobs.start_job(store(), workspace_calibration.JOB_KIND,
+                                                             {"detector": detector, "annotator": gold})
+        except (ValueError, OSError) as exc:
+            st.error(render.md_escape(f"Could not start calibration: {exc}"))
+    if not_ready:
+        st.caption(render.md_escape(f"Calibrating on {gold}'s labels is not possible yet: {not_ready}."))
+    if st.session_state.get(CALIBRATE_JOB):
+        job_panel(st.session_state[CALIBRATE_JOB], key="det_calibrate_panel")
     at = calibration.figures(pairs, threshold)
     m = st.columns(6)
     for col, (level, name) in zip(m, [(lv, k) for lv in ("response", "span") for k in ("precision", "recall", "f1")]):
@@ -53,8 +97,10 @@ else:
 
 st.subheader("Learned detector")
 st.caption("Train the learned detector on the chosen labels; the score is cross-validated with folds grouped "
-           "by example, then the model is trained on every label.")
-last = label_training.last_training(store())
+           "by example, then the model is trained on every label. `span` (the token classifier) is fine-tuned "
+           "from its shipped weights: minutes per fold on a CPU.")
+train_name = st.selectbox("Detector to train", ["learned", "span"], key="det_train_detector")
+last = label_training.last_training(store(), train_name)
 if last:
     cv = last["cv"]
     st.text(f"Last training: {last['labels']} labels of {last['annotator']}, {last['folds']} folds — "
@@ -64,10 +110,15 @@ if last:
     m[1].metric("CV span F1", f"{cv['span']['f1']:.3f}")
     m[2].metric("CV span precision", f"{cv['span']['precision']:.3f}")
     m[3].metric("CV span recall", f"{cv['span']['recall']:.3f}")
-if st.button("(Re)train on these labels", key="det_train", icon=":material/model_training:"):
+not_ready = label_training.readiness(store(), gold)
+if not_ready:
+    st.caption(render.md_escape(f"Training on {gold}'s labels is not possible yet: {not_ready}."))
+if st.button("(Re)train on these labels", key="det_train", icon=":material/model_training:",
+             disabled=not_ready is not None):
     try:
         st.session_state[TRAIN_JOB] = jobs.start_job(store(), label_training.JOB_KIND,
-                                                     {"annotator": gold, "detector": "learned"})
+                                                     {"annotator": gold, "detector": train_name,
+                                                      "folds": 5 if train_name == "learned" else 3})
     except (ValueError, OSError) as exc:
         st.error(render.md_escape(f"Could not start training: {exc}"))
 if st.session_state.get(TRAIN_JOB):

@@ -10,8 +10,9 @@ from hallu_core.queries import SORTS, GenerationFilter
 from hallu_core.types import SPAN_TYPES
 from hallu_core.ui.data import q
 from hallu_core.ui.detail import show_detail
-from hallu_core.ui.widgets import checkpoint_options, empty_state
+from hallu_core.ui.widgets import checkpoint_options, empty_state, frame
 
+frame()
 st.title("Inspect")
 if not q("overview")["generations"]:
     empty_state("No generations to inspect yet.")

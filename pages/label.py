@@ -8,8 +8,9 @@ from hallu_core.ui import adjudication_ui, labeling_ui as ui
 from hallu_core.ui.data import store
 from hallu_core.ui.detail import grounding
 from hallu_core.ui.span_selector import span_selector
-from hallu_core.ui.widgets import empty_state, show_html
+from hallu_core.ui.widgets import empty_state, frame, show_html
 
+frame()
 st.title("Label")
 ui.show_message()
 annotator = ui.annotator_input()
@@ -22,13 +23,20 @@ s = store()
 snap = ui.queue_snapshot(annotator, order, detector, scope)
 counts = labeling.progress_counts(s, annotator, **scope)
 done = counts["done"] + counts["skipped"]
+drafts = f", {counts['drafts']} started but not marked done" if counts["drafts"] else ""
 st.progress(done / counts["total"] if counts["total"] else 0.0,
-            text=f"{counts['done']} labeled ({counts['with_spans']} with spans), {counts['skipped']} skipped, "
-                 f"{counts['remaining']} to go of {counts['total']}")
+            text=f"{counts['done']} labeled ({counts['with_spans']} with spans), {counts['skipped']} skipped"
+                 f"{drafts}, {counts['remaining']} to go of {counts['total']:,}")
+adjudicator = st.toggle("Adjudicator view", key="label_adjudicator",
+                        help="Labeling is blind: other annotators' spans and the agreement stay hidden until you "
+                             "mark an item done. The adjudicator view shows everything.")
 
 tab_label, tab_agree = st.tabs(["Label", "Agreement, adjudication and export"])
 with tab_agree:
-    adjudication_ui.agreement_section(scope)
+    if adjudicator:
+        adjudication_ui.agreement_section(scope)
+    else:
+        st.caption("Agreement between annotators is hidden while labeling blind; turn on the adjudicator view.")
     adjudication_ui.export_section()
 
 rows, pos = snap["rows"], snap["pos"]
@@ -36,7 +44,9 @@ with tab_label:
     if not rows:
         empty_state("Nothing to label in this scope.")
         st.stop()
-    with st.expander(f"Queue ({len(rows)} items, {labeling.QUEUE_ORDERS[order]})"):
+    shown = f"{len(rows):,} items" if len(rows) >= counts["total"] else \
+        f"the first {len(rows):,} of {counts['total']:,} items"
+    with st.expander(f"Queue ({shown}, {labeling.QUEUE_ORDERS[order]})"):
         st.dataframe([{"#": i + 1, "generation": r["generation_id"], "labeled by you": r["labeled"],
                        "key": r["key"]} for i, r in enumerate(rows)], hide_index=True, key="label_queue_table")
     nav = st.columns([1, 1, 1, 3])
@@ -57,8 +67,10 @@ with tab_label:
     gen, ex = detail["generation"], detail["example"]
     label = labeling.current_label(s, gid, annotator)
     stored = s.get_label(gid, annotator)
-    st.text(f"Item {pos + 1} of {len(rows)} · generation {gid}")
-    status = "not labeled yet" if stored is None else stored.status
+    listed = "" if len(rows) >= counts["total"] else f" listed ({counts['total']:,} in this scope)"
+    st.text(f"Item {pos + 1} of {len(rows):,}{listed} · generation {gid}")
+    status = "not labeled yet" if stored is None else \
+        {"draft": "started, not marked done yet"}.get(stored.status, stored.status)
     st.text(f"Your label: {status} · {len(label.spans)} span(s)")
 
     left, right = st.columns([2, 3])
@@ -80,6 +92,7 @@ with tab_label:
                 st.button("Add span", type="primary", key="label_add", icon=":material/add:",
                           on_click=ui.add_selected, args=(gid, annotator, sel, f"label_type_{gid}",
                                                           f"label_note_{gid}"))
+                ui.show_message(where="selection")  # an add error shows here, beside the button
 
         st.markdown(f"**Your spans** ({len(label.spans)})")
         for i, span in enumerate(label.spans):
@@ -129,4 +142,7 @@ with tab_label:
         act[2].button("Skip", key="label_skip", icon=":material/skip_next:", on_click=ui.act,
                       args=(labeling.skip, gid, annotator), kwargs={"advance": True, "message": "Skipped."})
 
-    adjudication_ui.adjudication_panel(gid, gen.text, annotator)
+    if adjudicator or (stored is not None and stored.status == "done"):
+        adjudication_ui.adjudication_panel(gid, gen.text, annotator)
+    else:
+        st.caption("Other annotators' labels on this item show once you mark it done (blind labeling).")

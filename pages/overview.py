@@ -1,36 +1,68 @@
 """Overview: the workspace at a glance, import a file, download an export."""
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
-from hallu_core import io, render
+from hallu_core import io, judges, render
+from hallu_core.ui import charts
 from hallu_core.ui.data import clear, q, store
-from hallu_core.ui.widgets import empty_state
+from hallu_core.ui.judge import judge_picker
+from hallu_core.ui.widgets import empty_state, frame
 
+frame()
 st.title("Overview")
 stats = q("overview")
+people = q("human_labeled")
 cols = st.columns(6)
-for col, (label, value) in zip(cols, [
-        ("Runs", f"{stats['runs']:,}"), ("Checkpoints", f"{stats['checkpoints']:,}"),
-        ("Examples", f"{stats['examples']:,}"), ("Generations", f"{stats['generations']:,}"),
-        ("Detections", f"{stats['detections']:,}"), ("Labeled", f"{stats['labeled_share']:.1%}")]):
-    col.metric(label, value)
+for col, (label, value, why) in zip(cols, [
+        ("Runs", f"{stats['runs']:,}", None), ("Checkpoints", f"{stats['checkpoints']:,}", None),
+        ("Examples", f"{stats['examples']:,}", None), ("Generations", f"{stats['generations']:,}", None),
+        ("Detections", f"{stats['detections']:,}", None),
+        ("Labeled by people", f"{people / stats['generations'] if stats['generations'] else 0:.1%}",
+         f"{people:,} generations have a done label by a person. Synthetic annotators (oracle) do not count: "
+         f"with them, {stats['labeled_share']:.1%} have a label.")]):
+    col.metric(label, value, help=why)
 
-st.subheader("Hallucination rate per checkpoint")
-rates = q("hallucination_rates", by_decoding=False)
+st.subheader("Hallucination rate over training")
+ckpts = q("checkpoints")
+finetuned = [c["checkpoint_id"] for c in ckpts if c["run_kind"] != "import"]
+c1, c2 = st.columns(2)
+judge = judge_picker("Judged by", "overview-judge", checkpoint_ids=finetuned or None, container=c1)
+rates = q("hallucination_rates", sources=[judge]) if judge else []
 if not rates:
     empty_state("No detections or labels yet.")
 else:
-    for row in rates:
-        row["checkpoint_label"] = f"{row['run']} / {row['checkpoint']}"
-    fig = px.bar(rates, x="checkpoint_label", y="rate", color="source", barmode="group",
-                 hover_data=["n", "positive", "step"], labels={"checkpoint_label": "checkpoint", "rate": "share flagged"})
-    fig.update_layout(yaxis_tickformat=".0%", height=360, margin=dict(t=20, b=20), legend_title_text="detector / labels")
-    st.plotly_chart(fig, key="overview-rates")
-    st.caption("Share of responses with at least one span, per detector and per annotator's labels.")
+    decodings = sorted({r["decoding"] for r in rates if r["run_id"] in {c["run_id"] for c in ckpts
+                                                                       if c["checkpoint_id"] in finetuned}})
+    pooled = "all decodings pooled"
+    decoding = c2.selectbox("Decoding", decodings + [pooled], key="overview-decoding",
+                            index=decodings.index("greedy") if "greedy" in decodings else 0,
+                            help="Rates are per decoding; pooling mixes e.g. greedy and sampled outputs.")
+    trained = [r for r in rates if r["checkpoint_id"] in finetuned and (decoding == pooled or r["decoding"] == decoding)]
+    lines = judges.pool(trained, ("run", "run_id", "checkpoint", "step"))
+    if lines:
+        st.plotly_chart(charts.rate_lines(sorted(lines, key=lambda r: r["step"] or 0), color="run"),
+                        key="overview-rates")
+        st.caption(render.md_escape(
+            f"Share of responses with at least one span, judged by {judges.describe(judge)}, one line per fine-tune "
+            f"run over its checkpoints' steps; " + ("decodings pooled." if decoding == pooled
+                                                     else f"{decoding} decoding only.")))
+    elif finetuned:
+        st.caption(render.md_escape(f"{judges.describe(judge)} judged no fine-tuned checkpoint."))
+    imported_ids = tuple(c["checkpoint_id"] for c in ckpts if c["checkpoint_id"] not in finetuned and c["generations"])
+    own = judge if any(r["checkpoint_id"] in imported_ids for r in rates) else q("default_judge", imported_ids)
+    if imported_ids and own:
+        rows = rates if own == judge else q("hallucination_rates", sources=[own])
+        imported = judges.pool([r for r in rows if r["checkpoint_id"] in imported_ids], ("run", "checkpoint", "step"))
+        st.markdown("**Imported models** (no training steps)")
+        st.dataframe([{"run": r["run"], "model": r["checkpoint"], "judged": r["n"], "flagged": r["positive"],
+                       "rate": 100 * r["rate"]} for r in sorted(imported, key=lambda r: (r["run"], r["step"]))],
+                     hide_index=True, key="overview-imported",
+                     column_config={"rate": st.column_config.NumberColumn(format="%.1f%%")})
+        st.caption(render.md_escape(
+            f"Judged by {judges.describe(own)}" + ("" if own == judge else f" ({judges.describe(judge)} judged none)")
+            + "; each model's decodings pooled (an import records one)."))
 
-ckpts = q("checkpoints")
 if ckpts:
     st.subheader("Checkpoints")
     st.dataframe(

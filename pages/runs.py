@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hallu_core import judges, render
 from hallu_core.queries import rate_points, source_name
 from hallu_core.ui import charts, forms
 from hallu_core.ui.data import q
-from hallu_core.ui.widgets import checkpoint_options, empty_state, source_picker
+from hallu_core.ui.findings_ui import findings_section
+from hallu_core.ui.judge import judge_picker
+from hallu_core.ui.widgets import checkpoint_options, empty_state, frame
 
+frame()
 st.title("Runs")
 runs = q("runs")
 if not runs:
@@ -21,12 +25,16 @@ else:
     by_id = {r["run_id"]: r for r in runs}
     wanted = st.query_params.get("run")
     ids = list(by_id)
+    if wanted and wanted not in ids:
+        st.warning(render.md_escape(f"No run {wanted!r} in this workspace (the link's ?run=); "
+                                    "showing the first run."))
     run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
                           format_func=lambda i: f"{by_id[i]['name']} ({by_id[i]['kind']})", key="runs-run")
     st.query_params["run"] = run_id
     run = by_id[run_id]
 
     rates = q("hallucination_rates", run_id=run_id)
+    run_ckpts = [c["checkpoint_id"] for c in q("checkpoints") if c["run_id"] == run_id]
     decodings = sorted({r["decoding"] for r in rates})
     pooled = "all decodings pooled"
     decoding = st.selectbox("Decoding for the rate curves", [pooled] + decodings, key="runs-decoding",
@@ -38,29 +46,37 @@ else:
     if points:
         st.plotly_chart(charts.run_curves_figure(points), key="runs-curves")
         st.caption("Loss curves share the step axis with the hallucination rates: val loss turning up while the "
-                   "rates climb is overfitting. Dotted lines are labels (oracle, gold, annotators).")
+                   "rates climb is overfitting. Dotted lines are labels (oracle is synthetic, gold and annotators "
+                   "are people); rates are " + ("pooled over every decoding." if decoding == pooled
+                                                else f"of the {decoding} decoding only."))
     else:
         st.info("This run has no training metrics or judged generations yet.")
 
+    findings_section(run_id, run_ckpts)
     tab_known, tab_dec, tab_cfg = st.tabs(["Known vs new facts", "Decoding strategies", "Config"])
     with tab_known:
-        split = [r for r in q("hallucination_rates", run_id=run_id, by_decoding=False, by_knowledge=True)
-                 if r["knowledge"] != "unrecorded"]
+        split = [r for r in q("hallucination_rates", run_id=run_id, by_knowledge=True)
+                 if r["knowledge"] != "unrecorded" and (decoding == pooled or r["decoding"] == decoding)]
         if not split:
             st.caption("This run's examples do not record whether their facts were known to the base model "
                        "(example meta `knowledge`: known/new, or `known`: true/false).")
         else:
-            src = source_picker("Judged by", "runs-known-src", default="labels:oracle")
-            chosen = [r for r in split if src and r["source"] == source_name(src)]
+            src = judge_picker("Judged by", "runs-known-src", checkpoint_ids=run_ckpts)
+            chosen = judges.pool([r for r in split if src and r["source"] == source_name(src)],
+                                 ("checkpoint", "step", "knowledge"))
             st.plotly_chart(charts.rate_lines(chosen, color="knowledge"), key="runs-known")
-            st.dataframe([{k: r[k] for k in ("checkpoint", "step", "knowledge", "source", "n", "rate")} for r in split],
+            st.caption(render.md_escape(f"Judged by {judges.describe(src)}; " + (
+                "every decoding pooled." if decoding == pooled else f"{decoding} decoding only (the choice above).")))
+            st.dataframe([{"checkpoint": r["checkpoint"], "step": r["step"], "knowledge": r["knowledge"],
+                           "decoding": "pooled" if decoding == pooled else decoding, "n": r["n"], "rate": r["rate"]}
+                          for r in sorted(chosen, key=lambda r: (r["step"] or 0, r["knowledge"]))],
                          hide_index=True, key="runs-known-table",
                          column_config={"rate": st.column_config.NumberColumn(format="percent")})
     with tab_dec:
         if not decodings:
             st.caption("No judged generations in this run yet.")
         else:
-            src = source_picker("Judged by", "runs-dec-src")
+            src = judge_picker("Judged by", "runs-dec-src", checkpoint_ids=run_ckpts)
             chosen = [r for r in rates if src and r["source"] == source_name(src)]
             st.plotly_chart(charts.rate_lines(chosen, color="decoding"), key="runs-dec")
             table: dict = {}
@@ -75,9 +91,11 @@ else:
 st.divider()
 st.subheader("Start a job")
 labels = checkpoint_options()
-t_ft, t_gen, t_det = st.tabs(["Fine-tune", "Generate", "Detect"])
+t_ft, t_dist, t_gen, t_det = st.tabs(["Fine-tune", "Distill", "Generate", "Detect"])
 with t_ft:
-    forms.finetune_form(default_base=runs[-1]["base_model"] if runs else "")
+    forms.finetune_form()
+with t_dist:
+    forms.distill_form(labels)
 with t_gen:
     forms.generate_form(labels)
 with t_det:

@@ -33,6 +33,13 @@ def test_demo_pipeline_fills_the_workspace(tmp_path):
     assert run.status == "done" and set(run.meta["finetune_status"].values()) == {"known", "new"}
     assert seen[-1][:2] == (100, 100) and all(d <= t for d, t, _ in seen)
     assert "oracle_rate" in format_rates(result["checkpoints"])
+    # the report states what the stored numbers show: loss minimum, least-hallucinating checkpoint (oracle)
+    texts = result["findings"][run.name]
+    assert texts[0].startswith("Validation loss bottoms out at ") or texts[0].startswith("Only ")
+    best = min(result["checkpoints"], key=lambda r: (r["oracle_rate"], r["step"]))
+    tied = len({r["oracle_rate"] for r in result["checkpoints"]}) == 1  # tiny sizes may flag nothing at all
+    says = f"all {len(checkpoints)} checkpoints hallucinate equally" if tied else f"{best['name']} hallucinates least"
+    assert any(t.startswith(f"Judged by labels: oracle (synthetic): {says}") for t in texts), texts
     # a rerun reuses the base model, the run and every generation
     again = run_demo(store, seed=1, sizes=TEST_SIZES)
     assert again["generate"]["generated"] == 0 and again["run_id"] == result["run_id"]

@@ -35,6 +35,19 @@ def test_responses_of_one_source_are_each_others_samples(tmp_path):
     assert items[0].samples == [ROWS[1]["response"]] and items[1].samples == [ROWS[0]["response"]]
 
 
+def test_file_mode_and_the_workspace_build_the_same_items_for_a_file(store, ragtruth_path):
+    """One RAGTruth row gets one grounding (question, source, samples) in `detect-file` and after `import`."""
+    from hallu_core.detect import detect_items
+    from hallu_core.io import import_file
+
+    import_file(store, ragtruth_path)
+    in_workspace = {i.id: i for i in detect_items(store, store.generations())}
+    from_file = {i.id: i for i in items_from_records(read_records(ragtruth_path))}
+    assert from_file == in_workspace
+    summary = next(i for i in from_file.values() if i.task == "Summary")
+    assert summary.question is None  # the task's instruction is no grounding
+
+
 def test_train_on_needs_a_trainable_detector(tmp_path):
     path = write_rows(tmp_path / "in.jsonl", ROWS)
     with pytest.raises(ValueError, match="nothing to train"):

@@ -61,6 +61,6 @@ def test_default_reports_record_claims_with_the_record_as_evidence():
     out = "Café Zoë offers outdoor seating and free WiFi."
     [result] = get_detector("default").detect([DetectItem("r", out, source=source, task="Data2txt")])
     [claim] = [s for s in result.spans if "WiFi" in out[s.start:s.end]]
-    assert claim.type == "conflict" and source[claim.evidence["start"]:claim.evidence["end"]] == '"WiFi"'
+    assert claim.type == "conflict" and source[claim.evidence["start"]:claim.evidence["end"]] == '"WiFi": "no"'
     assert not any("outdoor" in out[s.start:s.end] for s in result.spans)
     assert result.response_score >= claim.score

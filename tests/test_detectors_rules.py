@@ -15,7 +15,8 @@ def test_lexical_flags_a_wrong_year_as_conflict_with_source_evidence():
     [span] = [s for s in r.spans if out[s.start:s.end] == "1820"]
     assert span.type == "conflict" and span.evidence["text"] == "1815"
     assert SOURCE[span.evidence["start"]:span.evidence["end"]] == "1815"
-    assert r.response_score > 0.5
+    [clean] = get_detector("lexical").detect([DetectItem("b", "Ada Byron was born in London in 1815.", source=SOURCE)])
+    assert r.response_score > clean.response_score  # (calibrated: see test_calibration_maps.py)
 
 
 def test_lexical_flags_an_unknown_name_as_baseless_and_passes_supported_text():
@@ -23,7 +24,7 @@ def test_lexical_flags_an_unknown_name_as_baseless_and_passes_supported_text():
     [r] = get_detector("lexical").detect([DetectItem("a", out, source=SOURCE)])
     assert flagged(r, out) == ["Michael Faraday"] and r.spans[0].type == "baseless"
     [clean] = get_detector("lexical").detect([DetectItem("b", "Ada Byron was born in London.", source=SOURCE)])
-    assert clean.spans == [] and clean.response_score == 0.0
+    assert clean.spans == [] and clean.response_score < r.response_score
 
 
 def test_lexical_reads_clock_hours_and_unicode():

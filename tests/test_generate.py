@@ -140,6 +140,30 @@ def test_rerun_skips_existing_generations(tmp_path, tiny_dir):
     assert generate_for_checkpoints(store, ["ck0"], example_ids=["ex0"], decodings=[GREEDY, more])["generated"] == 1
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_resumed_generation_draws_the_samples_an_uninterrupted_run_draws(tmp_path, tiny_dir):
+    whole = _workspace(tmp_path / "whole", tiny_dir)
+    generate_for_checkpoints(whole, ["ck0"], dataset="eval", decodings=[SAMPLE], batch_size=2)
+    resumed = _workspace(tmp_path / "resumed", tiny_dir)
+
+    def stop_after_the_first_batch(done, total, message=""):
+        if done >= 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        generate_for_checkpoints(resumed, ["ck0"], dataset="eval", decodings=[SAMPLE], batch_size=2,
+                                 progress=stop_after_the_first_batch)
+    assert resumed.counts()["generations"] == 2 * SAMPLE.num_samples
+    assert generate_for_checkpoints(resumed, ["ck0"], dataset="eval", decodings=[SAMPLE],
+                                    batch_size=2)["generated"] == 2 * SAMPLE.num_samples
+    texts = {g.id: g.text for g in whole.generations()}
+    assert len(set(texts.values())) > 4  # real draws, not one repeated text
+    assert {g.id: g.text for g in resumed.generations()} == texts
+
+
 def test_checkpoint_without_weights_is_refused(tmp_path, tiny_dir):
     store = _workspace(tmp_path, tiny_dir)
     store.add_checkpoint(Checkpoint("imported", "run1", 1, "gpt-4", None))

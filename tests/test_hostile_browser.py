@@ -190,10 +190,11 @@ def test_inspect_shows_hostile_outputs_sources_and_notes_as_text(page, hostile_s
 def test_compare_shows_hostile_checkpoints_side_by_side_as_text(page, hostile_server):
     url, ids = hostile_server
     text = _open(page, f"{url}/compare?example={urllib.parse.quote(ids['example'])}", "Compare", "compare")
-    assert "and more" in text or "says" in text
+    # by default the run's first and last checkpoints (A, B) answer the linked prompt, payload as text
+    assert f"0: {PAYLOADS[0]} and more" in text and f"300: {PAYLOADS[0]} and more" in text
 
 
 def test_label_page_with_a_hostile_annotator_name(page, hostile_server):
     url, _ = hostile_server
     text = _open(page, f"{url}/label?annotator={urllib.parse.quote(HOSTILE_ANNOTATOR)}", "Label", "label")
-    assert "Item 1 of" in text or "Nothing to label" in text
+    assert "Item 1 of" in text  # the annotator has outputs left to label: the queue opens on the first

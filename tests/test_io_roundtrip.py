@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from hallu_core.io import export_file, import_file
+from hallu_core.io import ImportValidationError, export_file, import_file
 from hallu_core.store import Store
 
 
@@ -93,3 +93,57 @@ def test_labels_of_several_annotators_roundtrip(store, ragtruth_path, tmp_path):
     assert again.get_label(gen.id, "ann").spans[0].note == "made up"
     assert again.get_label(store.generations()[1].id, "ann").spans == []
     assert len(again.labels(annotator="ann")) == 2
+
+
+def _write_rows(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _sample_rows(ragtruth_path):
+    return [json.loads(line) for line in ragtruth_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_reimport_with_another_model_order_is_idempotent(store, ragtruth_path, tmp_path):
+    """Checkpoints are one per model whatever order the models first appear in."""
+    rows = _sample_rows(ragtruth_path)
+    import_file(store, _write_rows(tmp_path / "rt.jsonl", rows))
+    before, checkpoints = store.counts(), {(c.id, c.name) for c in store.checkpoints()}
+    again = tmp_path / "again" / "rt.jsonl"  # same dataset name, models first seen in reverse order
+    again.parent.mkdir()
+    summary = import_file(store, _write_rows(again, rows[::-1]))
+    assert summary["new_generations"] == 0
+    assert store.counts() == before
+    assert {(c.id, c.name) for c in store.checkpoints()} == checkpoints
+
+
+def test_a_new_model_in_a_second_file_adds_a_checkpoint_and_evicts_none(store, ragtruth_path, tmp_path):
+    rows = _sample_rows(ragtruth_path)
+    models = sorted({r["model"] for r in rows})
+    first = [r for r in rows if r["model"] != models[0]]
+    import_file(store, _write_rows(tmp_path / "rt.jsonl", first))
+    kept = {c.id: (c.name, c.step) for c in store.checkpoints()}
+    assert len(kept) == len(models) - 1
+    both = tmp_path / "later" / "rt.jsonl"
+    both.parent.mkdir()
+    summary = import_file(store, _write_rows(both, [r for r in rows if r["model"] == models[0]] + first))
+    assert summary["new_generations"] == len(rows) - len(first)
+    now = {c.id: (c.name, c.step) for c in store.checkpoints()}
+    assert {k: now[k] for k in kept} == kept  # the stored checkpoints are untouched
+    assert sorted(name for name, _ in now.values()) == models
+    assert len({step for _, step in now.values()}) == len(models)
+    by_model = {c.name: c.id for c in store.checkpoints()}
+    assert all(by_model[g.meta["model"]] == g.checkpoint_id for g in store.generations())
+    assert store.counts()["generations"] == len(rows)
+    assert store.query("PRAGMA foreign_key_check") == []
+
+
+def test_the_same_rows_under_another_dataset_name_are_refused_naming_where_they_are(store, ragtruth_path):
+    import_file(store, ragtruth_path)
+    before = store.counts()
+    with pytest.raises(ImportValidationError) as refused:
+        import_file(store, ragtruth_path, dataset="other")
+    first = refused.value.problems[0]
+    assert (first.line, first.field) == (1, "id")
+    assert "is already stored in dataset 'ragtruth_dev'" in first.message and "--dataset ragtruth_dev" in first.message
+    assert store.counts() == before

@@ -98,3 +98,23 @@ def test_a_byte_order_mark_is_accepted(store, tmp_path):
     path = tmp_path / "bom.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + line().encode() + b"\n")
     assert import_file(store, path)["generations"] == 1
+
+
+@pytest.mark.parametrize("kind", ["generations", "examples"])
+def test_a_broken_json_line_does_not_hide_the_other_lines_errors(store, tmp_path, kind):
+    """Issue 13 item 10: every error of the file shows at once, in line order, and nothing is stored."""
+    if kind == "generations":
+        lines = [line(id="r0", response=...), "{broken", with_label(start="12")]
+        expected = ["bad.jsonl:1: response: required field is missing", "bad.jsonl:2: broken JSON",
+                    "bad.jsonl:3: labels[0].start: expected int"]
+    else:
+        lines = [json.dumps({"prompt": 3}), "{broken", json.dumps({"prompt": "ok"})]
+        expected = ["bad.jsonl:1: prompt", "bad.jsonl:2: broken JSON"]
+    before = store.counts()
+    with pytest.raises(ImportValidationError) as info:
+        import_file(store, _write(tmp_path / "bad.jsonl", lines))
+    shown = [str(p) for p in info.value.problems]
+    assert len(shown) == len(expected)
+    for problem, start in zip(shown, expected):
+        assert problem.startswith(str(tmp_path / start)), (problem, start)
+    assert store.counts() == before

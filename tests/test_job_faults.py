@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import time
@@ -23,8 +24,9 @@ pytest.importorskip("transformers")
 
 from hallu_core.config import DecodingConfig, GenerateConfig, TrainConfig  # noqa: E402
 from hallu_core.demo.base_model import make_tiny_model  # noqa: E402
-from hallu_core.jobs import refresh_jobs, start_job, wait_for  # noqa: E402
+from hallu_core.jobs import cancel_job, refresh_jobs, start_job, wait_for  # noqa: E402
 from hallu_core.store import Store  # noqa: E402
+from hallu_core.train import run_id_for  # noqa: E402
 from hallu_core.types import Checkpoint, Example, Run  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -74,15 +76,34 @@ def test_killed_finetune_is_interrupted_and_resumes_from_its_last_checkpoint(tmp
     assert _integrity(store) == "ok"
     run = store.runs()[0]
     saved = [c.step for c in store.checkpoints(run.id)]
-    assert saved == sorted(set(saved)) and saved[0] == 0  # no duplicate or partial checkpoint rows
+    assert saved == sorted(set(saved)) and saved[0] == 0 and len(saved) > 1  # whole checkpoints, no duplicate
+    registered = {c.step: c.created_at for c in store.checkpoints(run.id)}
 
     again = wait_for(store, start_job(store, "finetune", {"config": config.to_dict()}), timeout=300)
     assert again.status == "done", again.error
     steps = [c.step for c in store.checkpoints(run.id)]
     assert steps == sorted(set(steps)) and steps[-1] == 40
-    assert set(saved) <= set(steps)
-    assert "Resum" in again.log or again.done == 40  # resumed, not restarted from step 0
+    # resumed, not restarted from step 0: the steps saved before the kill were not trained and saved again
+    assert {c.step: c.created_at for c in store.checkpoints(run.id) if c.step in registered} == registered
+    resaved = [int(n) for n in re.findall(r"checkpoint checkpoint-(\d+) registered", again.log)]
+    assert resaved and min(resaved) > max(saved), resaved
     assert store.get_run(run.id).status == "done"
+    assert _integrity(store) == "ok"
+
+
+def test_a_cancelled_finetune_job_is_cancelled_not_failed(tmp_path, tiny_dir):
+    """`cancel_job` sends SIGTERM, as the dashboard's Cancel button does: the job and its run say cancelled."""
+    store = Store(tmp_path / "ws")
+    config = TrainConfig(base_model=str(tiny_dir), train_file=str(_records(tmp_path)), max_steps=400, save_every=50,
+                         eval_every=50, batch_size=4, val_fraction=0.2, report_to=(), name="cancel-run")
+    job_id = start_job(store, "finetune", {"config": config.to_dict()})
+    deadline = time.monotonic() + 120
+    while store.get_job(job_id).done < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cancel_job(store, job_id)
+    job = wait_for(store, job_id, timeout=60)
+    assert job.status == "cancelled" and job.error is None
+    assert store.get_run(run_id_for(config)).status == "cancelled"
     assert _integrity(store) == "ok"
 
 
@@ -124,7 +145,7 @@ def test_killed_generation_keeps_whole_rows_and_a_rerun_adds_no_duplicates(gen_s
     ids = [g.id for g in store.generations()]
     assert len(ids) == len(set(ids)) == expected
     assert store.counts()["generations"] - before == expected - before  # only what was missing
-    assert f"'skipped': {before}" in final.log or before > 0
+    assert f"'generated': {expected - before}, 'skipped': {before}," in final.log  # it knew what existed
     assert kills == 2 and [j.status for j in refresh_jobs(store)].count("interrupted") == 2
 
 

@@ -102,7 +102,7 @@ def test_drag_select_a_span_saves_exact_offsets(browser, server, workspace):
     box = page.locator(".st-key-label_selection_box")
     box.get_by_text("baseless", exact=True).click()
     page.get_by_role("button", name="Add span").click()
-    expect(page.get_by_text("Your label: done · 1 span(s)")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Your label: started, not marked done yet · 1 span(s)")).to_be_visible(timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "label-span-selected.png"), full_page=True)
     label = label_of(workspace, "g2", "dana")
     assert [(s.start, s.end, s.type) for s in label.spans] == [(start, end, "baseless")]
@@ -127,7 +127,7 @@ def test_accept_a_detector_span(browser, server, workspace):
     expect(page.get_by_text("Detector spans to review (1 of 1)")).to_be_visible()
     page.locator(".st-key-label_offer_0").get_by_role("button", name="Accept").click()
     expect(page.get_by_text("Detector spans to review (0 of 1)")).to_be_visible(timeout=20_000)
-    expect(page.get_by_text("Your label: done · 1 span(s)")).to_be_visible()
+    expect(page.get_by_text("Your label: started, not marked done yet · 1 span(s)")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "label-detector-span-accepted.png"), full_page=True)
     label = label_of(workspace, "g1", "erin")
     assert [(s.start, s.end, s.type, s.detector) for s in label.spans] == [(2, 6, "baseless", "det")]
@@ -143,7 +143,7 @@ def add_span_by_mouse(page, start: int, end: int, span_type: str, text: str = "a
     expect(box.get_by_text(f"Selected [{start}, {end})")).to_be_visible(timeout=20_000)
     box.get_by_text(span_type, exact=True).click()
     box.get_by_role("button", name="Add span").click()
-    expect(page.get_by_text("Your label: done · 1 span(s)")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Your label: started, not marked done yet · 1 span(s)")).to_be_visible(timeout=20_000)
 
 
 def test_two_annotators_agreement_adjudication_and_export(browser, server, workspace):
@@ -151,12 +151,22 @@ def test_two_annotators_agreement_adjudication_and_export(browser, server, works
     fay = open_label(browser, server, "fay")
     expect(fay.get_by_text("Item 1 of 4 · generation g4")).to_be_visible()
     add_span_by_mouse(fay, 0, 5, "conflict")
+    fay.get_by_role("button", name="Done, next").click()
+    expect(fay.get_by_text("Item 2 of 4")).to_be_visible(timeout=20_000)
     # gus reaches g4 second in his queue and marks the whole output
     gus = open_label(browser, server, "gus")
     gus.locator(".st-key-label_next button").click()
     expect(gus.get_by_text("generation g4")).to_be_visible(timeout=20_000)
     add_span_by_mouse(gus, 0, 10, "conflict")
-    # the agreement of the two appears on the item: character F1 = 2*5 / (5 + 10)
+    # blind labeling: until gus marks the item done he sees neither fay's spans nor the agreement
+    expect(gus.get_by_text("show once you mark it done")).to_be_visible(timeout=20_000)
+    assert gus.get_by_text("Annotators on this item").count() == 0
+    assert gus.get_by_text("fay vs gus").count() == 0
+    gus.get_by_role("button", name="Done, next").click()
+    expect(gus.get_by_text("Item 3 of 4")).to_be_visible(timeout=20_000)
+    gus.locator(".st-key-label_prev button").click()
+    expect(gus.get_by_text("generation g4")).to_be_visible(timeout=20_000)
+    # done: the agreement of the two appears on the item: character F1 = 2*5 / (5 + 10)
     expect(gus.get_by_text("fay vs gus: character F1 0.67")).to_be_visible(timeout=20_000)
     gus.screenshot(path=str(ARTIFACTS / "label-two-annotators.png"), full_page=True)
     # gus adjudicates: keep the whole-output conflict span
@@ -168,7 +178,9 @@ def test_two_annotators_agreement_adjudication_and_export(browser, server, works
     assert [(s.start, s.end, s.type) for s in final.spans] == [(0, 10, "conflict")]
     # the agreement table and the export of the adjudicated set
     gus.get_by_role("tab", name="Agreement, adjudication and export").click()
-    expect(gus.get_by_text("Agreement between annotators")).to_be_visible()
+    expect(gus.get_by_text("hidden while labeling blind")).to_be_visible()
+    gus.get_by_text("Adjudicator view", exact=True).click()
+    expect(gus.get_by_text("Agreement between annotators")).to_be_visible(timeout=20_000)
     gus.screenshot(path=str(ARTIFACTS / "label-agreement-export.png"), full_page=True)
     with gus.expect_download(timeout=30_000) as info:
         gus.get_by_role("button", name="Download labels").click()
@@ -179,3 +191,24 @@ def test_two_annotators_agreement_adjudication_and_export(browser, server, works
     assert all(lab["annotator"] == "adjudicated" for r in records for lab in r["labels"])
     fay.close()
     gus.close()
+
+
+def test_an_add_span_error_shows_beside_the_button(browser, server, workspace):
+    """Issue 13 item 10: the error used to appear at the page top, far from the Add span button."""
+    page = open_label(browser, server, "hal")
+    selector = page.get_by_test_id("hallu-span-selector")
+    expect(selector).to_have_count(1, timeout=20_000)
+    text = selector.inner_text()
+    drag_select(page, 0, min(5, len(text)))
+    box = page.locator(".st-key-label_selection_box")
+    expect(box.get_by_text("Selected [0,")).to_be_visible(timeout=20_000)
+    box.get_by_role("button", name="Add span").click()  # no type chosen
+    expect(box.get_by_text("Choose a type for the selected span first.")).to_be_visible(timeout=20_000)
+    error = page.get_by_text("Choose a type for the selected span first.")
+    assert error.count() == 1  # only beside the button, not (also) at the top of the page
+    top = page.locator("h1", has_text="Label").bounding_box()
+    button = box.get_by_role("button", name="Add span").bounding_box()
+    shown = error.bounding_box()
+    assert abs(shown["y"] - button["y"]) < abs(shown["y"] - top["y"])
+    page.screenshot(path=str(ARTIFACTS / "label-add-span-error.png"), full_page=True)
+    page.close()

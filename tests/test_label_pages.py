@@ -93,7 +93,7 @@ def metrics(at) -> dict[str, str]:
 def test_detectors_page_figures_by_hand(ws):
     at = AppTest.from_file(str(PAGES / "detectors.py"), default_timeout=60).run()
     assert not at.exception
-    at.selectbox(key="det_gold").set_value("gold").run()
+    at.selectbox(key="det_gold").set_value("labels:gold").run()
     # threshold 0: responses flagged g1 g2 g4, gold g1 g3 g4 -> P = R = 2/3;
     # characters: overlap 2 + 10, predicted 4 + 2 + 10, gold 4 + 5 + 10 -> P 12/16, R 12/19
     assert metrics(at) == {"response precision": "0.667", "response recall": "0.667", "response f1": "0.667",
@@ -104,10 +104,10 @@ def test_detectors_page_figures_by_hand(ws):
     per = frame(at, "checkpoint")
     assert list(per["step"]) == [100, 200]
     assert list(per["span_f1"]) == pytest.approx([0.4, 0.8])  # A: 2/6 vs 2/4; B: 10/10 vs 10/15
-    at.slider(key="det_threshold").set_value(0.5).run()  # drops g2's 0.3 span
+    at.slider(key="det_threshold-det-raw").set_value(0.5).run()  # drops g2's 0.3 span (raw: "det" has no map)
     got = metrics(at)
     assert (got["response precision"], got["response recall"], got["response f1"]) == ("1.000", "0.667", "0.800")
     assert got["span precision"] == "0.857"  # 12 / 14
     assert len(at.get("plotly_chart")) == 1
-    at.selectbox(key="det_gold").set_value("bob").run()  # bob: g1 [0,2), g3 none
+    at.selectbox(key="det_gold").set_value("labels:bob").run()  # bob: g1 [0,2), g3 none
     assert metrics(at)["span precision"] == "0.000"  # g1's 0.9 span [2,6) misses [0,2)

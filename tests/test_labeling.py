@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from hallu_core import labeling
-from hallu_core.types import Span
+from hallu_core.types import Detection, Span
 from helpers.labeling import TEXT, build
 
 
@@ -29,6 +29,19 @@ def test_queue_orders(ws):
         labeling.queue(ws, "carol", "random")
 
 
+def test_disagreement_queue_knows_what_you_labeled_past_its_limit(ws):
+    """Issue 15 item 5: items beyond the plain order's first `limit` rows were marked unlabeled by you."""
+    labeling.mark_done(ws, "g3", "carol")  # g3 is last in carol's plain order, first in disagreement order
+    rows = labeling.queue(ws, "carol", "disagreement", limit=2)
+    assert [(r["generation_id"], r["labeled"]) for r in rows] == [("g3", True), ("g1", False)]
+
+
+def test_a_draft_is_still_to_do(ws):
+    labeling.add_span(ws, "g2", "carol", 0, 2, "conflict")  # started, not marked done
+    rows = {r["generation_id"]: r["labeled"] for r in labeling.queue(ws, "carol", "unlabeled")}
+    assert rows["g2"] is False
+
+
 def test_disagreement_puts_adjudicated_items_last(ws):
     from hallu_core.agreement import adjudicate
 
@@ -48,7 +61,12 @@ def test_add_edit_delete_span_saved_at_once(ws):
         (2, 9, "self_contradiction", "n")
     labeling.delete_span(ws, "g2", "carol", 0)
     assert [(s.start, s.end) for s in ws.get_label("g2", "carol").spans] == [(2, 9)]
+    # spans alone do not finish an item: it is a draft until the annotator marks it done
+    assert ws.get_label("g2", "carol").status == "draft"
+    assert labeling.progress_counts(ws, "carol")["done"] == 0
+    labeling.mark_done(ws, "g2", "carol")
     assert ws.get_label("g2", "carol").status == "done"
+    assert labeling.progress_counts(ws, "carol")["done"] == 1
 
 
 @pytest.mark.parametrize("start,end,typ", [(3, 3, "conflict"), (-1, 2, "conflict"), (0, len(TEXT) + 1, "conflict"),
@@ -61,8 +79,11 @@ def test_bad_spans_are_refused_and_store_nothing(ws, start, end, typ):
 
 def test_no_hallucination_skip_done_and_progress(ws):
     labeling.add_span(ws, "g1", "carol", 0, 2, "conflict")
+    assert labeling.progress_counts(ws, "carol") == {"total": 4, "done": 0, "with_spans": 0, "skipped": 0,
+                                                     "drafts": 1, "remaining": 4}
+    labeling.mark_done(ws, "g1", "carol")
     assert labeling.progress_counts(ws, "carol") == {"total": 4, "done": 1, "with_spans": 1, "skipped": 0,
-                                                     "remaining": 3}
+                                                     "drafts": 0, "remaining": 3}
     labeling.skip(ws, "g1", "carol")
     assert ws.get_label("g1", "carol").status == "skipped" and len(ws.get_label("g1", "carol").spans) == 1
     labeling.no_hallucination(ws, "g1", "carol")
@@ -70,7 +91,7 @@ def test_no_hallucination_skip_done_and_progress(ws):
     labeling.skip(ws, "g2", "carol")
     labeling.mark_done(ws, "g3", "carol")
     assert labeling.progress_counts(ws, "carol", checkpoint_id="ckA") == {
-        "total": 2, "done": 1, "with_spans": 0, "skipped": 1, "remaining": 0}
+        "total": 2, "done": 1, "with_spans": 0, "skipped": 1, "drafts": 0, "remaining": 0}
     with pytest.raises(labeling.LabelError):
         labeling.skip(ws, "missing", "carol")
 
@@ -90,6 +111,17 @@ def test_accept_and_reject_detector_spans(ws):
         labeling.accept_detector_span(ws, "g4", "carol", "x", untyped)
     label = labeling.accept_detector_span(ws, "g4", "carol", "x", untyped, span_type="conflict")
     assert [(s.start, s.end, s.type) for s in label.spans] == [(0, 3, "conflict")]
+
+
+def test_a_rerun_detector_offers_and_ranks_only_its_newest_spans(ws):
+    """Issue 15 item 2: a detector re-run with another config stores a second row; only the newest counts."""
+    ws.add_detections([Detection("g3", "det", "h2", [Span(0, 4, "baseless", 0.95)], 0.95)])
+    offers = labeling.detector_spans(ws, "g1", "carol")
+    assert [(o["span"].start, o["span"].end) for o in offers] == [(2, 6)]  # g1 was not re-run
+    assert [(o["span"].start, o["span"].end) for o in labeling.detector_spans(ws, "g3", "carol")] == [(0, 4)]
+    ws.add_detections([Detection("g1", "det", "h2", [], 0.0)])  # the re-run finds nothing in g1
+    assert labeling.detector_spans(ws, "g1", "carol") == []
+    assert order(ws, "carol", "score")[:2] == ["g3", "g4"]  # g1's old 0.9 no longer ranks it first
 
 
 def test_annotator_names():

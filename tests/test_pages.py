@@ -51,7 +51,9 @@ def test_overview_counts_and_rate_chart(synthetic_ws, monkeypatch):  # noqa: F81
     metrics = {m.label: m.value for m in at.metric}
     store = Store(synthetic_ws)
     assert metrics["Generations"] == f"{store.counts()['generations']:,}"
-    assert metrics["Labeled"] == f"{queries.overview(store)['labeled_share']:.1%}"
+    # the synthetic workspace is labeled by the oracle only: a program, not a person (issue 13 item 8)
+    assert {lab.annotator for lab in store.labels()} <= {"oracle"} and queries.overview(store)["labeled_share"] > 0
+    assert metrics["Labeled by people"] == "0.0%"
     assert len(at.get("plotly_chart")) == 1
     assert at.button(key="export-go").disabled is False
 
@@ -79,6 +81,7 @@ def test_runs_curves_known_new_and_decodings(synthetic_ws, monkeypatch):  # noqa
 def test_runs_form_refuses_an_invalid_config(synthetic_ws, monkeypatch):  # noqa: F811
     at = open_page(synthetic_ws, "runs", monkeypatch)
     at.text_input[0].set_value("   ")  # run name
+    at.text_input[1].set_value("artifacts")  # a folder of the workspace: passes confinement, then the name fails
     at.button[0].click().run()  # "Start fine-tune" is the first form button
     assert any("Invalid config" in e.value for e in at.error)
     assert Store(synthetic_ws).jobs() == []

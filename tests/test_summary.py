@@ -7,8 +7,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from hallu_core import compare as cmp
 from hallu_core import queries as q
-from hallu_core import summary
+from hallu_core import sides, summary
 from hallu_core.io import import_file
 from hallu_core.schema import MIGRATIONS
 from hallu_core.store import Store, statements
@@ -36,17 +37,16 @@ def expected(store: Store) -> tuple[dict, dict]:
     for gid in {lab.generation_id for lab in done}:
         gens[key_of[gid]]["labeled"] += 1
     sources: dict = defaultdict(Counter)
-    per_detector: dict = defaultdict(list)
-    for row in store.query("SELECT generation_id, detector, spans FROM detections"):
-        per_detector[row["generation_id"], row["detector"]].append(json.loads(row["spans"]))
-    for (gid, detector), rows in per_detector.items():
+    for (gid, detector), rows in stored_detections(store).items():
+        if gid not in key_of:  # stored before its generation: counts once the generation exists
+            continue
         c = sources[("detector", detector, *key_of[gid])]
         c["n_rows"] += len(rows)
         c["judged"] += 1
-        c["flagged"] += any(rows)
-        for spans in rows:
-            c["spans"] += len(spans)
-            c.update(s.get("type", "unknown") for s in spans)
+        newest = newest_of(rows)["spans"]  # only the newest configuration's spans count
+        c["flagged"] += bool(newest)
+        c["spans"] += len(newest)
+        c.update(s.get("type", "unknown") for s in newest)
     for lab in store.labels():
         c = sources[("labels", lab.annotator, *key_of[lab.generation_id])]
         c["n_rows"] += 1
@@ -57,6 +57,49 @@ def expected(store: Store) -> tuple[dict, dict]:
             c.update(s.type for s in lab.spans)
     as_dict = lambda counters, cols: {k: tuple(v[c] for c in cols) for k, v in counters.items()}  # noqa: E731
     return as_dict(gens, ("generations", "labeled")), as_dict(sources, summary.SRC_COUNTS)
+
+
+def stored_detections(store: Store) -> dict:
+    per_detector: dict = defaultdict(list)
+    for row in store.query("SELECT rowid, * FROM detections"):
+        per_detector[row["generation_id"], row["detector"]].append({**dict(row), "spans": json.loads(row["spans"])})
+    return per_detector
+
+
+def newest_of(rows: list[dict]) -> dict:
+    """The row that counts: the latest created_at, ties to the row stored last."""
+    return max(rows, key=lambda r: (r["created_at"], r["rowid"]))
+
+
+def expected_sides(store: Store) -> dict:
+    """Compare's per-side scores recounted from the base tables."""
+    gens = {g.id: g for g in store.generations()}
+    out = {}
+    for (gid, detector), rows in stored_detections(store).items():
+        g, newest = gens.get(gid), newest_of(rows)
+        if g:
+            out[("detector", detector, g.checkpoint_id, g.decoding_name, g.sample_index, g.example_id, gid)] = (
+                len(newest["spans"]), newest["response_score"])
+    for lab in store.labels():
+        g = gens.get(lab.generation_id)
+        if g and lab.status == "done":
+            out[("labels", lab.annotator, g.checkpoint_id, g.decoding_name, g.sample_index, g.example_id, g.id)] = (
+                len(lab.spans), float(len(lab.spans)))
+    return out
+
+
+def stored_sides(store: Store) -> dict:
+    return {tuple(r[:7]): (r[7], r[8]) for r in store.query(f"SELECT {sides.KEY}, n_spans, score FROM side_scores")}
+
+
+def expected_latest(store: Store) -> dict:
+    return {key: (newest_of(rows)["rowid"], newest_of(rows)["config_hash"], len(newest_of(rows)["spans"]))
+            for key, rows in stored_detections(store).items()}
+
+
+def stored_latest(store: Store) -> dict:
+    return {(r[0], r[1]): (r[2], r[3], r[4]) for r in store.query(
+        "SELECT generation_id, detector, det_rowid, config_hash, n_spans FROM detection_latest")}
 
 
 def stored(store: Store) -> tuple[dict, dict]:
@@ -72,6 +115,8 @@ def assert_in_sync(store: Store) -> None:
     want, got = expected(store), stored(store)
     assert got[0] == want[0]
     assert got[1] == want[1]
+    assert stored_latest(store) == expected_latest(store)
+    assert stored_sides(store) == expected_sides(store)
 
 
 def gen(ex: str, ck: str, dec: str = "greedy", sample: int = 0) -> Generation:
@@ -197,6 +242,7 @@ def test_synthetic_workspace_and_rebuild(tmp_path):
         conn.execute("DELETE FROM source_summary")
     summary.rebuild(store)
     assert stored(store) == before
+    assert_in_sync(store)
     store.close()
 
 
@@ -231,8 +277,61 @@ def test_migration_backfills_a_workspace_of_the_previous_version(tmp_path):
     assert_in_sync(store)
     gens, sources = stored(store)
     assert gens[("c0", "greedy", "known")] == (2, 1)
-    assert sources[("detector", "lex", "c0", "greedy", "known")] == (2, 1, 1, 2, 1, 1, 0, 0)
+    # two configs stored at the same time: the one stored last (h2, clean) is the newest and counts
+    assert sources[("detector", "lex", "c0", "greedy", "known")] == (2, 1, 0, 0, 0, 0, 0, 0)
     store.close()
+
+
+def test_migration_from_schema_4_counts_only_the_newest_detection(tmp_path):
+    """A workspace of the previous version (summary by triggers, every config counted) migrates to 5."""
+    root = tmp_path / "v4"
+    root.mkdir()
+    conn = sqlite3.connect(root / "hallu.db", isolation_level=None)
+    conn.execute("PRAGMA recursive_triggers = ON")
+    for script in MIGRATIONS[:4]:
+        for statement in statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO examples VALUES ('e0', 'd', 'p', NULL, NULL, 'qa', '{\"knowledge\": \"new\"}')")
+    conn.execute("INSERT INTO runs VALUES ('r', 'run', 'tiny', 'finetune', '{}', 'done', '{}', 1)")
+    for step in (0, 10):
+        conn.execute("INSERT INTO checkpoints VALUES (?, 'r', ?, 'c', NULL, '{}', 1)", (f"c{step}", step))
+        conn.execute("INSERT INTO generations VALUES (?,?,?,?,?,?,?,?,?,?)",
+                     (f"g{step}", "e0", f"c{step}", "text", "{}", "greedy", 0, "[]", "{}", 1))
+    spans = json.dumps([{"start": 0, "end": 2, "type": "conflict"}])
+    conn.executemany("INSERT INTO detections VALUES (?,?,?,?,?,?,?,?)",
+                     [("g0", "lex", "old", spans, 1, "conflict", 0.9, 1.0),  # flagged by an old config ...
+                      ("g0", "lex", "new", "[]", 0, "", 0.1, 2.0),  # ... cleared by the newer one
+                      ("g10", "lex", "new", spans, 1, "conflict", 0.8, 2.0)])
+    conn.execute("INSERT INTO labels VALUES ('g10', 'ann', ?, 1, 'done', '', 1, 1)", (spans,))
+    before = conn.execute("SELECT flagged FROM source_summary WHERE checkpoint_id = 'c0'").fetchone()[0]
+    conn.close()
+    assert before == 1  # schema 4 counted the old config's span
+
+    store = Store(root)
+    assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) >= 5
+    assert_in_sync(store)
+    rates = {r["checkpoint_id"]: r["rate"] for r in q.hallucination_rates(store, sources=[("detector", "lex")])}
+    assert rates == {"c0": 0.0, "c10": 1.0}
+    assert cmp.aggregate_deltas(store, ("c0", "greedy"), ("c10", "greedy"), ("detector", "lex"))["regressions"] == 1
+    store.close()
+
+
+def test_the_newest_detection_counts_through_reruns_and_deletes(ws):
+    g = "e0-c0-greedy-0"
+    ws.add_detections([Detection(g, "lex", "h1", [conflict()], 0.9, created_at=1.0)])
+    ws.add_detections([Detection(g, "lex", "h2", [], 0.1, created_at=2.0)])  # a rerun with another config
+    assert_in_sync(ws)
+    assert ws.query("SELECT config_hash FROM detection_latest WHERE generation_id = ?", (g,))[0][0] == "h2"
+    ws.add_detections([Detection(g, "lex", "h1", [conflict()], 0.9, created_at=3.0)])  # h1 run again: newest
+    assert_in_sync(ws)
+    assert q.hallucination_rates(ws, sources=[("detector", "lex")])[0]["positive"] == 1
+    ws.add_detections([Detection(g, "lex", "h0", [], 0.1, created_at=0.5)])  # an older result stored late
+    assert_in_sync(ws)
+    assert ws.delete_detections("lex", "h1") == 1  # the newest deleted: the next newest (h2) counts
+    assert_in_sync(ws)
+    assert ws.query("SELECT config_hash FROM detection_latest WHERE generation_id = ?", (g,))[0][0] == "h2"
+    assert q.hallucination_rates(ws, sources=[("detector", "lex")])[0]["positive"] == 0
 
 
 def test_every_type_is_a_column():

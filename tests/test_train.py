@@ -17,7 +17,7 @@ from hallu_core.config import ConfigError, DecodingConfig, GenerateConfig, Train
 from hallu_core.demo.base_model import make_tiny_model  # noqa: E402
 from hallu_core.models import is_adapter, load_model  # noqa: E402
 from hallu_core.store import Store  # noqa: E402
-from hallu_core.train import finetune, main, run_dir, run_id_for  # noqa: E402
+from hallu_core.train import checkpoint_id, finetune, main, run_dir, run_id_for  # noqa: E402
 
 RECORDS = [{"prompt": f"Question: Where was person {i} born?\nAnswer:", "completion": f" Person {i} was born in Lindor."}
            for i in range(24)]
@@ -89,6 +89,52 @@ def test_interrupted_finetune_resumes_from_its_last_checkpoint(tmp_path, tiny_di
     assert (run_dir(store, first.id) / "checkpoint-3" / "model.safetensors").stat().st_mtime_ns == saved
 
 
+class CancelAtStep(TrainerCallback):
+    """Raises what a cancel raises inside the training loop: the job runner's SIGTERM, or Ctrl-C."""
+
+    def __init__(self, error: type[BaseException], step: int = 2):
+        self.error, self.step = error, step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise self.error()
+
+
+@pytest.mark.parametrize("error", ["JobCancelled", "KeyboardInterrupt"])
+def test_a_cancelled_finetune_is_recorded_as_cancelled_and_resumes(tmp_path, tiny_dir, error):
+    from hallu_core.errors import JobCancelled
+
+    cancel = {"JobCancelled": JobCancelled, "KeyboardInterrupt": KeyboardInterrupt}[error]
+    store = Store(tmp_path / "ws")
+    config = _config(tiny_dir, max_steps=6)
+    with pytest.raises(cancel):
+        finetune(store, config, records=RECORDS, callbacks=[CancelAtStep(cancel, step=4)])
+    assert store.get_run(run_id_for(config)).status == "cancelled"
+    assert [c.step for c in store.checkpoints(run_id_for(config))] == [0, 3]
+    assert finetune(store, config, records=RECORDS).status == "done"
+
+
+def test_a_failing_finetune_is_recorded_as_failed(tmp_path, tiny_dir):
+    store = Store(tmp_path / "ws")
+    config = _config(tiny_dir)
+    with pytest.raises(RuntimeError):
+        finetune(store, config, records=RECORDS, callbacks=[CancelAtStep(RuntimeError)])
+    assert store.get_run(run_id_for(config)).status == "failed"
+
+
+def test_a_checkpoint_saved_but_not_registered_before_a_kill_is_registered_on_resume(tmp_path, tiny_dir):
+    store = Store(tmp_path / "ws")
+    config = _config(tiny_dir, max_steps=9)
+    first = finetune(store, config, records=RECORDS, callbacks=[StopAfterFirstSave()])
+    registered = store.get_checkpoint(checkpoint_id(first.id, 3))
+    with store.transaction() as conn:  # killed after the Trainer wrote checkpoint-3, before its on_save
+        conn.execute("DELETE FROM checkpoints WHERE run_id = ? AND step = 3", (first.id,))
+    finetune(store, config, records=RECORDS)
+    assert [c.step for c in store.checkpoints(first.id)] == [0, 3, 6, 9]
+    again = store.get_checkpoint(checkpoint_id(first.id, 3))
+    assert (again.name, again.path, again.metrics) == (registered.name, registered.path, registered.metrics)
+
+
 def test_module_entry_point_trains_from_a_config_file(tmp_path, tiny_dir):
     data = tmp_path / "records.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in RECORDS), encoding="utf-8")
@@ -116,6 +162,7 @@ def test_configs_round_trip_through_json(tiny_dir):
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     gen = GenerateConfig(("ck1",), decodings=(DecodingConfig(), DecodingConfig("sample", temperature=0.8, top_p=0.95)))
     assert GenerateConfig.from_dict(json.loads(json.dumps(gen.to_dict()))) == gen
+    assert GenerateConfig.from_dict(gen.to_dict()) == gen  # in-process, without a JSON trip (forms do this)
     assert [d.name for d in gen.decodings] == ["greedy", "sample-t0.8-p0.95"]
     with pytest.raises(ConfigError, match="unknown field"):
         TrainConfig.from_dict({**config.to_dict(), "lr": 1})

@@ -70,6 +70,21 @@ def _grouped(marks: list[tuple[str, str, bool]], key: int) -> dict[str, float]:
     return {k: _rate(v) for k, v in sorted(groups.items())}
 
 
+def demo_findings(store) -> dict[str, list[str]]:
+    """What the demo's stored numbers show, per run, judged by the oracle (hallu_core.findings)."""
+    from hallu_core.findings import workspace_findings
+
+    return {run: [f.text for f in found] for run, found in workspace_findings(store, ("labels", ORACLE)).items()}
+
+
+def format_findings(by_run: Mapping[str, list[str]]) -> str:
+    """The findings for the CLI: one block per run, one line per sentence."""
+    lines = ["Findings (oracle labels):"] if by_run else []
+    for run, texts in by_run.items():
+        lines += [f"  {run}:", *(f"    - {text}" for text in texts)]
+    return "\n".join(lines)
+
+
 def format_rates(rows: list[dict]) -> str:
     """A plain table for the CLI: one line per checkpoint."""
     statuses = sorted({s for r in rows for s in r["by_status"]})

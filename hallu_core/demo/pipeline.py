@@ -15,7 +15,7 @@ from typing import Callable
 
 from hallu_core.config import TrainConfig, default_demo_decodings
 from hallu_core.demo.base_model import PretrainSettings, build_base_model
-from hallu_core.demo.demo_report import oracle_labels, oracle_rates, run_detectors
+from hallu_core.demo.demo_report import demo_findings, oracle_labels, oracle_rates, run_detectors
 from hallu_core.demo.world import EVAL_DATASET, write_world
 from hallu_core.generate import generate_for_checkpoints
 from hallu_core.store import Store
@@ -124,6 +124,6 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
     result = {"run_id": run.id, "checkpoints": rates, "prompts": len(world.eval_examples),
               "decodings": [d.name for d in decodings], "generations": len(generations), "generate": counts,
               "detectors": detector_report, "seconds": {**timings, "total": round(time.monotonic() - started, 1)},
-              "dataset": EVAL_DATASET}
+              "dataset": EVAL_DATASET, "findings": demo_findings(store)}
     log.info("demo done in %.1f s", result["seconds"]["total"])
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hallu_core.types import Span
 
 from .base import BaseDetector, DetectItem, DetectResult, result_from_spans
+from .evidence import passage
 from .lexical import tag_words
 from .text import sentences, words
 
@@ -42,6 +43,6 @@ class SelfContradiction(BaseDetector):
             earlier = first_value.setdefault(key, word)
             if earlier.norm != word.norm and which_sentence(earlier.start) != which_sentence(word.start):
                 spans.append(Span(word.start, word.end, "self_contradiction", self.config["score"],
-                                  {"text": earlier.text, "start": earlier.start, "end": earlier.end,
-                                   "field": "output"}, note=f"'{prev.text}' given two values"))
+                                  passage(earlier.text, earlier.start, earlier.end, "output", "earlier value"),
+                                  note=f"'{prev.text}' given two values"))
         return result_from_spans(spans)

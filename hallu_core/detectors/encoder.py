@@ -35,15 +35,14 @@ def encode(texts: list[str], path: str | None = None, batch_size: int = 64) -> n
     """Unit-normalised embeddings, one row per text (an empty list gives shape (0, d))."""
     model = load_encoder(path)
     dim = model.get_embedding_dimension()
-    todo = sorted({t for t in texts if (path, t) not in _CACHE}, key=len)  # similar lengths pad less
+    todo = {t for t in texts if (path, t) not in _CACHE}
+    if todo and len(_CACHE) + len(todo) > CACHE_SIZE:  # start afresh rather than track ages
+        _CACHE.clear()
+        todo = set(texts)
     if todo:
+        todo = sorted(todo, key=len)  # similar lengths pad less
         emb = model.encode(todo, batch_size=batch_size, normalize_embeddings=True,
                            convert_to_numpy=True, show_progress_bar=False)
-        if len(_CACHE) + len(todo) > CACHE_SIZE:  # start afresh rather than track ages
-            _CACHE.clear()
-            todo = sorted(set(texts), key=len)
-            emb = model.encode(todo, batch_size=batch_size, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
         _CACHE.update({(path, t): e for t, e in zip(todo, emb)})
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)

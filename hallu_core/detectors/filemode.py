@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from hallu_core.records import GenerationRecord
-from hallu_core.types import Span
+from hallu_core.types import Generation, Span
 
 from .base import DetectItem, Progress
 from .registry import get_detector
@@ -28,13 +28,17 @@ def gold_spans(record: GenerationRecord) -> list[Span]:
 
 
 def items_from_records(records: list[GenerationRecord]) -> list[DetectItem]:
-    """Responses sharing a source are each other's `samples` (RAGTruth: 6 models, one source)."""
-    by_source = defaultdict(list)
-    for record in records:
-        by_source[record.source_id].append(record)
-    return [DetectItem(id=r.id, output=r.response, source=r.source, reference=r.reference, question=r.question,
-                       task=r.task, samples=[o.response for o in by_source[r.source_id] if o.id != r.id])
-            for r in records]
+    """The items the workspace path builds for the same rows after `hallu import` (one builder,
+    `detect.detect_item`): responses sharing a source are each other's `samples` (RAGTruth: 6 models)."""
+    from hallu_core.detect import detect_item
+    from hallu_core.io import example_for
+
+    examples = {r.id: example_for(r, "file") for r in records}
+    outputs = {r.id: Generation(r.id, examples[r.id].id, r.model, r.response) for r in records}
+    by_example = defaultdict(list)
+    for r in records:
+        by_example[examples[r.id].id].append(outputs[r.id])
+    return [detect_item(examples[r.id], outputs[r.id], by_example[examples[r.id].id]) for r in records]
 
 
 def detect_file(in_path: str | Path, detector_name: str, out_path: str | Path,

@@ -22,6 +22,7 @@ from hallu_core.metrics import prf, response_prf, span_prf
 from hallu_core.types import Span, content_hash
 
 from .base import BaseDetector, DetectItem, DetectResult, Progress, no_progress
+from .evidence import NONE_FOUND
 from .units import (CLAUSE_FEATURES, RESPONSE_FEATURES, WORD_FEATURES, Units, build_units, clause_labels,
                     word_labels, word_runs)
 
@@ -73,6 +74,18 @@ class LearnedDetector(BaseDetector):
         self.span_thresholds: dict[str, float] = {"": 0.5}  # per task; "" for tasks unseen in training
         if pretrained:
             self._load_weights(BUILTIN / "default.json" if pretrained == "builtin" else Path(pretrained) / "learned.json")
+
+    def weights_fingerprint(self):
+        """The trained weights (builtin ones change without the config changing); hashed once per model,
+        since the store asks for the config hash of every detection it writes."""
+        if self.gate is None:
+            return None
+        if getattr(self, "_fingerprint_of", None) is not self.gate:  # fit() and load() make a new gate
+            self._fingerprint = content_hash(self.gate.to_dict(), self.scorer.to_dict(),
+                                             self.word_scorer.to_dict() if self.word_scorer else None,
+                                             self.response_thresholds, self.span_thresholds)
+            self._fingerprint_of = self.gate
+        return self._fingerprint
 
     # -- training ---------------------------------------------------------------
     def fit(self, items: list[DetectItem], gold_spans: list[list[Span]], progress: Progress | None = None):
@@ -194,13 +207,14 @@ class LearnedDetector(BaseDetector):
         if probs is None or not len(probs) or (threshold >= NO_WORDS and u.claims):
             return list(u.claims)
         if self.config["granularity"] == "word":
-            scored = [Span(s, e, "conflict" if conflict else "baseless", round(score, 4), note="learned word score")
+            scored = [Span(s, e, "conflict" if conflict else "baseless", round(score, 4),
+                           note=f"learned word score; {NONE_FOUND}")
                       for s, e, conflict, score in word_runs(u, probs, threshold, keep_best=not u.claims)]
         else:
             keep = [i for i, p in enumerate(probs) if p >= threshold] or ([] if u.claims else [int(np.argmax(probs))])
             bounds = u.narrow if self.config["narrow"] else u.bounds
             scored = [Span(*bounds[i], "conflict" if u.x[i, _CONFLICT] > 0 else "baseless", round(float(probs[i]), 4),
-                           note="learned clause score") for i in keep]
+                           note=f"learned clause score; {NONE_FOUND}") for i in keep]
         # a claim already covers its words: overlapping spans would count the same characters twice
         return list(u.claims) + [s for s in scored if not any(s.start < c.end and c.start < s.end for c in u.claims)]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from hallu_core.types import Span
 
 from .base import BaseDetector, DetectItem, DetectResult, result_from_spans
+from .evidence import NONE_FOUND, passage
 from .text import sentences
 
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -335,10 +336,21 @@ def _star_claims(text: str, start: int, end: int, record: Record) -> list[Claim]
 
 
 def evidence_span(source: str, field: str) -> dict | None:
-    """Where the record states the field (its last path part as a JSON key)."""
-    key = f'"{field.split(".")[-1]}"'
-    at = source.find(key)
-    return {"text": key, "start": at, "end": at + len(key), "field": "source"} if at >= 0 else None
+    """Where the record states the field: `"key": value` (the value parsed to its exact end),
+    found inside its parent object for nested paths ("BusinessParking.garage"); None when the
+    record has no such field (nothing in the source is evidence then)."""
+    parts = field.split(".")
+    at = 0
+    for k, part in enumerate(parts):
+        m = re.compile(rf'"{re.escape(part)}"\s*:\s*').search(source, at)
+        if m is None:
+            return None
+        at = m.end() if k < len(parts) - 1 else m.start()
+    try:
+        _, end = json.JSONDecoder().raw_decode(source, m.end())
+    except ValueError:
+        end = m.end()
+    return passage(source[at:end], at, end, "source", "record field")
 
 
 class RecordClaims(BaseDetector):
@@ -352,7 +364,11 @@ class RecordClaims(BaseDetector):
         record = parse_record(item.source)
         if record is None:
             return DetectResult([], 0.0)
-        spans = [Span(c.start, c.end, c.verdict, self.config[f"{c.verdict}_score"],
-                      evidence_span(item.source, c.field), note=c.said)
-                 for c in find_claims(item.output, record) if c.verdict != "supported"]
+        spans = []
+        for c in find_claims(item.output, record):
+            if c.verdict == "supported":
+                continue
+            evidence = evidence_span(item.source, c.field)
+            note = c.said if evidence else f"{c.said} (the record has no such field: {NONE_FOUND})"
+            spans.append(Span(c.start, c.end, c.verdict, self.config[f"{c.verdict}_score"], evidence, note=note))
         return result_from_spans(spans)

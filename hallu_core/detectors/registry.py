@@ -14,7 +14,8 @@ _REGISTRY: dict[str, tuple[str, str, dict]] = {
     "learned": ("learned", "LearnedDetector", {}),
     "lettuce": ("plugins", "TokenClassifierDetector", {}),
     "nli": ("plugins", "NLIDetector", {}),
-    "default": ("learned", "LearnedDetector", {"pretrained": "builtin"}),
+    "span": ("span", "SpanDetector", {}),
+    "default": ("routed", "PerTaskDefault", {}),
 }
 
 

@@ -11,7 +11,11 @@ from hallu_core.types import Span
 
 from .base import BaseDetector, DetectItem, DetectResult, Progress, no_progress, result_from_spans
 from .encoder import encode, windowed
+from .evidence import NONE_FOUND, passage
 from .text import Piece, clauses, sentences
+
+
+EVIDENCE_FLOOR = 0.3  # MiniLM cosine under which the closest source sentence is unrelated (measured on the demo)
 
 
 def source_pieces(item: DetectItem) -> list[tuple[str, Piece]]:
@@ -66,7 +70,12 @@ class SemanticSupport(BaseDetector):
             support = float(row[best])
             if support < self.config["threshold"]:
                 field, ev = srcs[best]
-                spans.append(Span(clause.start, clause.end, "baseless", round(1.0 - support, 4),
-                                  {"text": ev.text, "start": ev.start, "end": ev.end, "field": field,
-                                   "similarity": round(support, 4)}, note="low semantic support"))
+                # the closest sentence is what the clause was compared with; below the floor it is
+                # an unrelated sentence, not evidence
+                related = support >= EVIDENCE_FLOOR
+                evidence = passage(ev.text, ev.start, ev.end, field, "closest sentence",
+                                   similarity=round(support, 4)) if related else None
+                spans.append(Span(clause.start, clause.end, "baseless", round(1.0 - support, 4), evidence,
+                                  note="low semantic support; closest source sentence shown" if related else
+                                  f"low semantic support; {NONE_FOUND}"))
         return result_from_spans(spans)

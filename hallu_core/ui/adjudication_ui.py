@@ -6,6 +6,7 @@ from itertools import combinations
 import streamlit as st
 
 from .. import agreement, render
+from ..judges import is_synthetic
 from ..labeling import ADJUDICATED
 from .data import store
 from .labeling_ui import act
@@ -18,6 +19,10 @@ def _save_adjudication(gid: str, candidates: list[dict], key: str, reviewer: str
         message=f"Adjudicated set saved ({len(chosen)} span(s)).")
 
 
+def who(annotator: str) -> str:
+    return f"{annotator} (synthetic)" if is_synthetic(annotator) else annotator
+
+
 def adjudication_panel(gid: str, text: str, reviewer: str) -> None:
     """Every annotator's spans on this item side by side; the reviewer picks the final set."""
     s = store()
@@ -27,11 +32,11 @@ def adjudication_panel(gid: str, text: str, reviewer: str) -> None:
         return
     with st.container(border=True, key="label_adjudication"):
         st.subheader("Annotators on this item")
-        pairs = [f"{a.annotator} vs {b.annotator}: character F1 {agreement.char_f1(a.spans, b.spans):.2f}"
+        pairs = [f"{who(a.annotator)} vs {who(b.annotator)}: character F1 {agreement.char_f1(a.spans, b.spans):.2f}"
                  for a, b in combinations(humans, 2)]
         st.text("Agreement — " + "; ".join(pairs))
         shown = humans + [lab for lab in labels if lab.annotator == ADJUDICATED]
-        show_html(render.side_by_side([(f"{lab.annotator} ({len(lab.spans)} spans)",
+        show_html(render.side_by_side([(f"{who(lab.annotator)} ({len(lab.spans)} spans)",
                                         render.highlight_spans(text, [{**sp.to_dict(), "annotator": lab.annotator}
                                                                       for sp in lab.spans]))
                                        for lab in shown]))

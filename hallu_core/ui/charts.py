@@ -4,7 +4,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-PALETTE = ["#1c7ed6", "#e03131", "#2f9e44", "#f08c00", "#7048e8", "#0c8599", "#c2255c", "#5c940d"]
+# sixteen distinguishable colours: a figure gives each of its series its own, across every subplot
+# (Tableau 10, then the dark shades of Tableau 20b: no two alike, none too pale on white)
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#000000"]
 
 
 def run_curves_figure(points: list[dict], title: str = "") -> go.Figure:
@@ -45,7 +48,8 @@ def rate_lines(rows: list[dict], color: str, dash: str | None = None, title: str
                                  hovertemplate="step %{x}: %{y:.1%} (%{customdata[1]} of %{customdata[0]})",
                                  line=dict(color=colors[c], dash=dashes.get(d, "solid"))))
     fig.update_layout(height=340, margin=dict(t=40 if title else 20, b=30), title=title or None,
-                      yaxis_tickformat=".0%", xaxis_title="step", yaxis_title="share flagged")
+                      yaxis_tickformat=".0%", xaxis_title="step", yaxis_title="share flagged",
+                      showlegend=True, legend_title_text=color)  # a lone line still says what it is
     fig.update_yaxes(rangemode="tozero")
     return fig
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import queries, render
+from .. import judges, queries, render
+from . import thresholds
+from .judge import JUDGE, adopt_url_judge
 from .widgets import show_html
 
 
@@ -14,8 +16,27 @@ def span_toggles(detail: dict, key: str) -> tuple[list[str], list[str]]:
     options = dets + [f"labels:{a}" for a in anns]
     if not options:
         return [], []
-    chosen = st.pills("Spans from", options, selection_mode="multi", default=dets or options, key=key) or []
+    names = {o: judges.describe(("labels", o[7:]) if o.startswith("labels:") else ("detector", o)) for o in options}
+    chosen = st.pills("Spans from", options, selection_mode="multi", default=default_toggles(dets, anns),
+                      key=key, format_func=names.get,
+                      help="By default the judge's labels (people's first) and one detector (`default`).") or []
     return [o for o in chosen if o in dets], [o.split(":", 1)[1] for o in chosen if o.startswith("labels:")]
+
+
+def default_toggles(dets: list[str], anns: list[str]) -> list[str]:
+    """The chosen judge (or the best labels of this output) and one detector, not every detector at once."""
+    adopt_url_judge()
+    choice = st.session_state.get(JUDGE, "")
+    out = []
+    if choice.startswith("labels:") and choice[7:] in anns:
+        out.append(choice)
+    elif anns:
+        out.append("labels:" + judges.rank({("labels", a): 1 for a in anns})[0][1])
+    if choice in dets:
+        out.append(choice)
+    elif dets:
+        out.append(judges.DEFAULT_DETECTOR if judges.DEFAULT_DETECTOR in dets else dets[0])
+    return out
 
 
 def output_html(detail: dict, detectors: list[str] | None, annotators: list[str]) -> str:
@@ -35,7 +56,7 @@ def show_detail(detail: dict, key: str) -> None:
     gen, ex = detail["generation"], detail["example"]
     st.caption(render.md_escape(header(detail)))
     detectors, annotators = span_toggles(detail, key=f"{key}-toggles")
-    spans = queries.detail_spans(detail, detectors, annotators)
+    spans = threshold_filter(detail, detectors, annotators, key)
     left, right = st.columns(2)
     with left:
         grounding(ex, spans)
@@ -47,9 +68,27 @@ def show_detail(detail: dict, key: str) -> None:
         show_html(render.span_list(spans, gen.text))
         st.markdown("**Token confidence** (darker red = less likely)")
         show_html(render.token_heatmap(gen.text, gen.tokens))
-    scores = {d.detector: round(d.response_score, 3) for d in detail["detections"]}
+    scores = {d.detector: f"{d.response_score:.3f}" + (" (raw)" if thresholds.is_raw(d.detector, d.spans) else "")
+              for d in detail["detections"]}
     if scores:
-        st.caption("Response scores: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+        st.caption(render.md_escape("Response scores (probability the output is hallucinated): "
+                                    + ", ".join(f"{k} {v}" for k, v in scores.items())))
+
+
+def threshold_filter(detail: dict, detectors: list[str], annotators: list[str], key: str) -> list[dict]:
+    """The chosen spans, each detector's at or above its threshold (sliders in an expander)."""
+    spans = queries.detail_spans(detail, detectors, annotators)
+    shown = {d.detector: thresholds.scale(d.spans) for d in detail["detections"] if d.detector in detectors}
+    if not shown:
+        return spans
+    with st.expander("Span thresholds (calibrated: 0.5 = as likely hallucinated as not)"):
+        limits = thresholds.sliders(shown, key=f"{key}-threshold")
+    for line in thresholds.notes(shown):
+        st.caption(render.md_escape(line))
+    kept = thresholds.keep(spans, limits)
+    if len(kept) < len(spans):
+        st.caption(f"{len(spans) - len(kept)} detector span(s) under the threshold hidden.")
+    return kept
 
 
 def grounding(ex, spans, what: str = "evidence") -> None:

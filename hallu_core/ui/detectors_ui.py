@@ -39,9 +39,3 @@ def pr_figure(curve: list[dict], at: dict, title: str = "") -> go.Figure:
                       yaxis=dict(title="precision", range=[-0.02, 1.02]))
     return fig
 
-
-def default_annotator(names: list[str]) -> int:
-    for preferred in ("adjudicated", "gold"):
-        if preferred in names:
-            return names.index(preferred)
-    return 0

@@ -17,17 +17,23 @@ def _start(kind: str, args: dict) -> None:
     except (ValueError, OSError) as exc:
         st.error(render.md_escape(f"Could not start the {kind} job: {exc}"))
         return
-    st.session_state[ACTIVE_JOB] = job_id
-    st.success(f"Started {kind} job {job_id}.")
+    st.session_state[ACTIVE_JOB] = job_id  # the jobs panel below follows the job just started
+    st.success(f"Started {kind} job {job_id}; its progress is under Jobs below.")
 
 
-def finetune_form(default_base: str = "") -> None:
+def finetune_form() -> None:
     from ..config import ConfigError, TrainConfig
+    from ..model_refs import local_models, model_problem
 
     datasets = q("datasets")
+    local = dict(local_models(store()))
     with st.form("finetune-form"):
         name = st.text_input("Run name", "finetune")
-        base_model = st.text_input("Base model (HF id or local folder)", default_base)
+        c1, c2 = st.columns(2)
+        picked = c1.selectbox("Base model (this workspace's models)", list(local) or ["(none in this workspace)"],
+                              format_func=lambda p: local.get(p, p),
+                              help="The demo's base model and every checkpoint saved in this workspace.")
+        typed = c2.text_input("…or another base model (HF id or local folder; overrides the choice)", "")
         dataset = st.selectbox("Training dataset (prompt → reference)", datasets or ["(no datasets)"])
         c1, c2, c3 = st.columns(3)
         method = c1.radio("Method", ["full", "lora"], horizontal=True)
@@ -45,8 +51,13 @@ def finetune_form(default_base: str = "") -> None:
     if submitted:
         from ..paths import PathNotAllowed, confine_model_ref
 
+        base_model = typed.strip() or (picked if local else "")
+        if not base_model:
+            st.error("Choose a base model: this workspace holds none, so type an HF id or a local folder.")
+            return
         try:  # a path typed here must lie in the workspace or the models folder (hallu_core.paths)
-            config = TrainConfig(base_model=confine_model_ref(base_model, store().root), dataset=dataset if datasets else None,
+            ref = confine_model_ref(base_model, store().root)
+            config = TrainConfig(base_model=ref, dataset=dataset if datasets else None,
                                  method=method, learning_rate=float(learning_rate), epochs=float(epochs),
                                  max_steps=int(max_steps), batch_size=int(batch_size), eval_every=int(every),
                                  save_every=int(every), lora_r=int(lora_r), lora_alpha=int(lora_alpha),
@@ -54,15 +65,87 @@ def finetune_form(default_base: str = "") -> None:
         except (ConfigError, TypeError, PathNotAllowed) as exc:
             st.error(render.md_escape(f"Invalid config: {exc}"))
             return
+        with st.spinner("Checking that the base model loads…"):
+            problem = model_problem(ref)
+        if problem:
+            st.error(render.md_escape(f"Not started: {problem}."))
+            return
         _start("finetune", {"config": config.to_dict()})
+
+
+def distill_form(checkpoint_labels: dict[str, str]) -> None:
+    """A student trained on a teacher checkpoint's token distributions (hallu_core.distill)."""
+    from ..config import SHRINK, ConfigError, DistillConfig
+
+    datasets = q("datasets")
+    with_weights = {c["checkpoint_id"] for c in q("checkpoints") if c["path"]}
+    usable = [c for c in checkpoint_labels if c in with_weights]
+    with st.form("distill-form"):
+        name = st.text_input("Run name", "distill", key="distill-name")
+        c1, c2 = st.columns(2)
+        picked = c1.selectbox("Teacher (a checkpoint of this workspace)", usable or ["(no checkpoints with weights)"],
+                              format_func=lambda c: checkpoint_labels.get(c, c), key="distill-teacher")
+        typed = c2.text_input("…or another teacher (HF id or local folder; overrides the choice)", "",
+                              key="distill-typed")
+        c1, c2 = st.columns(2)
+        student = c1.text_input("Student (HF id or local folder; empty: the teacher with fewer layers)", "",
+                                help="It must use the teacher's tokenizer; a pair that does not is refused before "
+                                     "any training.", key="distill-student")
+        layers = c2.number_input("Student layers when shrinking (0: half the teacher's)", value=0, min_value=0, step=1,
+                                key="distill-layers")
+        dataset = st.selectbox("Training dataset (prompt → reference)", datasets or ["(no datasets)"],
+                               key="distill-ds")
+        c1, c2, c3 = st.columns(3)
+        temperature = c1.number_input("Temperature", value=2.0, min_value=0.0, step=0.5, key="distill-t")
+        alpha = c2.number_input("Alpha (weight of the KL term; the rest: hard labels)", value=0.5, min_value=0.0,
+                                max_value=1.0, step=0.1, key="distill-alpha")
+        learning_rate = c3.number_input("Learning rate", value=5e-4, format="%.6f", min_value=0.0, key="distill-lr")
+        c1, c2, c3, c4 = st.columns(4)
+        epochs = c1.number_input("Epochs", value=3.0, min_value=0.0, step=0.5, key="distill-epochs")
+        max_steps = c2.number_input("Max steps (-1: use epochs)", value=-1, step=10, key="distill-steps")
+        batch_size = c3.number_input("Batch size", value=8, min_value=0, step=1, key="distill-bs")
+        every = c4.number_input("Eval and save every N steps", value=50, min_value=0, step=10, key="distill-every")
+        submitted = st.form_submit_button("Start distillation", type="primary")
+    if submitted:
+        from ..model_refs import model_problem
+        from ..paths import PathNotAllowed, confine_model_ref
+
+        teacher = typed.strip() or (picked if usable else "")
+        if not teacher:
+            st.error("Choose a teacher: this workspace has no checkpoint with weights, so type an HF id or a folder.")
+            return
+        try:  # typed paths must lie in the workspace or the models folder (hallu_core.paths)
+            typed_refs = {"teacher": confine_model_ref(teacher, store().root)} if typed.strip() else {}
+            if student.strip():
+                typed_refs["student"] = confine_model_ref(student, store().root)
+            config = DistillConfig(teacher=typed_refs.get("teacher", teacher),
+                                   student=typed_refs.get("student", SHRINK),
+                                   student_layers=None if student.strip() else (int(layers) or None),
+                                   dataset=dataset if datasets else None, temperature=float(temperature),
+                                   alpha=float(alpha), learning_rate=float(learning_rate), epochs=float(epochs),
+                                   max_steps=int(max_steps), batch_size=int(batch_size), eval_every=int(every),
+                                   save_every=int(every), name=name.strip())
+        except (ConfigError, TypeError, PathNotAllowed) as exc:
+            st.error(render.md_escape(f"Invalid config: {exc}"))
+            return
+        with st.spinner("Checking that the models load…"):
+            problems = [f"{role}: {p}" for role, ref in typed_refs.items() if (p := model_problem(ref))]
+        if problems:
+            st.error(render.md_escape(f"Not started: {'; '.join(problems)}."))
+            return
+        _start("distill", {"config": config.to_dict()})
 
 
 def generate_form(checkpoint_labels: dict[str, str]) -> None:
     from ..config import ConfigError, DecodingConfig, GenerateConfig
 
     datasets = q("datasets")
+    with_weights = {c["checkpoint_id"] for c in q("checkpoints") if c["path"]}
+    usable = [c for c in checkpoint_labels if c in with_weights]
+    if len(usable) < len(checkpoint_labels):
+        st.caption("Only checkpoints with weights in this workspace are listed: imported models cannot generate.")
     with st.form("generate-form"):
-        ckpts = st.multiselect("Checkpoints", list(checkpoint_labels), format_func=checkpoint_labels.get)
+        ckpts = st.multiselect("Checkpoints", usable, format_func=checkpoint_labels.get)
         dataset = st.selectbox("Prompts from dataset", ["(all examples)"] + datasets)
         c1, c2, c3, c4 = st.columns(4)
         strategy = c1.selectbox("Decoding", ["greedy", "beam", "sample"])
@@ -84,6 +167,16 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
         except (ConfigError, TypeError) as exc:
             st.error(render.md_escape(f"Invalid config: {exc}"))
             return
+        from pathlib import Path
+
+        from ..model_refs import model_problem
+
+        paths = {c["checkpoint_id"]: c["path"] for c in q("checkpoints")}
+        for ckpt in ckpts:  # a checkpoint whose folder went missing fails here, not minutes into the job
+            problem = model_problem(str(store().root / Path(paths[ckpt])))
+            if problem:
+                st.error(render.md_escape(f"Not started: {checkpoint_labels.get(ckpt, ckpt)}: {problem}."))
+                return
         _start("generate", {"config": config.to_dict()})
 
 
@@ -103,18 +196,24 @@ def detect_form(checkpoint_labels: dict[str, str]) -> None:
 
 def jobs_section(key: str = "jobs") -> None:
     """Recent jobs and the live panel of the chosen one."""
-    from .widgets import job_panel
+    from .widgets import first_line, job_panel
 
     recent = store().jobs(limit=20)
     if not recent:
         st.caption("No jobs yet.")
         return
     st.dataframe([{"id": j.id, "kind": j.kind, "status": j.status, "progress": (j.done / j.total) if j.total else 0.0,
-                   "message": j.message, "error": (j.error or "")[:120]} for j in recent], hide_index=True,
+                   "message": j.message, "error": first_line(j.error)} for j in recent], hide_index=True,
                  column_config={"progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0)},
                  key=f"{key}-table")
     ids = [j.id for j in recent]
-    active = st.session_state.get(ACTIVE_JOB)
-    chosen = st.selectbox("Job", ids, index=ids.index(active) if active in ids else 0, key=f"{key}-pick",
-                          format_func=lambda i: next(f"{j.kind} {j.id} ({j.status})" for j in recent if j.id == i))
+    active, pick = st.session_state.get(ACTIVE_JOB), f"{key}-pick"
+    if active in ids and st.session_state.get(f"{key}-followed") != active:
+        st.session_state[f"{key}-followed"] = active  # a job was just started: show it, not the last one viewed
+        st.session_state[pick] = active
+    elif st.session_state.get(pick) not in ids:
+        st.session_state[pick] = ids[0]
+    chosen = st.selectbox("Job", ids, key=pick,
+                          format_func=lambda i: next(f"{j.kind} {j.id}" for j in recent if j.id == i),
+                          help="The status of each job is in the table above; the panel below follows it live.")
     job_panel(chosen, key=key)

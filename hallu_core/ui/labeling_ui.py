@@ -71,6 +71,9 @@ def refresh_queue() -> None:
 
 
 def step(delta: int) -> None:
+    message = st.session_state.get(MESSAGE)
+    if message and len(message) > 2:  # an error about this item's selection does not follow to the next
+        st.session_state.pop(MESSAGE)
     snap = st.session_state.get(QUEUE)
     if snap:
         snap["pos"] = max(0, min(len(snap["rows"]), snap["pos"] + delta))
@@ -89,8 +92,12 @@ def act(action, *args, advance: bool = False, message: str = "", **kwargs) -> No
         step(1)
 
 
-def show_message() -> None:
-    kind, text = st.session_state.pop(MESSAGE, (None, None))
+def show_message(where: str = "page") -> None:
+    """The last action's message, where it belongs: an add-span error beside the Add button."""
+    message = st.session_state.get(MESSAGE)
+    if not message or (message[2] if len(message) > 2 else "page") != where:
+        return
+    kind, text = st.session_state.pop(MESSAGE)[:2]
     if kind == "error":
         st.error(text, icon=":material/error:")
     elif kind:
@@ -100,10 +107,13 @@ def show_message() -> None:
 def add_selected(gid: str, annotator: str, sel: dict, type_key: str, note_key: str) -> None:
     span_type = st.session_state.get(type_key)
     if not span_type:
-        st.session_state[MESSAGE] = ("error", "choose a type for the selected span")
+        st.session_state[MESSAGE] = ("error", "Choose a type for the selected span first.", "selection")
         return
     act(labeling.add_span, gid, annotator, sel["start"], sel["end"], span_type,
         st.session_state.get(note_key, ""), message=f"Added a {span_type} span [{sel['start']}, {sel['end']}).")
+    if st.session_state.get(MESSAGE, ("",))[0] == "error":
+        st.session_state[MESSAGE] = (*st.session_state[MESSAGE][:2], "selection")
+        return
     st.session_state[USED_SELECTION] = sel["nonce"]
     st.session_state[note_key] = ""
 

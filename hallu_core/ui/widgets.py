@@ -1,11 +1,11 @@
-"""Widgets shared by pages: the sidebar context, HTML output, source pickers, job panels."""
+"""Widgets shared by pages: the frame (menu, sidebar context), HTML output, job panels."""
 from __future__ import annotations
 
 import time
 
 import streamlit as st
 
-from .. import queries, render
+from .. import render
 from .data import q, store, workspace_path
 
 CTX_CHECKPOINT, CTX_DECODING = "ctx_checkpoint", "ctx_decoding"
@@ -40,26 +40,62 @@ def sidebar() -> None:
         if decodings:
             if st.session_state.get(CTX_DECODING) not in decodings:
                 st.session_state[CTX_DECODING] = decodings[0]
-            st.selectbox("Decoding", decodings, key=CTX_DECODING)
+            st.selectbox("Decoding", decodings, key=CTX_DECODING, format_func=lambda d: d or "(unnamed)")
+
+
+FRAME = "_hallu_frame_running"
+
+
+def pages() -> list:
+    """The app's pages, in menu order (app.py's navigation)."""
+    return [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+        st.Page("pages/runs.py", title="Runs", icon=":material/show_chart:", url_path="runs"),
+        st.Page("pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+        st.Page("pages/label.py", title="Label", icon=":material/edit:", url_path="label"),
+        st.Page("pages/detectors.py", title="Detectors", icon=":material/rule:", url_path="detectors"),
+    ]
+
+
+def frame() -> None:
+    """Called first by every page: the app's frame (sidebar, a link's ?judge=) when app.py did not run it.
+
+    Streamlit serves a deep link (/label) on a freshly started server from the `pages/` folder
+    before `app.py` has declared its navigation once, so a page must not rely on the frame."""
+    if st.session_state.get(FRAME):
+        return
+    from .judge import adopt_url_judge
+
+    st.set_page_config(page_title="Hallu", layout="wide")
+    if len(_known_pages()) > 1:  # Streamlit is serving the pages/ folder: show the app's menu instead
+        st.navigation(pages())  # the app's menu, not Streamlit's list of files; this page goes on running
+    sidebar()
+    adopt_url_judge()
+
+
+def _known_pages() -> list:
+    """The pages Streamlit resolves URLs with: the pages/ folder's files before app.py has run once
+    on this server; a single entry under AppTest's switch_page."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return list(ctx.pages_manager.get_pages().values()) if ctx else []
 
 
 def context() -> tuple[str | None, str | None]:
     return st.session_state.get(CTX_CHECKPOINT), st.session_state.get(CTX_DECODING)
 
 
-def source_picker(label: str, key: str, sources: list | None = None, default: str | None = None):
-    """Pick a rate source: a detector or an annotator's labels."""
-    sources = q("rate_sources") if sources is None else sources
-    if not sources:
-        return None
-    names = [queries.source_name(s) for s in sources]
-    index = names.index(default) if default in names else 0
-    chosen = st.selectbox(label, names, index=index, key=key)
-    return sources[names.index(chosen)]
-
-
 def empty_state(what: str) -> None:
     st.info(f"{what} Import a file on the Overview page, or run `hallu demo` to build a demo workspace.")
+
+
+def first_line(error: str | None, width: int = 200) -> str:
+    """The one-line reason of a job error (its last non-empty line holds the exception)."""
+    lines = [ln.strip() for ln in (error or "").strip().splitlines() if ln.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def job_panel(job_id: str, key: str) -> None:
@@ -72,24 +108,31 @@ def job_panel(job_id: str, key: str) -> None:
         st.warning(f"Job {job_id} is not in this workspace.")
         return
     active = job.status in ("queued", "running")
+    seen_key = f"{key}-checkpoints-{job_id}"
+    st.session_state[seen_key] = s.query("SELECT COUNT(*) FROM checkpoints")[0][0]
 
     @st.fragment(run_every=1.0 if active else None)
     def _panel():
         jobs.refresh_jobs(s)
         current = s.get_job(job_id)
-        st.markdown(f"**{current.kind}** job `{current.id}` — {current.status}")
-        frac = current.done / current.total if current.total else 0.0
-        st.progress(min(1.0, max(0.0, frac)), text=render.md_escape(current.message or current.status))
-        if current.status in ("queued", "running"):
-            if st.button("Cancel", key=f"{key}-cancel-{job_id}"):
-                jobs.cancel_job(s, job_id)
-                time.sleep(0.2)
-                st.rerun(scope="fragment")
-        if current.error:
-            st.error(render.md_escape(current.error))
-        with st.expander("Log", expanded=current.status == "failed"):
-            st.code(current.log[-8000:] or "(empty)", language=None)
+        with st.container(key=f"{key}-panel-{job_id}"):
+            st.markdown(f"**{current.kind}** job `{current.id}` — {current.status}")
+            frac = current.done / current.total if current.total else (1.0 if current.status == "done" else 0.0)
+            st.progress(min(1.0, max(0.0, frac)), text=render.md_escape(current.message or current.status))
+            if current.status in ("queued", "running"):
+                if st.button("Cancel", key=f"{key}-cancel-{job_id}"):
+                    jobs.cancel_job(s, job_id)
+                    time.sleep(0.2)
+                    st.rerun(scope="fragment")
+            if current.status == "cancelled":
+                st.info("Cancelled by the user.")
+            elif current.error:
+                st.error(render.md_escape(f"{current.status.capitalize()}: {first_line(current.error)}"))
+            with st.expander("Log and traceback", expanded=False):
+                st.code(current.log[-8000:] or "(empty)", language=None)
         if active and current.status not in ("queued", "running"):
             st.rerun()  # finished: refresh the whole page so new data shows
+        if active and s.query("SELECT COUNT(*) FROM checkpoints")[0][0] != st.session_state.get(seen_key):
+            st.rerun()  # a fine-tune saved a checkpoint: the pages' pickers and charts should offer it now
 
     _panel()

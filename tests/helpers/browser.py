@@ -38,7 +38,9 @@ def free_port() -> int:
 def serve(workspace: Path | None, log: Path, env_extra: dict | None = None):
     """Start `hallu serve` (which becomes the Streamlit server); returns (process, url) once healthy."""
     port = free_port()
-    env = {**os.environ, **(env_extra or {}), "HF_HUB_OFFLINE": "1"}
+    # no file watcher: an edit to the sources during a run (other work in the same tree) would make
+    # Streamlit reload hallu_core modules mid-session, and cached objects stop unpickling
+    env = {**os.environ, **(env_extra or {}), "HF_HUB_OFFLINE": "1", "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
     env.pop("HALLU_WORKSPACE", None)
     cmd = [sys.executable, "-m", "hallu_core.cli", "serve", "--port", str(port)]
     if workspace is not None:
