@@ -1,6 +1,7 @@
 """`hallu` commands that run models: demo, finetune, distill, generate, detect, detect-file, evaluate."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
@@ -40,10 +41,8 @@ def finetune_command(store, config, run_id):
     from .config import TrainConfig
     from .train import finetune
 
-    run = _run_with_bar("finetune", lambda bar: finetune(store, TrainConfig.from_file(config), run_id=run_id,
-                                                         progress=bar))
-    checkpoints = store.checkpoints(run.id)
-    click.echo(json.dumps({"run_id": run.id, "status": run.status, "checkpoints": [c.name for c in checkpoints]}))
+    _echo_run(store, _run_with_bar("finetune", lambda bar: finetune(store, TrainConfig.from_file(config),
+                                                                    run_id=run_id, progress=bar)))
 
 
 @main.command("distill")
@@ -55,10 +54,14 @@ def distill_command(store, config, run_id):
     from .config import DistillConfig
     from .distill import distill
 
-    run = _run_with_bar("distill", lambda bar: distill(store, DistillConfig.from_file(config), run_id=run_id,
-                                                       progress=bar))
-    checkpoints = store.checkpoints(run.id)
-    click.echo(json.dumps({"run_id": run.id, "status": run.status, "checkpoints": [c.name for c in checkpoints]}))
+    _echo_run(store, _run_with_bar("distill", lambda bar: distill(store, DistillConfig.from_file(config),
+                                                                  run_id=run_id, progress=bar)))
+
+
+def _echo_run(store, run) -> None:
+    """The finished (or resumed-and-finished) run as one JSON line: scripts read it."""
+    click.echo(json.dumps({"run_id": run.id, "status": run.status,
+                           "checkpoints": [c.name for c in store.checkpoints(run.id)]}))
 
 
 @main.command("generate")
@@ -74,9 +77,12 @@ def distill_command(store, config, run_id):
 @click.option("--num-samples", default=1, show_default=True, type=int)
 @click.option("--max-new-tokens", default=64, show_default=True, type=int)
 @click.option("--batch-size", default=16, show_default=True, type=int)
+@click.option("--prompt-template", default=None, metavar="NAME|TEXT",
+              help="closed-book (the default: prompts as is), grounded (the example's source before the prompt), "
+                   "or a template text with {prompt} and {source}. Overrides a CONFIG file's.")
 @with_store
 def generate_command(store, config, run_id, checkpoint_ids, dataset, strategy, temperature, top_p, top_k,
-                     num_beams, num_samples, max_new_tokens, batch_size):
+                     num_beams, num_samples, max_new_tokens, batch_size, prompt_template):
     """Generate from checkpoints (a GenerateConfig JSON file, or the options). Skips what exists."""
     from .config import DecodingConfig, GenerateConfig
     from .generate import generate_from_config
@@ -89,6 +95,8 @@ def generate_command(store, config, run_id, checkpoint_ids, dataset, strategy, t
             raise click.UsageError("name checkpoints with --run or --checkpoint, or give a CONFIG file")
         decoding = DecodingConfig(strategy, num_beams, temperature, top_p, top_k, num_samples, max_new_tokens)
         cfg = GenerateConfig(tuple(refs), dataset, (decoding,), batch_size)
+    if prompt_template is not None:
+        cfg = dataclasses.replace(cfg, prompt_template=prompt_template)  # validated again by __post_init__
     summary = _run_with_bar("generate", lambda bar: generate_from_config(store, cfg, progress=bar))
     click.echo(json.dumps(summary))
 

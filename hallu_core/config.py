@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import prompts
+
 
 class ConfigError(ValueError):
     """A config value that cannot work, said with the field's name and value."""
@@ -245,6 +247,7 @@ class GenerateConfig(_Serialisable):
     decodings: tuple[DecodingConfig, ...] = (DecodingConfig(),)
     batch_size: int = 16
     backend: str = "hf"  # hf | vllm
+    prompt_template: str = prompts.CLOSED_BOOK  # a template name or a text with {prompt} / {source} (prompts.py)
 
     def __post_init__(self):
         _check(isinstance(self.checkpoints, tuple) and len(self.checkpoints) > 0 and all(
@@ -256,6 +259,8 @@ class GenerateConfig(_Serialisable):
         _check(_is_int(self.batch_size) and self.batch_size > 0, "batch_size", self.batch_size,
                "a positive integer")
         _check(self.backend in ("hf", "vllm"), "backend", self.backend, "one of hf, vllm")
+        why = prompts.problem(self.prompt_template)
+        _check(why is None, "prompt_template", self.prompt_template, why or "")
 
     def to_dict(self) -> dict:
         out = super().to_dict()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import judges, queries
+from . import judges, prompts, queries
 from .run_kinds import run_kind, teacher_of, training_data
 from .store import Store
 
@@ -133,6 +133,7 @@ TEMPERATURE = re.compile(r"(?:^|-)t(\d+(?:\.\d+)?)")
 
 def temperature_of(decoding: str) -> float | None:
     """Greedy and beam search are temperature 0; `sample-t0.7...` is 0.7; anything else: unknown."""
+    decoding = prompts.split(decoding)[0]  # "sample-t0.7 · grounded" is sampled at 0.7 too
     if decoding == "greedy" or decoding.startswith("beam"):
         return 0.0
     match = TEMPERATURE.search(decoding)
@@ -140,15 +141,19 @@ def temperature_of(decoding: str) -> float | None:
 
 
 def decoding_finding(rates: list[dict]) -> Finding | None:
-    """The rate per decoding (every checkpoint pooled) and whether it rises with temperature."""
-    rows = _pooled(rates, ("decoding",))
+    """The rate per decoding (every checkpoint pooled) and whether it rises with temperature.
+
+    On closed-book prompts where there are any: a grounded prompt is another cause, told by `template_finding`."""
+    closed = [r for r in rates if r.get("prompt_template", prompts.CLOSED_BOOK) == prompts.CLOSED_BOOK]
+    rows = _pooled(closed or rates, ("decoding",))
+    scope = ", closed-book prompts" if closed and len(closed) < len(rates) else ""
     if not rows or {r["decoding"] for r in rows} == {"imported"}:  # an imported file's decoding is unknown
         return None
     rows.sort(key=lambda r: (temperature_of(r["decoding"]) is None, temperature_of(r["decoding"]) or 0,
                              r["decoding"]))
     parts = ", ".join(f"{r['decoding']} {_pct(r['rate'])}{_thin(r['n'])}" for r in rows)
     if len(rows) == 1:
-        return Finding("decoding", f"Only one decoding was judged: {parts}.")
+        return Finding("decoding", f"Only one decoding was judged{scope}: {parts}.")
     by_temp: dict[float, list[dict]] = {}
     for r in rows:
         if (t := temperature_of(r["decoding"])) is not None:
@@ -167,18 +172,29 @@ def decoding_finding(rates: list[dict]) -> Finding | None:
             trend = ": the rate falls as temperature rises" + spread
         else:
             trend = ": the rate does not move steadily with temperature"
-    return Finding("decoding", f"Rate per decoding, every checkpoint pooled: {parts}{trend}.")
+    return Finding("decoding", f"Rate per decoding, every checkpoint pooled{scope}: {parts}{trend}.")
 
 
 def template_finding(rates: list[dict]) -> Finding | None:
-    """Grounded vs closed-book prompts, when rate rows carry a `prompt_template`; nothing otherwise."""
-    rows = _pooled([r for r in rates if r.get("prompt_template")], ("prompt_template",))
+    """Grounded vs closed-book prompts, when rate rows carry a `prompt_template`; nothing otherwise.
+
+    Only (checkpoint, decoding) cells generated with two or more templates count, so each template is
+    compared on the same checkpoints and decodings (not a grounded greedy vs a hot closed-book sample)."""
+    carried = [r for r in rates if r.get("prompt_template")]
+    cells: dict[tuple, set] = {}
+    for r in carried:
+        cells.setdefault(_cell(r), set()).add(r["prompt_template"])
+    rows = _pooled([r for r in carried if len(cells[_cell(r)]) > 1], ("prompt_template",))
     if len(rows) < 2:
         return None
     rows.sort(key=lambda r: r["rate"])
     parts = ", ".join(f"{r['prompt_template']} {_pct(r['rate'])}{_thin(r['n'])}" for r in rows)
     return Finding("template", f"Rate per prompt template: {parts}; {rows[0]['prompt_template']} is lowest "
                                f"({_points(rows[0]['rate'] - rows[-1]['rate'])} vs {rows[-1]['prompt_template']}).")
+
+
+def _cell(row: dict) -> tuple:
+    return row.get("checkpoint_id", row.get("checkpoint")), prompts.split(row.get("decoding") or "")[0]
 
 
 def _last_rate(rates: list[dict]) -> dict | None:

@@ -1,7 +1,7 @@
 """Generate from checkpoints on an evaluation set, into the store.
 
-Every generation is content-addressed (example x checkpoint x decoding x sample index,
-`types.generation_id`), so a rerun skips what exists and a killed run picks up where it
+Every generation is content-addressed (example x checkpoint x decoding [x prompt template, when
+not closed-book] x sample index, `types.generation_id`), so a rerun skips what exists and a killed run picks up where it
 stopped: results are stored batch by batch. Backends and the meaning of the stored
 logprob/entropy are in `generate_backends`.
 """
@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
+from . import prompts
 from .config import ConfigError, DecodingConfig, GenerateConfig
 from .generate_backends import Output, load_backend
 from .store import Store
@@ -75,14 +76,19 @@ def select_examples(store: Store, *, examples: Iterable[Example] | None = None, 
 def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, examples: Iterable[Example] | None = None,
                              example_ids: Iterable[str] | None = None, dataset: str | None = None,
                              decodings: Sequence[DecodingConfig] = (DecodingConfig(),), batch_size: int = 16,
-                             backend: str = "hf", progress: Progress | None = None) -> dict:
+                             backend: str = "hf", prompt_template: str = prompts.CLOSED_BOOK,
+                             progress: Progress | None = None) -> dict:
     """Generate every missing (example, checkpoint, decoding, sample); returns counts.
 
     Examples: `examples` as given, else the workspace's (one `dataset`, or all), narrowed
-    to `example_ids` when given. Returns {"generated", "skipped", "checkpoints"}.
+    to `example_ids` when given. Each prompt goes through `prompt_template` (prompts.py).
+    Returns {"generated", "skipped", "checkpoints"}.
     """
     progress = progress or _no_progress
+    if (why := prompts.problem(prompt_template)) is not None:
+        raise ConfigError(f"prompt_template = {prompt_template!r}: {why}")
     chosen = select_examples(store, examples=examples, example_ids=example_ids, dataset=dataset)
+    _check_sources(chosen, prompt_template)
     checkpoints = []
     for cid in checkpoint_ids:
         checkpoint = store.get_checkpoint(cid)
@@ -93,7 +99,8 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
     plan, skipped = [], 0
     for checkpoint in checkpoints:
         for decoding in decodings:
-            ids = {(e.id, k): generation_id(e.id, checkpoint.id, decoding.hash_dict(), k)
+            identity = prompts.identity(decoding.hash_dict(), prompt_template)
+            ids = {(e.id, k): generation_id(e.id, checkpoint.id, identity, k)
                    for e in chosen for k in range(decoding.num_samples)}
             existing = store.existing_generation_ids(ids.values())
             todo = [(i, e) for i, e in enumerate(chosen)
@@ -109,12 +116,16 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
         model = load_backend(backend, location, base)
         for _, decoding, todo in (p for p in plan if p[0] is checkpoint):
             # the seed depends on what is generated, not on when: reruns draw the same samples
-            seed = int(content_hash(checkpoint.id, decoding.hash_dict(), length=8), 16) % 2**31
+            identity = prompts.identity(decoding.hash_dict(), prompt_template)
+            seed = int(content_hash(checkpoint.id, identity, length=8), 16) % 2**31
             for first, batch in _batches(todo, batch_size):
-                outputs = model.generate([e.prompt for e in batch], decoding, seed=seed + first)
-                generated += store.add_generations(_records(checkpoint, decoding, batch, outputs, backend))
+                texts = [prompts.render(prompt_template, e.prompt, e.source) for e in batch]
+                outputs = model.generate(texts, decoding, seed=seed + first)
+                generated += store.add_generations(_records(checkpoint, decoding, batch, outputs, backend,
+                                                            prompt_template))
                 done += len(batch)
-                progress(done, total, f"{checkpoint.name} / {decoding.name}: {done}/{total}")
+                label = prompts.label(decoding.name, prompts.name_of(prompt_template))
+                progress(done, total, f"{checkpoint.name} / {label}: {done}/{total}")
         del model
         _free_memory()
     log.info("generated %d, skipped %d existing, over %d checkpoints", generated, skipped, len(checkpoints))
@@ -138,7 +149,8 @@ def generate_from_config(store: Store, config: GenerateConfig, progress: Progres
     """`hallu generate` with a GenerateConfig (checkpoint refs resolved as in `resolve_checkpoint_ids`)."""
     return generate_for_checkpoints(store, resolve_checkpoint_ids(store, config.checkpoints), dataset=config.dataset,
                                     decodings=config.decodings, batch_size=config.batch_size,
-                                    backend=config.backend, progress=progress)
+                                    backend=config.backend, prompt_template=config.prompt_template,
+                                    progress=progress)
 
 
 def resolve_checkpoint_ids(store: Store, refs: Iterable[str]) -> list[str]:
@@ -163,16 +175,32 @@ def resolve_checkpoint_ids(store: Store, refs: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def _check_sources(examples: list[Example], prompt_template: str) -> None:
+    if (why := prompts.source_problem(examples, prompt_template)) is not None:
+        raise ConfigError(why)
+
+
+def _template_meta(prompt_template: str) -> dict:
+    """What a generation stores about its template: nothing for closed-book (as before templates existed)."""
+    name = prompts.name_of(prompt_template)
+    if name == prompts.CLOSED_BOOK:
+        return {}
+    return {"prompt_template": name, **({"prompt_template_text": prompt_template} if name != prompt_template else {})}
+
+
 def _records(checkpoint: Checkpoint, decoding: DecodingConfig, examples: list[Example],
-             outputs: list[list[Output]], backend: str) -> list[Generation]:
+             outputs: list[list[Output]], backend: str, prompt_template: str = prompts.CLOSED_BOOK) -> list[Generation]:
     records = []
+    identity = prompts.identity(decoding.hash_dict(), prompt_template)
+    label = prompts.label(decoding.name, prompts.name_of(prompt_template))
+    template = _template_meta(prompt_template)
     for example, samples in zip(examples, outputs):
         for k, out in enumerate(samples):
             records.append(Generation(
-                id=generation_id(example.id, checkpoint.id, decoding.hash_dict(), k), example_id=example.id,
+                id=generation_id(example.id, checkpoint.id, identity, k), example_id=example.id,
                 checkpoint_id=checkpoint.id, text=out.text, decoding=decoding.hash_dict(),
-                decoding_name=decoding.name, sample_index=k, tokens=out.tokens,
-                meta={**out.meta, "backend": backend, "logprob_basis": "model"},
+                decoding_name=label, sample_index=k, tokens=out.tokens,
+                meta={**out.meta, "backend": backend, "logprob_basis": "model", **template},
             ))
     return records
 

@@ -17,7 +17,7 @@ from .records import (
 )
 from .store import Store
 from .types import Checkpoint, Example, Generation, Label, Run, content_hash
-from . import tables
+from . import prompts, tables
 
 log = logging.getLogger(__name__)
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -201,7 +201,9 @@ def _generation(r: GenerationRecord, example_id: str, checkpoint_id: str) -> Gen
     origin = {k: r.context[k] for k in ("run", "run_kind", "step") if k in r.context}
     meta = {"model": r.model, "extra": r.extra, **({"origin": origin} if origin else {}),
             **({"prompt_template": r.context["prompt_template"]} if "prompt_template" in r.context else {})}
-    return Generation(r.id, example_id, checkpoint_id, r.response, decoding_name=r.context.get("decoding", "imported"),
+    # a template's outputs keep a side of their own, as when generated here ("greedy · grounded")
+    decoding = prompts.label(r.context.get("decoding", "imported"), r.context.get("prompt_template"))
+    return Generation(r.id, example_id, checkpoint_id, r.response, decoding_name=decoding,
                       sample_index=r.context.get("sample_index", 0), meta=meta)
 
 

@@ -43,12 +43,12 @@ def training_set(store: Store, annotator: str) -> tuple[list, list, list[str]]:
     return items, [list(lab.spans) for _, lab in keep], [g.example_id for g, _ in keep]
 
 
-def readiness(store: Store, annotator: str) -> str | None:
-    """Why training on this annotator's labels cannot work yet (None: it can); checked before a job starts."""
+def readiness(store: Store, annotator: str, minimum: int = MIN_LABELS) -> str | None:
+    """Why fitting on this annotator's labels cannot work yet (None: it can); checked before a job starts."""
     total, positives = store.query("SELECT COUNT(*), COALESCE(SUM(n_spans > 0), 0) FROM labels "
                                    "WHERE annotator = ? AND status = 'done'", (annotator,))[0]
-    if total < MIN_LABELS or positives == 0 or positives == total:
-        return (f"need at least {MIN_LABELS} done labels by {annotator!r} with both hallucinated and clean "
+    if total < minimum or positives == 0 or positives == total:
+        return (f"need at least {minimum} done labels by {annotator!r} with both hallucinated and clean "
                 f"outputs; found {total} ({positives} with spans)")
     return None
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable
 
+from . import prompts
 from .store import Store
 
 Source = tuple[str, str]  # ("detector", name) | ("labels", annotator)
@@ -134,8 +135,9 @@ def hallucination_rates(store: Store, sources: Iterable[Source] | None = None, r
         row = {"checkpoint_id": r["checkpoint_id"], "source": source_name(source), "source_kind": source[0],
                "n": r["n"], "positive": r["positive"], "rate": r["positive"] / r["n"],
                "run": r["run"], "run_id": r["run_id"], "checkpoint": r["checkpoint"], "step": r["step"]}
-        if by_decoding:
+        if by_decoding:  # the label folds the prompt template in ("greedy · grounded"): findings compare them
             row["decoding"] = r["decoding_name"]
+            row["prompt_template"] = prompts.split(r["decoding_name"])[1]
         if by_knowledge:
             row["knowledge"] = r["knowledge"] or "unrecorded"
         out.append(row)

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
+from . import prompts
 from .records import Problem
 from .run_kinds import run_kind
 from .store import Store
@@ -78,8 +79,13 @@ def _run_kind(kind: str, config: str | None) -> str:  # once per run, not per ex
 def _context(row, meta: dict, example_meta: dict) -> dict:
     """Where the output came from, for analysis in pandas: run, kind, step, decoding, template, example meta."""
     template = meta.get("prompt_template", json.loads(row["decoding"] or "{}").get("prompt_template"))
+    if template is None and "backend" in meta:  # generated here before templates existed, or closed-book
+        template = prompts.CLOSED_BOOK
+    # the stored label folds a template in ("greedy · grounded"); the file gives decoding and template apart
+    decoding, in_label = prompts.split(row["decoding_name"])
+    decoding = decoding if template and in_label == template else row["decoding_name"]
     return {"run": row["run"], "run_kind": _run_kind(row["kind"], row["config"]),
-            "step": row["step"], "decoding": row["decoding_name"], "sample_index": row["sample_index"],
+            "step": row["step"], "decoding": decoding, "sample_index": row["sample_index"],
             "prompt_template": template,
             # source_id and question are columns of their own
             "meta": {k: v for k, v in example_meta.items() if k not in ("source_id", "question")}}

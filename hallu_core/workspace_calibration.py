@@ -15,6 +15,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from . import label_training
 from .detectors import calibrate
 from .store import Store
 
@@ -42,12 +43,7 @@ def own_threshold(store: Store | None, detector: str) -> float | None:
 
 def readiness(store: Store, annotator: str) -> str | None:
     """Why a refit on this annotator's labels cannot work yet (None: it can)."""
-    total, positives = store.query("SELECT COUNT(*), COALESCE(SUM(n_spans > 0), 0) FROM labels "
-                                   "WHERE annotator = ? AND status = 'done'", (annotator,))[0]
-    if total < MIN_LABELS or positives == 0 or positives == total:
-        return (f"need at least {MIN_LABELS} done labels by {annotator!r} with both hallucinated and clean "
-                f"outputs; found {total} ({positives} with spans)")
-    return None
+    return label_training.readiness(store, annotator, MIN_LABELS)
 
 
 def refit(store: Store, detector_name: str, annotator: str, progress=None, redetect: bool = True) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import compare, judges, queries, render
+from hallu_core import compare, judges, prompts, queries, render
 from hallu_core.ui import charts, thresholds
 from hallu_core.ui.data import q
 from hallu_core.ui.judge import judge_picker
@@ -26,8 +26,11 @@ def side_label(side: tuple[str, str]) -> str:
 ctx = context()  # the sidebar's checkpoint / decoding is B by default; A is the first of B's run (its base)
 run_of = {c["checkpoint_id"]: c["run_id"] for c in ckpts}
 b_default = ctx if ctx in sides_all else sides_all[-1]
-a_default = next((s for s in sides_all if run_of[s[0]] == run_of[b_default[0]] and s[1] == b_default[1]
-                  and s != b_default), next(s for s in sides_all if s != b_default))
+# B with a prompt template ("greedy · grounded"): A is the same checkpoint's closed-book prompts
+closed_book = (b_default[0], prompts.split(b_default[1] or "")[0])
+a_default = closed_book if closed_book != b_default and closed_book in sides_all else next(
+    (s for s in sides_all if run_of[s[0]] == run_of[b_default[0]] and s[1] == b_default[1] and s != b_default),
+    next(s for s in sides_all if s != b_default))
 default = [a_default, b_default]
 c1, c2 = st.columns([3, 1])
 sides = c1.multiselect("Checkpoints / models / decodings (the first is A, the second B)", sides_all, default=default,

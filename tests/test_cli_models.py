@@ -165,3 +165,22 @@ def test_detect_file_refuses_a_bad_file_with_its_line(tmp_path):
     bad.write_text('{"id": "a", "response": 5}\n', encoding="utf-8")
     result = invoke("detect-file", bad, "--detector", "lexical", "--out", tmp_path / "p.jsonl")
     assert result.exit_code == 1 and f"{bad}:1: response: expected str" in result.output
+
+
+def test_generate_prompt_template_option(tmp_path, model_ws):
+    from hallu_core import prompts
+
+    result = invoke("generate", "--checkpoint", "ck0", "--prompt-template", "{prompt} {sorce}", "-w", model_ws)
+    assert result.exit_code == 1
+    assert "prompt_template = '{prompt} {sorce}': unknown placeholder {sorce}" in result.output
+    result = invoke("generate", "--checkpoint", "ck0", "--prompt-template", "grounded", "-w", model_ws)
+    assert result.exit_code == 1 and "3 example(s) have none" in result.output  # these examples carry no source
+    assert _generated_by_checkpoint(model_ws) == {}
+    # the option overrides a config file's template; closed-book and the template are two sets of outputs
+    assert invoke("generate", _config(tmp_path, ["ck0"]), "-w", model_ws).exit_code == 0
+    result = invoke("generate", _config(tmp_path, ["ck0"]), "--prompt-template", "Q: {prompt}", "-w", model_ws)
+    assert result.exit_code == 0, result.output
+    store = Store(model_ws)
+    labels = dict(store.query("SELECT decoding_name, COUNT(*) FROM generations GROUP BY decoding_name"))
+    store.close()
+    assert labels == {"greedy": 3, f"greedy · {prompts.name_of('Q: {prompt}')}": 3}

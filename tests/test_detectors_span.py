@@ -220,3 +220,37 @@ def test_shipped_span_weights_are_small_and_give_word_aligned_spans():
         assert 0 <= s.start < s.end <= len(text) and 0.0 <= s.score <= 1.0
         assert (s.start == 0 or not text[s.start - 1].isalnum()) and (s.end == len(text) or not text[s.end].isalnum())
     assert 0.0 <= unicode_item.response_score <= 1.0
+
+
+def test_cli_trains_on_a_workspace_annotators_labels(backbone, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from helpers.labeling import build
+
+    from hallu_core.cli import main
+    from hallu_core.workspace import open_workspace
+
+    build(open_workspace(tmp_path / "ws"), texts={g: "Paris is the capital of Germany." for g in ("g1", "g2", "g3", "g4")})
+    out = tmp_path / "adapter"
+    result = CliRunner().invoke(main, ["train-detector", "--annotator", "gold", "-w", str(tmp_path / "ws"), "--from",
+                                       "none", "--backbone", backbone, "--out", str(out), "--max-length", "64"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.rindex('{"out"'):].splitlines()[0])["examples"] == 4
+    assert SpanDetector(pretrained=str(out), quantize=False).detect([DetectItem("a", "Paris is in Germany.")])
+
+
+def test_detect_file_train_on_fits_the_span_detector_first(backbone, tmp_path):
+    import json
+
+    from hallu_core.detectors.filemode import detect_file
+
+    out = "Paris is the capital of Germany."
+    rows = [{"id": f"r{i}", "task_type": "QA", "source_id": f"s{i}", "source": "Paris is the capital of France.",
+             "response": out, "labels": [{"start": 24, "end": 31, "text": "Germany", "label_type": "Evident Conflict"}] if i % 2 else []}
+            for i in range(4)]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert detect_file(data, "span", tmp_path / "p.jsonl", train_on=data, model=backbone, pretrained=None,
+                       max_length=64, quantize=False) == 4
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 4

@@ -176,6 +176,22 @@ def test_templates_are_compared_only_when_rates_carry_them():
                                                "is lowest (-40 points vs closed-book).")
 
 
+def test_templates_are_compared_on_the_same_checkpoint_and_decoding_and_kept_out_of_the_decoding_finding():
+    def row(ckpt, decoding, template, positive):
+        return {"checkpoint_id": ckpt, "checkpoint": ckpt, "step": 1, "decoding": decoding, "n": 50,
+                "positive": positive, "prompt_template": template}
+
+    rates = [row("c1", "greedy", "closed-book", 20), row("c1", "greedy · grounded", "grounded", 5),
+             row("c1", "sample-t1.3", "closed-book", 40),  # no grounded twin: not part of the template comparison
+             row("c2", "sample-t1.3 · grounded", "grounded", 0)]  # no closed-book twin either
+    assert template_finding(rates).text == ("Rate per prompt template: grounded 10%, closed-book 40%; grounded "
+                                            "is lowest (-30 points vs closed-book).")
+    assert decoding_finding(rates).text == (
+        "Rate per decoding, every checkpoint pooled, closed-book prompts: greedy 40%, sample-t1.3 80%: "
+        "the rate rises with temperature (+40 points from temperature 0 to 1.3).")
+    assert template_finding([r for r in rates if r["checkpoint_id"] == "c2"]) is None
+
+
 def test_the_demo_report_states_each_runs_findings(store):
     from hallu_core.demo.demo_report import demo_findings, format_findings
 

@@ -13,6 +13,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hallu_core.config import DecodingConfig  # noqa: E402
+from hallu_core import prompts  # noqa: E402
 from hallu_core.demo.base_model import make_tiny_model, train_tokenizer, TINY_CORPUS  # noqa: E402
 from hallu_core.generate import generate_for_checkpoints, generate_texts  # noqa: E402
 from hallu_core.generate_backends import HFBackend, token_offsets  # noqa: E402
@@ -180,3 +181,100 @@ def test_generation_on_cuda_bf16(tiny_dir):
     for samples in backend.generate(PROMPTS, SAMPLE, seed=1):
         for out in samples:
             _check_output(out)
+
+
+# -- prompt templates (issue 12: grounded vs closed-book is a generation option) -----------
+def _with_sources(tmp_path, tiny_dir):
+    store = _workspace(tmp_path, tiny_dir)
+    store.add_examples([Example(f"ex{i}", "eval", p, source=f"Name: Person {i}\nBorn: 19{i}0 in Varesh")
+                        for i, p in enumerate(PROMPTS)])  # same ids: the sources replace the bare examples
+    return store
+
+
+def test_a_closed_book_id_is_the_id_generations_always_had():
+    # the shipped sample_data/workspace stores this generation under this id (computed before templates existed)
+    decoding = DecodingConfig("greedy", max_new_tokens=40).hash_dict()
+    identity = prompts.identity(decoding, prompts.CLOSED_BOOK)
+    assert generation_id("demo-s0-p0079-employer", "31ae5eabc0630931", identity, 0) == "bb2dffbd98af1aaf"
+    assert prompts.identity(decoding, "{prompt}") == decoding  # closed-book written out is closed-book
+    assert prompts.identity(decoding, prompts.GROUNDED) != decoding
+
+
+def test_grounded_and_closed_book_outputs_of_one_checkpoint_never_overwrite_each_other(tmp_path, tiny_dir):
+    store = _with_sources(tmp_path, tiny_dir)
+    closed = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY])
+    grounded = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY],
+                                        prompt_template=prompts.GROUNDED)
+    custom = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY],
+                                      prompt_template="Known: {source}\n{prompt}")
+    assert closed["generated"] == grounded["generated"] == custom["generated"] == 4
+    by_label = {}
+    for g in store.generations(checkpoint_id="ck0"):
+        by_label.setdefault(g.decoding_name, []).append(g)
+    custom_name = prompts.name_of("Known: {source}\n{prompt}")
+    assert sorted(by_label) == sorted(["greedy", "greedy · grounded", f"greedy · {custom_name}"])
+    assert {g.id for g in by_label["greedy"]} == {generation_id(f"ex{i}", "ck0", GREEDY.hash_dict(), 0)
+                                                  for i in range(4)}
+    assert all("prompt_template" not in g.meta for g in by_label["greedy"])  # stored exactly as before
+    assert {g.meta["prompt_template"] for g in by_label["greedy · grounded"]} == {"grounded"}
+    texts = {g.meta["prompt_template_text"] for g in by_label[f"greedy · {custom_name}"]}
+    assert texts == {"Known: {source}\n{prompt}"}
+    again = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY],
+                                     prompt_template=prompts.GROUNDED)
+    assert again == {"generated": 0, "skipped": 4, "checkpoints": 1}
+    assert store.counts()["generations"] == 12
+
+
+def test_the_grounded_prompt_carries_the_example_source(tmp_path, tiny_dir, monkeypatch):
+    import hallu_core.generate as gen
+
+    store = _with_sources(tmp_path, tiny_dir)
+    given = []
+    real = gen.load_backend
+
+    def recording(*args, **kwargs):  # the real model; only the prompts it is given are written down
+        model = real(*args, **kwargs)
+        generate = model.generate
+        model.generate = lambda texts, *a, **k: given.extend(texts) or generate(texts, *a, **k)
+        return model
+
+    monkeypatch.setattr(gen, "load_backend", recording)
+    generate_for_checkpoints(store, ["ck0"], example_ids=["ex1"], decodings=[GREEDY], prompt_template="grounded")
+    assert given == [f"Source:\nName: Person 1\nBorn: 1910 in Varesh\n\n{PROMPTS[1]}"]
+    given.clear()
+    generate_for_checkpoints(store, ["ck0"], example_ids=["ex1"], decodings=[GREEDY])
+    assert given == [PROMPTS[1]]  # closed-book: the prompt as is
+
+
+@pytest.mark.parametrize("template, named", [
+    ("{prompt} {sorce}", "{sorce}"), ("{}{prompt}", "{}"), ("{prompt!r}", "{prompt!r}"),
+    ("grounded-ish", "no such template"), ("{source} only", "must contain {prompt}"), ("{prompt", "not a valid"),
+])
+def test_a_bad_template_is_refused_naming_field_and_value(template, named):
+    from hallu_core.config import ConfigError, GenerateConfig
+
+    with pytest.raises(ConfigError) as err:
+        GenerateConfig(("ck0",), prompt_template=template)
+    assert str(err.value).startswith(f"prompt_template = {template!r}: ") and named in str(err.value)
+
+
+def test_grounding_examples_without_a_source_is_refused_before_any_model_loads(tmp_path, tiny_dir, monkeypatch):
+    import hallu_core.generate as gen
+    from hallu_core.config import ConfigError
+
+    store = _workspace(tmp_path, tiny_dir)  # examples with no source
+    monkeypatch.setattr(gen, "load_backend", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(ConfigError, match=r"'grounded' puts each example's source .* 4 example\(s\) have none"):
+        generate_for_checkpoints(store, ["ck0"], dataset="eval", prompt_template="grounded")
+    assert store.counts()["generations"] == 0
+
+
+def test_the_template_survives_a_jobs_json_trip_and_old_configs_stay_closed_book():
+    import json
+
+    from hallu_core.config import GenerateConfig
+
+    grounded = GenerateConfig(("ck0",), prompt_template="Facts: {source}\n{prompt}")
+    assert GenerateConfig.from_dict(json.loads(json.dumps(grounded.to_dict()))) == grounded
+    before_templates = {k: v for k, v in GenerateConfig(("ck0",)).to_dict().items() if k != "prompt_template"}
+    assert GenerateConfig.from_dict(before_templates).prompt_template == prompts.CLOSED_BOOK

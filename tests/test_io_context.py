@@ -59,6 +59,28 @@ def test_a_stored_prompt_template_is_exported(store, tmp_path):
     assert templates["templated"] == "grounded" and templates["full-0-greedy-0"] is None
 
 
+def test_generated_outputs_export_their_template_and_reimport_on_a_side_of_their_own(store, tmp_path):
+    from hallu_core.config import DecodingConfig
+    from hallu_core.generate import _records
+    from hallu_core.generate_backends import Output
+
+    _workspace(store, runs=(("full", {}),))
+    ckpt, examples = store.get_checkpoint("full-40"), store.examples("bios")[:2]
+    for template in ("closed-book", "grounded"):
+        store.add_generations(_records(ckpt, DecodingConfig(), examples, [[Output("P0 is a pilot.", [])]] * 2,
+                                       "hf", template))
+    export_file(store, tmp_path / "out.jsonl")
+    rows = [r for r in _jsonl(tmp_path / "out.jsonl") if r["run"] == "full" and r["step"] == 40]
+    made_here = [(r["decoding"], r["prompt_template"]) for r in rows if r["prompt_template"]]
+    # the file gives decoding and template apart (the workspace's label "greedy · grounded" folds them)
+    assert sorted(made_here) == [("greedy", "closed-book")] * 2 + [("greedy", "grounded")] * 2
+    fresh = Store(tmp_path / "fresh")
+    import_file(fresh, tmp_path / "out.jsonl", dataset="back")
+    counts = dict(fresh.query("SELECT decoding_name, COUNT(*) FROM generations g JOIN checkpoints c "
+                              "ON c.id = g.checkpoint_id WHERE c.step = 40 GROUP BY decoding_name"))
+    assert counts == {"greedy": 4 + 2, "greedy · grounded": 2, "sample-t1.3": 4}
+
+
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_flat_tables_have_context_columns_for_pandas(store, tmp_path, suffix):
     _workspace(store)

@@ -164,3 +164,73 @@ def test_compare_imported_models_by_gold_labels(imported_ws, monkeypatch):  # no
     bodies = "\n".join(html_bodies(at))
     assert "gpt-4-0613" in bodies and "llama-2-7b-chat" in bodies
     assert {m.label: m.value for m in at.metric}["Hallucination rate B"] == "100.0%"
+
+
+@pytest.fixture(scope="module")
+def grounded_ws(tmp_path_factory) -> tuple[Path, str]:
+    """A synthetic workspace whose last checkpoint also answered every prompt grounded (as `hallu generate
+    --prompt-template grounded` stores it); returns the workspace and that checkpoint's id."""
+    from hallu_core import synthetic
+    from hallu_core.config import DecodingConfig
+    from hallu_core.generate import _records
+    from hallu_core.generate_backends import Output
+    from hallu_core.types import Label, Span
+
+    root = tmp_path_factory.mktemp("dash") / "grounded"
+    store = synthetic.build(root, n_examples=8, steps=(0, 100))
+    ckpt = store.checkpoints()[-1]
+    examples = store.examples()
+    outputs = [[Output(f"Grounded answer {i}.", [])] for i in range(len(examples))]
+    grounded = _records(ckpt, DecodingConfig(), examples, outputs, "hf", "grounded")
+    store.add_generations(grounded)
+    store.add_labels([Label(g.id, "oracle", [Span(0, 8, "conflict")] if i % 4 == 0 else [])
+                      for i, g in enumerate(grounded)])
+    store.close()
+    return root, ckpt.id
+
+
+def test_a_prompt_template_is_a_choice_wherever_decodings_are(grounded_ws, monkeypatch):
+    ws, ckpt = grounded_ws
+    store = Store(ws)
+    n_grounded = store.query("SELECT COUNT(*) FROM generations WHERE decoding_name = 'greedy · grounded'")[0][0]
+    at = open_page(ws, "inspect", monkeypatch, state={"ctx_checkpoint": ckpt})
+    assert_ok(at)
+    assert "greedy · grounded" in at.selectbox(key="ctx_decoding").options  # the sidebar
+    assert {"greedy", "greedy · grounded"} <= set(at.multiselect(key="f-dec").options)
+    at.multiselect(key="f-dec").set_value(["greedy · grounded"]).run()
+    assert f"**{n_grounded:,}** generations match." in all_text(at)
+    gid = store.query("SELECT id FROM generations WHERE decoding_name = 'greedy · grounded' LIMIT 1")[0][0]
+    at = open_page(ws, "inspect", monkeypatch, query={"generation": gid})
+    assert any("decoding greedy · prompt template grounded · sample 0" in c.value for c in at.caption)
+    at = open_page(ws, "runs", monkeypatch)
+    assert_ok(at)
+    assert "greedy · grounded" in at.selectbox(key="runs-decoding").options
+
+
+def test_compare_pairs_a_grounded_side_with_the_same_checkpoints_closed_book_prompts(grounded_ws, monkeypatch):
+    ws, ckpt = grounded_ws
+    at = open_page(ws, "compare", monkeypatch, state={"ctx_checkpoint": ckpt, "ctx_decoding": "greedy · grounded"})
+    assert_ok(at)
+    assert at.multiselect(key="cmp-sides").value == [(ckpt, "greedy"), (ckpt, "greedy · grounded")]
+    assert any(m.label == "Hallucination rate B" for m in at.metric)
+
+
+def test_the_generate_form_offers_templates_and_refuses_a_bad_one(grounded_ws, monkeypatch):
+    from hallu_core.types import Checkpoint
+
+    ws, _ = grounded_ws
+    store = Store(ws)
+    folder = ws / "artifacts" / "weights"
+    folder.mkdir(parents=True, exist_ok=True)
+    if store.get_checkpoint("with-weights") is None:
+        store.add_checkpoint(Checkpoint("with-weights", store.runs()[0].id, 500, "step-500", "artifacts/weights"))
+    at = open_page(ws, "runs", monkeypatch)
+    template = next(s for s in at.selectbox if s.label == "Prompt template")
+    assert template.options == ["closed-book", "grounded", "custom"]
+    next(m for m in at.multiselect if m.label == "Checkpoints").set_value(["with-weights"])
+    template.set_value("custom")
+    next(t for t in at.text_input if t.label.startswith("Custom template")).set_value("{prompt} {sorce}")
+    next(b for b in at.button if b.label == "Start generation").click().run()
+    said = render.md_escape("prompt_template = '{prompt} {sorce}': unknown placeholder {sorce}")
+    assert any(said in e.value for e in at.error)
+    assert store.jobs() == []

@@ -9,7 +9,7 @@ import pytest
 
 from hallu_core import compare as cmp
 from hallu_core import queries as q
-from hallu_core import sides, summary
+from hallu_core import prompts, sides, summary
 from hallu_core.io import import_file
 from hallu_core.schema import MIGRATIONS
 from hallu_core.store import Store, statements
@@ -28,8 +28,7 @@ def expected(store: Store) -> tuple[dict, dict]:
             value = None
         # SQLite's view of a JSON value as text: true -> '1', "new" -> 'new'
         knowledge[row["id"]] = "" if value is None else str(int(value) if isinstance(value, bool) else value)
-    key_of = {g.id: (g.checkpoint_id, g.decoding_name, knowledge.get(g.example_id, ""))
-              for g in store.generations()}
+    key_of = {g.id: (g.checkpoint_id, side_of(g), knowledge.get(g.example_id, "")) for g in store.generations()}
     gens: dict = defaultdict(Counter)
     for gid, key in key_of.items():
         gens[key]["generations"] += 1
@@ -57,6 +56,14 @@ def expected(store: Store) -> tuple[dict, dict]:
             c.update(s.type for s in lab.spans)
     as_dict = lambda counters, cols: {k: tuple(v[c] for c in cols) for k, v in counters.items()}  # noqa: E731
     return as_dict(gens, ("generations", "labeled")), as_dict(sources, summary.SRC_COUNTS)
+
+
+def side_of(g: Generation) -> str:
+    """The decoding side a generation counts under, from its stored decoding and prompt template (meta): a
+    templated output's side names its template ("greedy · grounded"), so the summary never pools two templates."""
+    template = g.meta.get("prompt_template")
+    decoding, in_label = prompts.split(g.decoding_name)
+    return prompts.label(decoding if in_label == template else g.decoding_name, template)
 
 
 def stored_detections(store: Store) -> dict:
@@ -347,3 +354,34 @@ def test_a_migration_another_process_finished_is_not_run_again(tmp_path, monkeyp
     store = Store(tmp_path / "ws")  # would fail with "table example_knowledge already exists"
     assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
     store.close()
+
+
+def _generated(ck: str, template: str, flagged: set[str]) -> list[Generation]:
+    """Greedy outputs of the three examples as `hallu generate` stores them under `template`."""
+    from hallu_core.config import DecodingConfig
+    from hallu_core.generate import _records
+    from hallu_core.generate_backends import Output
+
+    examples = [Example(f"e{i}", "d", f"prompt {i}") for i in range(3)]
+    outputs = [[Output("Ada was born in Oslo." if f"e{i}" in flagged else "Ada.", [])] for i in range(3)]
+    return _records(Checkpoint(ck, "r", 0, "step-0"), DecodingConfig(), examples, outputs, "hf", template)
+
+
+def test_templates_keep_sides_of_their_own_in_the_summary_and_in_compare(ws):
+    grounded, custom = _generated("c0", "grounded", {"e0"}), _generated("c0", "Facts: {source}. {prompt}", set())
+    closed = _generated("c0", "closed-book", {"e0", "e1"})
+    assert ws.add_generations(closed + grounded + custom) == 9  # none overwrites another
+    for g in closed + grounded + custom:
+        ws.add_labels([Label(g.id, "oracle", [conflict(0, 3)] if "Oslo" in g.text else [])])
+    assert_in_sync(ws)
+    rates = {(r["decoding"], r["prompt_template"]): (r["n"], r["positive"])
+             for r in q.hallucination_rates(ws, [("labels", "oracle")]) if r["checkpoint_id"] == "c0"}
+    custom_side = f"greedy · {prompts.name_of('Facts: {source}. {prompt}')}"
+    assert rates == {("greedy", "closed-book"): (3, 2), ("greedy · grounded", "grounded"): (3, 1),
+                     (custom_side, custom_side.split(" · ")[1]): (3, 0)}
+    # "same checkpoint, grounded vs closed-book" is one Compare: the pairs are the same examples
+    agg = cmp.aggregate_deltas(ws, ("c0", "greedy"), ("c0", "greedy · grounded"), ("labels", "oracle"))
+    assert (agg["n"], agg["a_rate"], agg["b_rate"], agg["fixes"], agg["regressions"]) == (3, 2 / 3, 1 / 3, 1, 0)
+    ws.delete_label(grounded[0].id, "oracle")  # a grounded label goes: only the grounded side moves
+    assert_in_sync(ws)
+    assert cmp.aggregate_deltas(ws, ("c0", "greedy"), ("c0", "greedy · grounded"), ("labels", "oracle"))["n"] == 2

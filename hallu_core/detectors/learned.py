@@ -22,6 +22,7 @@ from hallu_core.metrics import prf, response_prf, span_prf
 from hallu_core.types import Span, content_hash
 
 from .base import BaseDetector, DetectItem, DetectResult, Progress, no_progress
+from .calibrate_fit import group_folds
 from .evidence import NONE_FOUND
 from .units import (CLAUSE_FEATURES, RESPONSE_FEATURES, WORD_FEATURES, Units, build_units, clause_labels,
                     word_labels, word_runs)
@@ -94,7 +95,7 @@ class LearnedDetector(BaseDetector):
         return self.fit_units(build_units(items, self.config["model_path"]), gold_spans, groups)
 
     def fit_units(self, units: list[Units], golds: list, groups: list[str]) -> "LearnedDetector":
-        folds = _group_folds(groups, self.config["folds"])
+        folds = group_folds(groups, self.config["folds"])
         gate_cs = self.config["gate_cs"] or [self.config["c"]]
         oof_gates, oof_probs = {c: np.zeros(len(units)) for c in gate_cs}, [None] * len(units)
         gold_pos = [bool(g) for g in golds]
@@ -250,12 +251,3 @@ class LearnedDetector(BaseDetector):
         self.word_scorer = LinearModel(**data["word_scorer"]) if data["word_scorer"] else None
 
 
-def _group_folds(groups: list[str], k: int) -> list[list[int]]:
-    """k folds of item indices, whole groups at a time, balanced by size."""
-    members = defaultdict(list)
-    for i, g in enumerate(groups):
-        members[g].append(i)
-    folds = [[] for _ in range(max(2, min(k, len(members))))]
-    for g in sorted(members, key=lambda g: (-len(members[g]), g)):
-        min(folds, key=len).extend(members[g])
-    return [f for f in folds if f]

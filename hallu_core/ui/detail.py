@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import judges, queries, render
+from .. import judges, prompts, queries, render
 from . import thresholds
 from .judge import JUDGE, adopt_url_judge
 from .widgets import show_html
@@ -46,7 +46,9 @@ def output_html(detail: dict, detectors: list[str] | None, annotators: list[str]
 
 def header(detail: dict) -> str:
     gen, ckpt, run, ex = detail["generation"], detail["checkpoint"], detail["run"], detail["example"]
-    parts = [f"{run.name if run else '?'} / {ckpt.name if ckpt else '?'}", f"decoding {gen.decoding_name or '-'}",
+    decoding, template = prompts.split(gen.decoding_name or "-")
+    parts = [f"{run.name if run else '?'} / {ckpt.name if ckpt else '?'}", f"decoding {decoding}",
+             *([f"prompt template {template}"] if template != prompts.CLOSED_BOOK else []),
              f"sample {gen.sample_index}", f"task {ex.task if ex else '-'}", f"example {gen.example_id}"]
     return " · ".join(parts)
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import render
+from .. import prompts, render
 from .data import q, store
 
 ACTIVE_JOB = "runs_active_job"
+CUSTOM = "custom"  # the generate form's template choice that reads the custom template field
 
 
 def _start(kind: str, args: dict) -> None:
@@ -156,6 +157,11 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
         num_beams = c1.number_input("Beams", value=1, min_value=1, step=1)
         num_samples = c2.number_input("Samples per prompt", value=1, min_value=1, step=1)
         max_new_tokens = c3.number_input("Max new tokens", value=64, min_value=1, step=8)
+        c1, c2 = st.columns([1, 3])
+        template = c1.selectbox("Prompt template", [*prompts.TEMPLATES, CUSTOM],
+                                help="closed-book: the prompt as is; grounded: the example's source, then the prompt")
+        custom = c2.text_input("Custom template (when 'custom')", placeholder="Facts: {source}\n{prompt}",
+                               help="Text with {prompt} and optionally {source}; {{ and }} for literal braces.")
         submitted = st.form_submit_button("Start generation", type="primary")
     if submitted:
         try:
@@ -163,10 +169,16 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
                                       top_p=float(top_p), top_k=int(top_k), num_samples=int(num_samples),
                                       max_new_tokens=int(max_new_tokens))
             config = GenerateConfig(checkpoints=tuple(ckpts), decodings=(decoding,),
-                                    dataset=None if dataset == "(all examples)" else dataset)
+                                    dataset=None if dataset == "(all examples)" else dataset,
+                                    prompt_template=custom if template == CUSTOM else template)
         except (ConfigError, TypeError) as exc:
             st.error(render.md_escape(f"Invalid config: {exc}"))
             return
+        if prompts.needs_source(config.prompt_template):
+            why = prompts.source_problem(store().examples(config.dataset), config.prompt_template)
+            if why:
+                st.error(render.md_escape(f"Not started: {why}."))
+                return
         from pathlib import Path
 
         from ..model_refs import model_problem

@@ -1,0 +1,73 @@
+"""Learning curve of the `span` classifier: span F1 on the lockbox after training on 25 / 50 / 100
+tuning rows (+ synthetic perturbations of those rows' faithful answers), with the shipped recipe
+(3 passes, thresholds on the validation fold). "all" is the shipped model. Nothing here is used
+for any choice. Last stdout line: one JSON object.
+
+    HF_HUB_OFFLINE=1 python bench/span_learning_curve.py [--sizes 25,50,100]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hallu_core.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
+from hallu_core.detectors.span import SpanDetector  # noqa: E402
+from hallu_core.detectors.span_split import load_split, tuning_folds  # noqa: E402
+from hallu_core.detectors.span_train import TrainConfig, examples_from_items, train, write_artifact  # noqa: E402
+from hallu_core.detectors.synthetic_spans import synthesize  # noqa: E402
+from hallu_core.metrics import evaluate  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from build_span_detector import DATA, best_thresholds, raw_rows  # noqa: E402
+
+PASSES = [(8e-4, 0), (1.5e-3, 1), (1.5e-3, 2)]  # (lr, seed) of the shipped recipe
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--sizes", default="25,50,100")
+    args = parser.parse_args()
+    split = load_split()
+    rows = [r for r in raw_rows(args.data) if str(r["source_id"]) in set(split["tuning"])]
+    val_sources = tuning_folds(rows)[0]
+    records = {r.id: r for r in read_records(args.data)}
+    pool = sorted((r for r in rows if str(r["source_id"]) not in val_sources), key=lambda r: r["id"])
+    random.Random(0).shuffle(pool)
+    val = [records[r["id"]] for r in rows if str(r["source_id"]) in val_sources]
+    lockbox = [r for r in records.values() if r.source_id in set(split["lockbox"])]
+    lb_items, lb_golds = items_from_records(lockbox), [gold_spans(r) for r in lockbox]
+    figures = {}
+    for n in [int(x) for x in args.sizes.split(",")]:
+        started, subset = time.time(), pool[:n]
+        human = [records[r["id"]] for r in subset]
+        human = human + [r for r in human if gold_spans(r)]
+        adapter = None
+        for lr, seed in PASSES:
+            synthetic = synthesize(subset, seed=seed)
+            examples = examples_from_items(items_from_records(human), [gold_spans(r) for r in human]) + synthetic
+            result = train(examples, TrainConfig(lr=lr, seed=seed, threads=2), init_adapter=adapter)
+            adapter = str(write_artifact(tempfile.mkdtemp(prefix=f"curve{n}-"), result.state, result.artifact))
+        detector = SpanDetector(pretrained=adapter)
+        v_items = items_from_records(val)
+        chosen = best_thresholds(detector, v_items, [gold_spans(r) for r in val], detector.token_scores(v_items))
+        detector.artifact["thresholds"] = chosen["thresholds"]
+        preds = detector.detect(lb_items)
+        fig = evaluate([p.spans for p in preds], lb_golds, [it.task for it in lb_items])
+        figures[n] = {"rows": n, "hallucinated_rows": sum(bool(gold_spans(records[r["id"]])) for r in subset),
+                      "span_f1": round(100 * fig["overall"]["span"]["f1"], 1),
+                      "by_task": {t: round(100 * d["span"]["f1"], 1) for t, d in fig["by_task"].items()},
+                      "seconds": round(time.time() - started)}
+        print(json.dumps(figures[n]), flush=True)
+    print(json.dumps({"lockbox_rows": len(lockbox), "curve": figures}))
+
+
+if __name__ == "__main__":
+    main()
