@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hallu_core.detectors import get_detector  # noqa: E402
 from hallu_core.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
-from hallu_core.detectors.learned import BUILTIN, LearnedDetector, _group_folds  # noqa: E402
+from hallu_core.detectors.calibrate_fit import group_folds  # noqa: E402
+from hallu_core.detectors.learned import BUILTIN, LearnedDetector  # noqa: E402
 from hallu_core.detectors.units import build_units  # noqa: E402
 from hallu_core.metrics import evaluate  # noqa: E402
 from hallu_core.types import Span  # noqa: E402
@@ -48,7 +49,7 @@ def cross_validated(units, golds, rows, outer_folds: int, **config):
     """Out-of-fold predictions: each fold's rows predicted by a model trained on the rest."""
     groups = [r.source_id for r in rows]
     predictions = [None] * len(rows)
-    for test in _group_folds(groups, outer_folds):
+    for test in group_folds(groups, outer_folds):
         train = sorted(set(range(len(rows))) - set(test))
         model = LearnedDetector(**config).fit_units([units[i] for i in train], [golds[i] for i in train],
                                                     [groups[i] for i in train])

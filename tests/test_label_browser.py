@@ -72,12 +72,22 @@ def open_label(browser, url: str, annotator: str):
 
 
 def drag_select(page, start: int, end: int) -> None:
-    box = page.evaluate(RANGE_JS, [start, end])
-    page.mouse.move(box["x1"], box["y1"])
-    page.mouse.down()
-    page.mouse.move((box["x1"] + box["x2"]) / 2, box["y1"], steps=4)
-    page.mouse.move(box["x2"], box["y2"], steps=4)
-    page.mouse.up()
+    """Drag the mouse over [start, end) until the page reports the selection; a drag that lands while the
+    component is still re-rendering (a loaded machine) is lost, as it would be for a user, who drags again."""
+    shown = page.locator(".st-key-label_selection_box").get_by_text(f"Selected [{start}, {end})")
+    for _ in range(3):
+        box = page.evaluate(RANGE_JS, [start, end])
+        page.mouse.move(box["x1"], box["y1"])
+        page.mouse.down()
+        page.mouse.move((box["x1"] + box["x2"]) / 2, box["y1"], steps=4)
+        page.mouse.move(box["x2"], box["y2"], steps=4)
+        page.mouse.up()
+        try:
+            expect(shown).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            page.wait_for_timeout(500)
+    expect(shown).to_be_visible(timeout=10_000)
 
 
 def label_of(workspace, gid: str, annotator: str):

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Re-runs every stored detector over sample_data/workspace with the current detectors, their
+# calibration maps and default's routes, without rebuilding the demo (whose generations and
+# labels stay as they are). Old detections are dropped first so the shipped file does not grow.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1
+build=$(mktemp -d)/workspace
+cp -r sample_data/workspace "$build"
+rm -f "$build"/hallu.db-wal "$build"/hallu.db-shm
+.venv/bin/python - "$build" <<'PY'
+import sys
+from hallu_core.store import Store
+store = Store(sys.argv[1])  # migrates to the current schema
+with store.transaction() as conn:
+    conn.execute("DELETE FROM detections")  # the summary triggers follow
+PY
+demo_run=$(.venv/bin/python -c "
+import sys; from hallu_core.store import Store
+s = Store(sys.argv[1]); print(next(r.id for r in s.runs() if r.kind != 'import'))" "$build")
+.venv/bin/hallu detect -w "$build" --detector lexical --detector default
+.venv/bin/hallu detect -w "$build" --run "$demo_run" --detector confidence --detector consistency \
+  --detector self_contradiction --detector semantic
+.venv/bin/hallu info -w "$build"
+.venv/bin/python - "$build" <<'PY'
+import sqlite3, sys
+conn = sqlite3.connect(f"{sys.argv[1]}/hallu.db", isolation_level=None)
+conn.execute("DELETE FROM jobs")
+conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+conn.execute("VACUUM")
+conn.close()
+PY
+rm -f "$build"/hallu.db-wal "$build"/hallu.db-shm
+rm -rf sample_data/workspace
+mv "$build" sample_data/workspace
+du -sh sample_data/workspace  # never open it in place: the default workspace is a copy
