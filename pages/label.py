@@ -44,7 +44,7 @@ with tab_label:
     if not rows:
         empty_state("Nothing to label in this scope.")
         st.stop()
-    shown = f"{len(rows):,} items" if len(rows) >= counts["total"] else \
+    shown = f"{len(rows):,} item" + ("" if len(rows) == 1 else "s") if len(rows) >= counts["total"] else \
         f"the first {len(rows):,} of {counts['total']:,} items"
     with st.expander(f"Queue ({shown}, {labeling.QUEUE_ORDERS[order]})"):
         st.dataframe([{"#": i + 1, "generation": r["generation_id"], "labeled by you": r["labeled"],

@@ -335,3 +335,74 @@ def test_inspect_highlights_defaults_spans_in_a_ragtruth_answer(browser, server,
     assert items.count() == n_spans
     shot(page, f"12-inspect-{task.lower()}", output)
     page.close()
+
+
+# -- 5: one threshold per detector, on the calibrated scale (AppTests follow it across pages) -------------------
+def test_a_detectors_threshold_hides_its_low_scoring_spans_and_follows_the_user(browser, server, workspace):
+    conn = sqlite3.connect(workspace / "hallu.db")
+    gid = conn.execute(
+        "SELECT g.id FROM detection_latest d JOIN generations g ON g.id = d.generation_id JOIN examples e "
+        "ON e.id = g.example_id WHERE d.detector = 'default' AND e.task = 'Summary' AND d.n_spans > 0 "
+        "ORDER BY d.response_score DESC, g.id LIMIT 1").fetchone()[0]
+    conn.close()
+    page = new_page(browser, server, f"/inspect?generation={gid}")
+    items = page.get_by_text(" — default · ")
+    expect(items.first).to_be_visible(timeout=30_000)  # shown at default's own threshold
+    page.get_by_text("Span thresholds").click()
+    thumb = page.locator('.st-key-inspect-detail-threshold-default input[type="range"]')
+    expect(thumb).to_have_count(1, timeout=20_000)
+    expect(thumb).to_have_value("0", timeout=20_000)  # default's own threshold (spans scored 0.03 show)
+    thumb.focus()
+    page.keyboard.press("End")  # 1.00: only spans certain to be hallucinated would remain
+    expect(items).to_have_count(0, timeout=30_000)
+    expect(page.get_by_text("detector span(s) under the threshold hidden")).to_be_visible()
+    shot(page, "13-threshold", page.get_by_text("Span thresholds"))
+    page.close()
+
+
+# -- 6: accepting a detector span keeps its evidence only when it is real ------------------------------
+def test_accepting_a_detector_span_keeps_only_real_evidence(browser, tmp_path):
+    from hallu_core.store import Store
+    from hallu_core.types import Checkpoint, Detection, Example, Generation, Run, Span
+
+    source = "Name: Sarbel Eltam\nBorn: 1994 in Drennick"
+    text = "Born in Varesh in 1987, Bretam Eltam grew up there."
+    real = Span(18, 22, "conflict", 0.9, {"text": "1994", "start": 25, "end": 29, "field": "source",
+                                          "relation": "conflicting value"})
+    stray = Span(8, 14, "conflict", 0.8, {"text": "Sarbel", "start": 6, "end": 12, "field": "source"})  # unchecked
+    root = tmp_path / "ws"
+    store = Store(root)
+    store.add_examples([Example("e1", "bio", "Write a bio.", source=source, task="bio")])
+    store.add_run(Run("r", "run", "tiny"))
+    store.add_checkpoint(Checkpoint("c", "r", 1, "step-1"))
+    store.add_generations([Generation("g", "e1", "c", text)])
+    store.add_detections([Detection("g", "lexical", "h", [real, stray], 0.9)])
+    store.close()
+    proc, server = serve(root, tmp_path / "serve.log")
+    try:
+        page = new_page(browser, server)
+        nav(page, "Label")
+        name = page.get_by_label("Your name (annotator)")
+        for _ in range(5):  # typed during a rerun, the name can be lost, as for a user who types it again
+            name.fill("ann")
+            name.press("Enter")
+            try:
+                expect(page.get_by_text("Item 1 of 1")).to_be_visible(timeout=15_000)
+                break
+            except AssertionError:
+                pass
+        offers = page.get_by_text("Detector spans to review (0 of 2)")
+        for left in (2, 1):  # offers are sorted by position: "Varesh" (stray evidence) first
+            expect(page.get_by_text(f"Detector spans to review ({left} of 2)")).to_be_visible(timeout=30_000)
+            page.locator(".st-key-label_accept_0 button").click()
+        expect(offers).to_be_visible(timeout=30_000)
+        no_traceback(page)
+        shot(page, "14-label-evidence")
+        page.close()
+    finally:
+        stop(proc)
+    store = Store(root)
+    spans = {text[s.start:s.end]: s for s in store.get_label("g", "ann").spans}
+    store.close()
+    assert spans["1987"].evidence == real.evidence and source[25:29] == "1994"
+    assert spans["Varesh"].evidence is None and spans["Varesh"].detector == "lexical"
