@@ -406,3 +406,36 @@ def test_accepting_a_detector_span_keeps_only_real_evidence(browser, tmp_path):
     store.close()
     assert spans["1987"].evidence == real.evidence and source[25:29] == "1994"
     assert spans["Varesh"].evidence is None and spans["Varesh"].detector == "lexical"
+
+
+# -- 10: a checkpoint saved while a job runs shows up without a reload ---------------------------------
+def test_a_checkpoint_saved_during_a_job_is_offered_without_a_reload(browser, tmp_path):
+    from hallu_core import jobs
+    from hallu_core.store import Store
+    from hallu_core.types import Checkpoint
+
+    root = tmp_path / "ws"
+    shutil.copytree(SHIPPED, root)
+    store = Store(root)
+    job = jobs.start_job(store, "tests.helpers.job_kinds:count", {"total": 2000, "sleep": 0.05}, custom=True)
+    proc, server = serve(root, tmp_path / "serve.log")
+    try:
+        page = new_page(browser, server, "/runs", height=1400)
+        expect(page.get_by_text(f"job `{job}` — running").or_(page.get_by_text(f"job {job} — running")).first
+               ).to_be_visible(timeout=60_000)
+        run = next(r for r in store.runs() if r.kind == "finetune")
+        store.add_checkpoint(Checkpoint("ckpt-live", run.id, 999, "step-999"))  # as a fine-tune's save would
+        picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+        for _ in range(30):  # the job panel polls every second and reruns the page on a new checkpoint
+            picker.locator("input").click()
+            found = page.get_by_role("option", name="step-999").count()
+            page.keyboard.press("Escape")
+            if found:
+                break
+            page.wait_for_timeout(1000)
+        assert found, "the new checkpoint never reached the sidebar without a reload"
+        page.close()
+    finally:
+        jobs.cancel_job(store, job)
+        store.close()
+        stop(proc)
