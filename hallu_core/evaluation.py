@@ -34,6 +34,24 @@ def labeled_detections(store: Store, annotator: str = "gold", detector: str | No
     return [{**dict(r), "pred": spans_from_json(r["pred"]), "gold": spans_from_json(r["gold"])} for r in rows]
 
 
+# Detectors whose shipped routes, gates or weights were chosen on the RAGTruth dev slice's tuning part
+SHIPPED_TUNED_ON_DEV = ("default", "span")
+
+
+def dev_tuning_rows(store: Store, generation_ids: list[str]) -> int:
+    """How many of these outputs answer a RAGTruth dev-slice source in the tuning part that the shipped
+    `default` and `span` were tuned on (figures on them are partly in-sample; the lockbox is not)."""
+    from .detectors.span_split import load_split
+
+    if not generation_ids:
+        return 0
+    tuning = set(load_split()["tuning"])
+    rows = store.query("SELECT json_extract(e.meta, '$.source_id') FROM generations g JOIN examples e "
+                       f"ON e.id = g.example_id WHERE g.id IN ({','.join('?' * len(generation_ids))})",
+                       list(generation_ids))
+    return sum(str(r[0]) in tuning for r in rows if r[0] is not None)
+
+
 def evaluate_store(store: Store, annotator: str = "gold", by: str = "task") -> list[dict]:
     """Flat rows: detector x group (`task`, `checkpoint` or `decoding_name`, plus `overall`) with
     response and span P/R/F1, the same figures as the Detectors page at threshold 0."""

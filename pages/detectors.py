@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import calibration, jobs, judges, label_training, render, workspace_calibration
+from hallu_core import calibration, evaluation, jobs, judges, label_training, render, workspace_calibration
 from hallu_core.ui import detectors_ui as ui
 from hallu_core.ui import thresholds
 from hallu_core.ui.data import q, store
@@ -36,7 +36,18 @@ st.subheader("All detectors")
 trained_on = {d: (label_training.last_training(store(), d) or {}).get("annotator") for d in detectors}
 in_sample = [d for d in detectors if trained_on[d] == gold]
 measured = [d for d in detectors if ui.pairs(d, gold, run_id)]  # a row of zeros would read as a bad detector
-table = [{"detector": d, "measured on": "its training labels (in-sample)" if d in in_sample else "not trained on them here",
+
+
+def measured_on(detector: str) -> str:
+    if detector in in_sample:
+        return "its training labels (in-sample)"
+    gids = [p["generation_id"] for p in ui.pairs(detector, gold, run_id)]
+    tuned = evaluation.dev_tuning_rows(store(), gids) if detector in evaluation.SHIPPED_TUNED_ON_DEV else 0
+    return (f"partly Hallu's tuning rows ({tuned} of {len(gids)}; lockbox in docs/detectors.md)" if tuned
+            else "not trained on them here")
+
+
+table = [{"detector": d, "measured on": measured_on(d),
           "threshold": thresholds.threshold_for(d, scales[d]), "scores": scales[d] or "-",
           **calibration.flat(calibration.figures(ui.pairs(d, gold, run_id), thresholds.threshold_for(d, scales[d])))}
          for d in measured]

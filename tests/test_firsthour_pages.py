@@ -94,3 +94,17 @@ def test_rerunning_an_existing_generation_says_nothing_was_new(tmp_path):
     result = tasks.generate_job(store, args, lambda d, t, m="": seen.append((d, t, m)))
     assert result["generated"] == 0 and result["skipped"] > 0
     assert seen[-1] == (1, 1, f"nothing to do: all {result['skipped']:,} generations already existed")
+
+
+def test_shipped_default_on_the_dev_slice_says_it_was_partly_tuned_there(tmp_path, monkeypatch):
+    """`default`'s routes were chosen on the dev slice's tuning part: on the shipped gold labels its
+    figures are partly in-sample, and the Detectors page says how many rows."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "sample_data" / "workspace", ws)
+    at = open_page(ws, "detectors", monkeypatch, state={"judge": "labels:gold"})
+    assert not at.exception
+    rows = {r["detector"]: r["measured on"] for r in at.dataframe[0].value.to_dict("records")}
+    assert rows["default"] == "partly Hallu's tuning rows (201 of 303; lockbox in docs/detectors.md)"
+    assert rows["lexical"] == "not trained on them here"
