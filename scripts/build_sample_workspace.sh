@@ -13,15 +13,4 @@ run_id=$(.venv/bin/python -c "from hallu_core.types import content_hash; print(c
 .venv/bin/hallu detect -w "$build" --run "$run_id" --detector lexical --detector default
 .venv/bin/hallu info -w "$build"
 find "$build/artifacts" \( -name 'optimizer.pt' -o -name 'scheduler.pt' -o -name 'rng_state*.pth' \) -delete
-.venv/bin/python - "$build" <<'PY'
-import sqlite3, sys
-conn = sqlite3.connect(f"{sys.argv[1]}/hallu.db", isolation_level=None)
-conn.execute("DELETE FROM jobs")
-conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-conn.execute("VACUUM")
-conn.close()
-PY
-rm -f "$build"/hallu.db-wal "$build"/hallu.db-shm
-rm -rf sample_data/workspace
-mv "$build" sample_data/workspace
-du -sh sample_data/workspace  # never open it in place: the default workspace is a copy
+scripts/ship_workspace.sh "$build"

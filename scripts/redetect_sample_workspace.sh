@@ -22,15 +22,4 @@ s = Store(sys.argv[1]); print(next(r.id for r in s.runs() if r.kind != 'import')
 .venv/bin/hallu detect -w "$build" --run "$demo_run" --detector confidence --detector consistency \
   --detector self_contradiction --detector semantic
 .venv/bin/hallu info -w "$build"
-.venv/bin/python - "$build" <<'PY'
-import sqlite3, sys
-conn = sqlite3.connect(f"{sys.argv[1]}/hallu.db", isolation_level=None)
-conn.execute("DELETE FROM jobs")
-conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-conn.execute("VACUUM")
-conn.close()
-PY
-rm -f "$build"/hallu.db-wal "$build"/hallu.db-shm
-rm -rf sample_data/workspace
-mv "$build" sample_data/workspace
-du -sh sample_data/workspace  # never open it in place: the default workspace is a copy
+scripts/ship_workspace.sh "$build"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import evidence
 from helpers.browser import ARTIFACTS, MARKS, REPO, browser, serve, stop, wait_idle  # noqa: F401 (browser: a fixture)
 
 pytestmark = MARKS
@@ -362,22 +363,7 @@ def test_a_detectors_threshold_hides_its_low_scoring_spans_and_follows_the_user(
 
 # -- 6: accepting a detector span keeps its evidence only when it is real ------------------------------
 def test_accepting_a_detector_span_keeps_only_real_evidence(browser, tmp_path):
-    from hallu_core.store import Store
-    from hallu_core.types import Checkpoint, Detection, Example, Generation, Run, Span
-
-    source = "Name: Sarbel Eltam\nBorn: 1994 in Drennick"
-    text = "Born in Varesh in 1987, Bretam Eltam grew up there."
-    real = Span(18, 22, "conflict", 0.9, {"text": "1994", "start": 25, "end": 29, "field": "source",
-                                          "relation": "conflicting value"})
-    stray = Span(8, 14, "conflict", 0.8, {"text": "Sarbel", "start": 6, "end": 12, "field": "source"})  # unchecked
-    root = tmp_path / "ws"
-    store = Store(root)
-    store.add_examples([Example("e1", "bio", "Write a bio.", source=source, task="bio")])
-    store.add_run(Run("r", "run", "tiny"))
-    store.add_checkpoint(Checkpoint("c", "r", 1, "step-1"))
-    store.add_generations([Generation("g", "e1", "c", text)])
-    store.add_detections([Detection("g", "lexical", "h", [real, stray], 0.9)])
-    store.close()
+    root = evidence.build(tmp_path / "ws")
     proc, server = serve(root, tmp_path / "serve.log")
     try:
         page = new_page(browser, server)
@@ -401,10 +387,8 @@ def test_accepting_a_detector_span_keeps_only_real_evidence(browser, tmp_path):
         page.close()
     finally:
         stop(proc)
-    store = Store(root)
-    spans = {text[s.start:s.end]: s for s in store.get_label("g", "ann").spans}
-    store.close()
-    assert spans["1987"].evidence == real.evidence and source[25:29] == "1994"
+    spans = evidence.accepted_spans(root, "ann")
+    assert spans["1987"].evidence == evidence.REAL.evidence and evidence.SOURCE[25:29] == "1994"
     assert spans["Varesh"].evidence is None and spans["Varesh"].detector == "lexical"
 
 

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from hallu_core.detectors import calibrate
 from hallu_core.store import Store
 from hallu_core.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+from helpers import evidence
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TEXT = "Ada was born in Paris in 1820 and wrote poems about engines."
@@ -112,19 +113,7 @@ def test_detectors_page_measures_at_each_detectors_own_threshold(ws):
 
 
 def test_label_page_accepts_a_detector_span_with_its_evidence_only_when_real(tmp_path, monkeypatch):
-    source = "Name: Sarbel Eltam\nBorn: 1994 in Drennick"
-    text = "Born in Varesh in 1987, Bretam Eltam grew up there."
-    real = Span(18, 22, "conflict", 0.9, {"text": "1994", "start": 25, "end": 29, "field": "source",
-                                          "relation": "conflicting value"})
-    stray = Span(8, 14, "conflict", 0.8, {"text": "Sarbel", "start": 6, "end": 12, "field": "source"})  # old, unchecked
-    root = tmp_path / "ws"
-    store = Store(root)
-    store.add_examples([Example("e1", "bio", "Write a bio.", source=source, task="bio")])
-    store.add_run(Run("r", "run", "tiny"))
-    store.add_checkpoint(Checkpoint("c", "r", 1, "step-1"))
-    store.add_generations([Generation("g", "e1", "c", text)])
-    store.add_detections([Detection("g", "lexical", "h", [real, stray], 0.9)])
-    store.close()
+    root = evidence.build(tmp_path / "ws")
     monkeypatch.setenv("HALLU_WORKSPACE", str(root))
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page("pages/label.py")
@@ -133,8 +122,6 @@ def test_label_page_accepts_a_detector_span_with_its_evidence_only_when_real(tmp
     at.button(key="label_accept_0").click().run()  # offers are sorted by position: "Varesh" (stray) first
     at.button(key="label_accept_0").click().run()
     assert not at.exception
-    store = Store(root)
-    spans = {text[s.start:s.end]: s for s in store.get_label("g", "ann").spans}
-    store.close()
-    assert spans["1987"].evidence == real.evidence and source[25:29] == "1994"
+    spans = evidence.accepted_spans(root, "ann")
+    assert spans["1987"].evidence == evidence.REAL.evidence and evidence.SOURCE[25:29] == "1994"
     assert spans["Varesh"].evidence is None and spans["Varesh"].detector == "lexical"
