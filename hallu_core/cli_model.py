@@ -173,10 +173,7 @@ def evaluate_command(store, annotator, by, as_json, calibrate_detectors):
     from .workspace_calibration import refit
 
     for name in calibrate_detectors:
-        try:
-            summary = _run_with_bar(f"calibrate {name}", lambda bar, name=name: refit(store, name, annotator, bar))
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from exc
+        summary = _run_with_bar(f"calibrate {name}", lambda bar, name=name: refit(store, name, annotator, bar))
         click.echo(json.dumps({k: summary.get(k) for k in ("detector", "annotator", "map", "threshold", "span_raw",
                                                             "span_calibrated_oof", "response_raw",
                                                             "response_calibrated_oof")}), err=True)

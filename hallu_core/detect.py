@@ -55,13 +55,21 @@ def detect_items(store: Store, generations: list[Generation]) -> list[DetectItem
     return [detect_item(examples[g.example_id], g, siblings[g.example_id]) for g in generations]
 
 
+def workspace_detector(store: Store, name: str, **config):
+    """A detector as this workspace runs it: a calibration map refitted on its own labels wins."""
+    from .workspace_calibration import map_dir  # it builds on this module
+
+    detector = get_detector(name, **config)
+    detector.calibration_dir = map_dir(store)
+    return detector
+
+
 def run_detection(store: Store, detector_name: str, *, run_id: str | None = None,
                   checkpoint_ids: list[str] | None = None, config: dict | None = None,
                   batch_size: int = 128, progress=None) -> dict:
     """Detect on every generation (of a run / checkpoints) that has no result for this detector config."""
     progress = progress or no_progress
-    detector = get_detector(detector_name, **(config or {}))
-    detector.calibration_dir = store.artifacts / "calibration"  # a map refitted on this workspace's labels wins
+    detector = workspace_detector(store, detector_name, **(config or {}))  # a map refitted on this workspace's labels wins
     config_hash = detector.config_hash  # once: it hashes the weights of trained detectors
     todo = pending_generation_ids(store, detector_name, config_hash, run_id, checkpoint_ids)
     flagged = 0

@@ -153,7 +153,7 @@ class DistillTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
 
-def _prepare_student(store: Store, config: DistillConfig, teacher, tokenizer, output_dir: Path) -> str:
+def _prepare_student(config: DistillConfig, teacher, tokenizer, output_dir: Path) -> str:
     """Where the student starts from: the given model, or the shrunk teacher saved once in the run's folder."""
     if config.student != SHRINK:
         return config.student
@@ -202,7 +202,7 @@ def distill(store: Store, config: DistillConfig, *, records: list[dict] | None =
         if hasattr(teacher, "merge_and_unload"):  # a LoRA teacher only infers: fold the adapter in
             teacher = teacher.merge_and_unload()
         teacher.requires_grad_(False)
-        student = load_model(_prepare_student(store, config, teacher, tokenizer, output_dir), dtype=torch.float32)
+        student = load_model(_prepare_student(config, teacher, tokenizer, output_dir), dtype=torch.float32)
         return _trainer(store, config, run_id, output_dir, tokenizer, train_set, val_set, progress, callbacks,
                         distributed=False, is_main=True, model=student, trainer_class=DistillTrainer,
                         trainer_kwargs={"teacher": teacher, "temperature": config.temperature, "alpha": config.alpha,

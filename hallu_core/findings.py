@@ -255,9 +255,11 @@ def same_data(a: dict, b: dict) -> bool:
             and all(a["meta"].get(k) == b["meta"].get(k) for k in ("train_records", "known_records", "new_records")))
 
 
-def run_findings(store: Store, run_id: str, source: Source | None = None) -> list[Finding]:
-    """Every finding about one run under one judge (default: the run's default judge)."""
-    runs = _runs(store)
+def run_findings(store: Store, run_id: str, source: Source | None = None,
+                 runs: dict[str, dict] | None = None) -> list[Finding]:
+    """Every finding about one run under one judge (default: the run's default judge); `runs`: the
+    workspace's runs when the caller already read them."""
+    runs = runs if runs is not None else _runs(store)
     run = runs.get(run_id)
     if run is None:
         return []
@@ -274,15 +276,17 @@ def run_findings(store: Store, run_id: str, source: Source | None = None) -> lis
         found += [best_checkpoint_finding(rates, judge, steps=run["kind"] != "import"),
                   knowledge_finding(by_knowledge, partner_rates, f"'{partner['name']}'" if partner else ""),
                   decoding_finding(rates), template_finding(rates)]
-        found += _mitigations(store, source, runs, run)
+        found += _mitigations(store, source, runs, run, rates)
     return [f for f in found if f is not None]
 
 
-def _mitigations(store: Store, source: Source, runs: dict[str, dict], run: dict) -> list[Finding | None]:
+def _mitigations(store: Store, source: Source, runs: dict[str, dict], run: dict,
+                 rates: list[dict]) -> list[Finding | None]:
+    """LoRA vs full fine-tune and student vs teacher; `rates`: this run's own, already read."""
     out: list[Finding | None] = []
     if run["run_kind"] == "lora" and training_data(run["config"]):
         full = [r for r in runs.values() if r["run_kind"] == "finetune" and same_data(r, run)]
-        out += [mitigation_finding("lora", _rates(store, source, run["run_id"]), f"The LoRA run '{run['name']}'",
+        out += [mitigation_finding("lora", rates, f"The LoRA run '{run['name']}'",
                                    _rates(store, source, f["run_id"]), f"the full fine-tune '{f['name']}'",
                                    "on the same data (last checkpoints)") for f in full]
     teacher = teacher_of(run["config"], run["meta"]) if run["run_kind"] == "distill" else None
@@ -294,7 +298,7 @@ def _mitigations(store: Store, source: Source, runs: dict[str, dict], run: dict)
         else:
             rows = _rates(store, source, teacher) if teacher in runs else []
             name = f"its teacher '{runs[teacher]['name']}'" if teacher in runs else ""
-        out.append(mitigation_finding("distill", _rates(store, source, run["run_id"]),
+        out.append(mitigation_finding("distill", rates,
                                       f"The distilled student '{run['name']}'", rows, name,
                                       "(the student's last checkpoint)"))
     return out
@@ -302,5 +306,6 @@ def _mitigations(store: Store, source: Source, runs: dict[str, dict], run: dict)
 
 def workspace_findings(store: Store, source: Source | None = None) -> dict[str, list[Finding]]:
     """Findings per run name, every run under one judge (default: each run's own default judge)."""
-    return {r["name"]: found for r in queries.runs(store) if (found := run_findings(store, r["run_id"], source))}
+    runs = _runs(store)
+    return {r["name"]: found for r in runs.values() if (found := run_findings(store, r["run_id"], source, runs))}
 

@@ -214,7 +214,7 @@ def _file_steps(records: list[GenerationRecord]) -> dict[str, int]:
     for r in records:
         steps.setdefault(r.model, set()).add(r.context.get("step"))
     single = {m: s.pop() for m, s in steps.items() if len(s) == 1 and None not in s}
-    claimed = [step for step in single.values()]
+    claimed = list(single.values())
     return {m: step for m, step in single.items() if claimed.count(step) == 1}
 
 
@@ -256,8 +256,7 @@ def _refuse_changed_generations(store: Store, generations: list[Generation], nam
             dataset = store.get_example(old.example_id).dataset
             why = f"in dataset {dataset!r}; re-import it there (--dataset {dataset}) or give the rows new ids"
         problems.append(Problem(name, lines[g.id], "id", f"id {g.id!r} is already stored {why}"))
-    if problems:
-        raise ImportValidationError(problems)
+    _refuse(problems)
 
 
 def export_file(store: Store, path: str | Path, fmt: str | None = None, annotators: list[str] | None = None,

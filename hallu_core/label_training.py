@@ -99,10 +99,10 @@ def train_detector_job(store: Store, args: dict, progress) -> dict:
                "trained_at": time.time()}
     (out / "cv.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     if saved:  # the labels make detection better: rerun the retrained model over the workspace
-        from .detect import run_detection
+        from .detect import run_detection, workspace_detector
 
         config = {"pretrained": saved}
-        store.delete_detections(name, get_detector(name, **config).config_hash)  # same config, new weights
+        store.delete_detections(name, workspace_detector(store, name, **config).config_hash)  # same config, new weights
         summary["detected"] = run_detection(store, name, config=config)["detected"]
     progress(steps, steps, f"cross-validated response F1 {cv['overall']['response']['f1']:.3f}, "
                            f"span F1 {cv['overall']['span']['f1']:.3f}")

@@ -64,32 +64,33 @@ def _of_generation(r: str) -> str:
     return _insert(det.format(r=r)) + _insert(lab.format(r=r))
 
 
-def _trigger(name: str, event: str, body: str, when: str = "") -> str:
+def trigger(name: str, event: str, body: str, when: str = "") -> str:
+    """A row trigger's DDL (summary.py builds its triggers with it too)."""
     return f"CREATE TRIGGER {name} {event} FOR EACH ROW {('WHEN ' + when) if when else ''} BEGIN {body} END;"
 
 
 # triggers on detection_latest: dropped and recreated around a rebuild (summary.rebuild)
 LATEST_TRIGGERS = {
-    "sides_latest_insert": _trigger("sides_latest_insert", "AFTER INSERT ON detection_latest",
+    "sides_latest_insert": trigger("sides_latest_insert", "AFTER INSERT ON detection_latest",
                                     _insert(_from_detection("NEW"))),
-    "sides_latest_delete": _trigger("sides_latest_delete", "AFTER DELETE ON detection_latest",
+    "sides_latest_delete": trigger("sides_latest_delete", "AFTER DELETE ON detection_latest",
                                     _delete("OLD.generation_id", "detector", "OLD.detector")),
-    "sides_latest_update": _trigger("sides_latest_update", "AFTER UPDATE ON detection_latest",
+    "sides_latest_update": trigger("sides_latest_update", "AFTER UPDATE ON detection_latest",
                                     _delete("OLD.generation_id", "detector", "OLD.detector")
                                     + _insert(_from_detection("NEW"))),
 }
 
 TRIGGERS = "".join([  # with LATEST_TRIGGERS, which summary.py creates with its own
-    _trigger("sides_label_insert", "AFTER INSERT ON labels", _insert(_from_label("NEW"))),
-    _trigger("sides_label_delete", "AFTER DELETE ON labels", _delete("OLD.generation_id", "labels", "OLD.annotator")),
-    _trigger("sides_label_update", "AFTER UPDATE OF generation_id, annotator, status, n_spans ON labels",
+    trigger("sides_label_insert", "AFTER INSERT ON labels", _insert(_from_label("NEW"))),
+    trigger("sides_label_delete", "AFTER DELETE ON labels", _delete("OLD.generation_id", "labels", "OLD.annotator")),
+    trigger("sides_label_update", "AFTER UPDATE OF generation_id, annotator, status, n_spans ON labels",
              _delete("OLD.generation_id", "labels", "OLD.annotator") + _insert(_from_label("NEW"))),
     # rows stored before their generation (only possible with foreign keys off) join once it exists
-    _trigger("sides_generation_insert", "AFTER INSERT ON generations", _of_generation("NEW"),
+    trigger("sides_generation_insert", "AFTER INSERT ON generations", _of_generation("NEW"),
              when="EXISTS (SELECT 1 FROM detection_latest WHERE generation_id = NEW.id) "
                   "OR EXISTS (SELECT 1 FROM labels WHERE generation_id = NEW.id)"),
-    _trigger("sides_generation_delete", "AFTER DELETE ON generations", _delete_generation("OLD")),
-    _trigger("sides_generation_update",
+    trigger("sides_generation_delete", "AFTER DELETE ON generations", _delete_generation("OLD")),
+    trigger("sides_generation_update",
              "AFTER UPDATE OF id, example_id, checkpoint_id, decoding_name, sample_index ON generations",
              _delete_generation("OLD") + _of_generation("NEW")),
 ])

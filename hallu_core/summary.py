@@ -28,6 +28,7 @@ with a re-run detector change) and adds Compare's `side_scores` (hallu_core/side
 from __future__ import annotations
 
 from . import latest, sides
+from .sides import trigger as _trigger  # one trigger builder for both summaries
 from .types import SPAN_TYPES
 
 GEN_KEY = "checkpoint_id, decoding_name, knowledge"
@@ -186,10 +187,6 @@ ALL_GENERATIONS = ("SELECT g.id AS gid, g.checkpoint_id, g.decoding_name, COALES
 
 BACKFILL = (f"INSERT INTO example_knowledge SELECT id, {knowledge_of('meta')} FROM examples;"
             + _set_delta(ALL_GENERATIONS, +1))
-
-
-def _trigger(name: str, event: str, body: str, when: str = "") -> str:
-    return f"CREATE TRIGGER {name} {event} FOR EACH ROW {('WHEN ' + when) if when else ''} BEGIN {body} END;"
 
 
 def _example_body(latest: bool = False) -> str:

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 

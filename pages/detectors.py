@@ -30,26 +30,28 @@ run_id = c2.selectbox("Run", [None, *runs], key="det_run",
                       format_func=lambda r: "all runs" if r is None else runs[r])
 c3.caption("Span thresholds are per detector, on one calibrated scale (a span's score is the probability it is "
            "hallucinated): each starts at the detector's own threshold; choose one below the table.")
-scales = {d: thresholds.scale(s for p in ui.pairs(d, gold, run_id) for s in p["pred"]) for d in detectors}
+pairs_of = {d: ui.pairs(d, gold, run_id) for d in detectors}  # each cached copy fetched once per run
+scales = {d: thresholds.scale(s for p in pairs_of[d] for s in p["pred"]) for d in detectors}
+limit = {d: thresholds.threshold_for(d, scales[d]) for d in detectors}
 
 st.subheader("All detectors")
 trained_on = {d: (label_training.last_training(store(), d) or {}).get("annotator") for d in detectors}
 in_sample = [d for d in detectors if trained_on[d] == gold]
-measured = [d for d in detectors if ui.pairs(d, gold, run_id)]  # a row of zeros would read as a bad detector
+measured = [d for d in detectors if pairs_of[d]]  # a row of zeros would read as a bad detector
 
 
 def measured_on(detector: str) -> str:
     if detector in in_sample:
         return "its training labels (in-sample)"
-    gids = [p["generation_id"] for p in ui.pairs(detector, gold, run_id)]
+    gids = [p["generation_id"] for p in pairs_of[detector]]
     tuned = evaluation.dev_tuning_rows(store(), gids) if detector in evaluation.SHIPPED_TUNED_ON_DEV else 0
     return (f"partly Hallu's tuning rows ({tuned} of {len(gids)}; lockbox in docs/detectors.md)" if tuned
             else "not trained on them here")
 
 
 table = [{"detector": d, "measured on": measured_on(d),
-          "threshold": thresholds.threshold_for(d, scales[d]), "scores": scales[d] or "-",
-          **calibration.flat(calibration.figures(ui.pairs(d, gold, run_id), thresholds.threshold_for(d, scales[d])))}
+          "threshold": limit[d], "scores": scales[d] or "-",
+          **calibration.flat(calibration.figures(pairs_of[d], limit[d]))}
          for d in measured]
 if table:
     st.dataframe(table, hide_index=True, key="det_table",
@@ -72,7 +74,7 @@ if st.session_state.get("det_detector") not in detectors:
                                             detectors[0])
 detector = st.selectbox("Detector", detectors, key="det_detector",
                         format_func=lambda d: d if d in measured else f"{d} (not run on these labels)")
-pairs = ui.pairs(detector, gold, run_id)
+pairs = pairs_of[detector]
 if not pairs:
     st.info(render.md_escape(f"{detector} has not run on any output {who} labeled; "
                              f"detectors measured on them: {', '.join(measured) or 'none'}."))

@@ -49,6 +49,8 @@ def test_all_unknown_parameters_at_once(synthetic_ws, monkeypatch):  # noqa: F81
     for page in PAGES:
         at = open_page(synthetic_ws, page, monkeypatch, query, state={"label_annotator": "zed"})
         assert not at.exception, (page, [e.value for e in at.exception])
+        text = messages(at)  # every page reads ?judge= at least: the missing value is named, not swallowed
+        assert render.md_escape(UNKNOWN) in text and "in this workspace" in text, (page, text)
 
 
 def test_the_frame_reads_the_judge_on_every_page(synthetic_ws, monkeypatch):  # noqa: F811

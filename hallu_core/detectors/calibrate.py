@@ -13,6 +13,7 @@ score is its expected precision); a response's is whether it has any gold span.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field, replace
@@ -198,10 +199,18 @@ def save(cal: DetectorCalibration, directory: Path | None = None) -> Path:
 
 
 def load(detector: str, directory: Path | None = None) -> DetectorCalibration | None:
-    """The stored map of a detector name, or None when it has none."""
+    """The stored map of a detector name, or None when it has none (parsed once per file version:
+    pages look maps up on every rerun)."""
     path = map_path(detector, directory)
-    if not path.exists():
+    try:
+        version = path.stat().st_mtime_ns
+    except FileNotFoundError:
         return None
+    return _parsed(path, version)
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed(path: Path, version: int) -> DetectorCalibration:  # `version` (mtime) keys the cache; maps are frozen
     try:
         return DetectorCalibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:

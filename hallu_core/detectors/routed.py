@@ -85,8 +85,8 @@ class PerTaskDefault(BaseDetector):
         return self._members[name]
 
     def weights_fingerprint(self):
-        return [self.member(m).fingerprint() for m in sorted({m for ms in self.config["routes"].values() for m in ms})
-                if hasattr(self.member(m), "fingerprint")]
+        members = [self.member(m) for m in sorted({m for ms in self.config["routes"].values() for m in ms})]
+        return [m.fingerprint() for m in members if hasattr(m, "fingerprint")]  # plug-in members may lack one
 
     def detect(self, items: list[DetectItem], progress: Progress | None = None) -> list[DetectResult]:
         progress = progress or no_progress

@@ -236,19 +236,20 @@ class SpanDetector(BaseDetector):
         self.adapter = str(BUILTIN_SPAN) if pretrained == "builtin" else pretrained
         self.artifact = read_artifact_config(self.adapter) if self.adapter else {}
         self.backbone = model or self.artifact.get("backbone", BUNDLED)
-        self.calibrator = None  # a callable mapping raw token probabilities to calibrated ones (calibration.py)
 
     def weights_fingerprint(self):
         """The adapter's bytes and thresholds (shipped weights change without the config changing)."""
         if not self.adapter:
             return None
-        import hashlib
+        if getattr(self, "_fingerprint_of", None) != self.adapter:  # hashed once per adapter, not per batch
+            import hashlib
 
-        from hallu_core.types import content_hash
+            from hallu_core.types import content_hash
 
-        weights = Path(self.adapter) / ADAPTER_FILE
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.exists() else None
-        return content_hash(digest, self.artifact.get("thresholds"))
+            weights = Path(self.adapter) / ADAPTER_FILE
+            digest = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.exists() else None
+            self._fingerprint_of, self._fingerprint = self.adapter, content_hash(digest, self.artifact.get("thresholds"))
+        return self._fingerprint
 
     @property
     def max_length(self) -> int:
@@ -300,8 +301,6 @@ class SpanDetector(BaseDetector):
         out = []
         for enc, windows in zip(encoded, per_item):
             probs = combine(windows, len(enc.offsets), self.config["combine"] or self.artifact.get("combine", "min"))
-            if self.calibrator is not None and len(probs):
-                probs = np.clip(np.asarray(self.calibrator(probs), dtype=float), 0.0, 1.0)
             out.append((enc.offsets, probs))
         progress(len(items), len(items), f"{self.name}: {len(items)}/{len(items)}")
         return out

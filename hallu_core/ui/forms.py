@@ -74,13 +74,18 @@ def finetune_form() -> None:
         _start("finetune", {"config": config.to_dict()})
 
 
+def _weight_paths(checkpoint_labels: dict[str, str]) -> dict[str, str]:
+    """{checkpoint id: weights folder} of the offered checkpoints that have weights (imported models have none)."""
+    paths = {c["checkpoint_id"]: c["path"] for c in q("checkpoints") if c["path"]}
+    return {c: paths[c] for c in checkpoint_labels if c in paths}
+
+
 def distill_form(checkpoint_labels: dict[str, str]) -> None:
     """A student trained on a teacher checkpoint's token distributions (hallu_core.distill)."""
     from ..config import SHRINK, ConfigError, DistillConfig
 
     datasets = q("datasets")
-    with_weights = {c["checkpoint_id"] for c in q("checkpoints") if c["path"]}
-    usable = [c for c in checkpoint_labels if c in with_weights]
+    usable = list(_weight_paths(checkpoint_labels))
     with st.form("distill-form"):
         name = st.text_input("Run name", "distill", key="distill-name")
         c1, c2 = st.columns(2)
@@ -141,8 +146,8 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
     from ..config import ConfigError, DecodingConfig, GenerateConfig
 
     datasets = q("datasets")
-    with_weights = {c["checkpoint_id"] for c in q("checkpoints") if c["path"]}
-    usable = [c for c in checkpoint_labels if c in with_weights]
+    paths = _weight_paths(checkpoint_labels)
+    usable = list(paths)
     if len(usable) < len(checkpoint_labels):
         st.caption("Only checkpoints with weights in this workspace are listed: imported models cannot generate.")
     with st.form("generate-form"):
@@ -183,7 +188,6 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
 
         from ..model_refs import model_problem
 
-        paths = {c["checkpoint_id"]: c["path"] for c in q("checkpoints")}
         for ckpt in ckpts:  # a checkpoint whose folder went missing fails here, not minutes into the job
             problem = model_problem(str(store().root / Path(paths[ckpt])))
             if problem:
