@@ -5,10 +5,11 @@ Two protocols:
 - `--part all` (the default): every row; learned detectors scored by cross-validation over
   whole sources (grouped by `source_id`): each row is predicted by a model that never saw its source.
 - `--part tuning|validation|lockbox`: the split in hallu_core/detectors/weights/ragtruth_split.json.
-  Scores `lexical`, `record`, `span` and `default` on the whole tuning part, on its validation
+  Scores `lexical`, `record`, `self_contradiction`, `span` and `default` on the whole tuning part, on its validation
   fold (the sources the shipped `span` weights never trained on; see
   scripts/build_span_detector.py), or on the lockbox. `--choose-routes` (tuning or validation
-  only) writes default's per-task routes and response gates (weights/default_routes.json).
+  only) writes default's per-task routes (span source + response rule, routed.py) chosen by nested
+  source-grouped CV (weights/default_routes.json, with every setup's CV figures).
   Run `lockbox` once, at the end, after every choice is made.
 
 The last stdout line is one JSON object with all figures.
@@ -75,90 +76,205 @@ def summary(figures: dict) -> dict:
     return {"overall": pick(figures["overall"]), **{t: pick(d) for t, d in figures["by_task"].items()}}
 
 
-# candidate routes for default, per task: member lists (routed.MEMBERS), pooled in this order
-CANDIDATES = [["span"], ["lexical"], ["record"], ["record", "span"], ["record", "lexical"], ["span", "lexical"]]
-GATES = [round(x, 2) for x in np.arange(0.0, 0.51, 0.02)]  # share of the output's characters flagged
+# default's candidate routes, per task (routed.py): a span source (members pooled in this order) x a
+# response rule x an optional fallback. FAMILIES are the search spaces compared by nested CV.
+SPAN_SOURCES = [["lexical"], ["record"], ["record", "lexical"], ["record", "self_contradiction"],
+                ["lexical", "self_contradiction"], ["span"], ["record", "span"], ["span", "lexical"]]
+GATES = [round(x, 2) for x in np.arange(0.02, 0.51, 0.02)]  # coverage rule: share of the output's characters flagged
+SCORE_MINS = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]  # score rule: calibrated span score
+RULE_DETECTORS_CHEAP = ["lexical", "record", "self_contradiction"]
+FAMILIES = {
+    "span source + coverage gate (the previous default's space)": {"coverage"},
+    "span source + score rule": {"score"},
+    "span source + any rule": {"coverage", "score"},
+    "span source + any rule + lexical fallback": {"coverage", "score", "all", "fallback"},
+    "record + a record-score response rule (a Data2txt gate on record)": {"score", "record only"},
+}
 
 
-def choose_routes(member_results: dict, golds, tasks, out_texts) -> dict:
-    """Per task, the candidate members and gate (spans kept only when they cover at least that share
-    of the output) with the best mean of response and span F1, among those whose span F1 is at
-    least plain lexical's on the same rows (the issue's rule). "" (tasks not measured) gets lexical."""
-    from hallu_core.detectors.routed import gated, pool
+def candidate_routes(members: set[str], family: set[str]):
+    """Every route of a family whose members were run, simplest first (ties go to the simpler)."""
+    only = {"record"} if "record only" in family else None
+    for spans in [s for s in SPAN_SOURCES if set(s) <= (only or members)]:
+        fallbacks = [[]] + ([["lexical"]] if "fallback" in family and "lexical" in members
+                            and "lexical" not in spans else [])
+        for fallback in fallbacks:
+            rules = [] if fallback else [{"rule": "spans"}]  # a fallback changes nothing under "spans"
+            rules += [{"rule": "coverage", "min": g} for g in GATES if "coverage" in family and not fallback]
+            rules += [{"rule": "score", "detector": d, "min": t} for d in RULE_DETECTORS_CHEAP if d in (only or members)
+                      for t in SCORE_MINS if "score" in family]
+            rules += [{"rule": "all"}] if fallback else []
+            for rule in rules:
+                yield {"spans": spans, "fallback": fallback, "response": rule}
 
-    routes, gates, table = {"": ["lexical"]}, {}, {}
+
+def route_name(route: dict) -> str:
+    rule = route["response"]
+    text = " + ".join(route["spans"]) + {"spans": "", "all": ", flag all",
+                                          "coverage": f", coverage >= {rule.get('min')}",
+                                          "score": f", {rule.get('detector')} span >= {rule.get('min')}"}[rule["rule"]]
+    return text + (f", else {' + '.join(route['fallback'])}" if route["fallback"] else "")
+
+
+def route_counts(route: dict, member_results: dict, golds, outputs, idx) -> np.ndarray:
+    """Hallu's metric's counts (metrics.py) of a route on rows `idx`: flagged and hallucinated,
+    flagged, hallucinated responses; overlapping, predicted and gold characters."""
+    from hallu_core.detectors.routed import apply_route
+    from hallu_core.metrics import span_counts
+
+    total = np.zeros(6)
+    for i in idx:
+        pred = apply_route(route, {m: member_results[m][i] for m in route_members_of(route)}, outputs[i]).spans
+        total += (bool(pred) and bool(golds[i]), bool(pred), bool(golds[i]), *span_counts(pred, golds[i]))
+    return total
+
+
+def f1s(counts: np.ndarray) -> tuple[float, float]:
+    """(response F1, span F1) from route_counts (summed over any rows)."""
+    from hallu_core.metrics import prf
+
+    return prf(*counts[:3])["f1"], prf(*counts[3:])["f1"]
+
+
+def route_figures(route: dict, member_results: dict, golds, outputs, idx) -> tuple[float, float]:
+    return f1s(route_counts(route, member_results, golds, outputs, idx))
+
+
+def route_members_of(route: dict) -> list[str]:
+    from hallu_core.detectors.routed import route_members
+
+    return route_members(route)
+
+
+LEXICAL_ROUTE = {"spans": ["lexical"], "fallback": [], "response": {"rule": "spans"}}
+
+
+def choose_routes(member_results: dict, golds, tasks, outputs, family: set[str], pooled: bool = False) -> dict:
+    """Per task, the family's route with the best mean of response and span F1 among those whose
+    span F1 is at least plain lexical's on the same rows (the issue's rule); "" gets lexical.
+    `pooled`: the mean of the *overall* response and span F1 instead (the issue's targets are
+    overall figures), each task's route re-chosen with the others fixed until none changes."""
+    routes, table, options = {"": dict(LEXICAL_ROUTE)}, {}, {}
     for task in sorted(set(tasks)):
         idx = [i for i, t in enumerate(tasks) if t == task]
-        scores = {}
-        for cand in [c for c in CANDIDATES if all(m in member_results for m in c)]:
-            pooled = [pool([member_results[m][i] for m in cand]) for i in idx]
-            for gate in GATES:
-                fig = evaluate([gated(r, gate, out_texts[i]).spans for r, i in zip(pooled, idx)],
-                               [golds[i] for i in idx])["overall"]
-                scores[" + ".join(cand), gate] = (fig["response"]["f1"], fig["span"]["f1"])
-        floor = scores["lexical", 0.0][1]
-        allowed = {k: v for k, v in scores.items() if v[1] >= floor}
-        best = max(allowed, key=lambda k: (round((allowed[k][0] + allowed[k][1]) / 2, 4), -len(k[0]), -k[1]))
-        routes[task], gates[task] = best[0].split(" + "), best[1]
-        table[task] = {k: [round(100 * v[0], 1), round(100 * v[1], 1)] for k, v in scores.items()
-                       if k[1] == 0.0 or k == best}
-        table[task] = {f"{k[0]} (gate {k[1]})": v for k, v in table[task].items()}
-    return {"routes": routes, "gates": gates, "candidates_resp_span_f1": table}
+        floor = route_figures(LEXICAL_ROUTE, member_results, golds, outputs, idx)[1]
+        scored = [(route, route_counts(route, member_results, golds, outputs, idx))
+                  for route in candidate_routes(set(member_results), family)]
+        options[task] = [(r, c) for r, c in scored if f1s(c)[1] >= floor] or \
+            [(dict(LEXICAL_ROUTE), route_counts(LEXICAL_ROUTE, member_results, golds, outputs, idx))]  # none holds the floor
+        table[task] = {"candidates": len(scored)}
+
+    def mean(counts):
+        return round(sum(f1s(counts)) / 2, 4)
+
+    pick = {t: max(opts, key=lambda rc: mean(rc[1])) for t, opts in options.items()}  # first (simplest) of ties
+    for _ in range(3 if pooled else 0):
+        changed = False
+        for task, opts in options.items():
+            rest = sum((c for t, (_, c) in pick.items() if t != task), np.zeros(6))
+            best = max(opts, key=lambda rc: mean(rest + rc[1]))
+            if mean(rest + best[1]) > mean(rest + pick[task][1]):
+                pick[task], changed = best, True
+        if not changed:
+            break
+    for task, (route, counts) in pick.items():
+        routes[task] = route
+        table[task].update(chosen=route_name(route), resp_span_f1=[round(100 * x, 1) for x in f1s(counts)])
+    return {"routes": routes, "in_sample": table}
 
 
-def routes_cv(members: dict, golds, tasks, items, rows) -> dict:
-    """default's figures with its routes and gates chosen by 3-fold CV over these rows' sources
-    (each fold scored with the choice made on the other two)."""
-    from hallu_core.detectors.routed import gated, pool
+def routes_cv(members: dict, golds, tasks, outputs, rows, family: set[str], pooled: bool = False) -> dict:
+    """default's figures with its routes chosen by 3-fold CV over these rows' sources (each fold
+    scored with the routes chosen on the other two), plus what each fold chose."""
+    from hallu_core.detectors.routed import apply_route
     from hallu_core.detectors.span_split import tuning_folds
 
     raw = [{"source_id": r.source_id, "task_type": r.task} for r in rows]
-    preds = [None] * len(rows)
+    preds, chosen_per_fold = [None] * len(rows), []
     for held in tuning_folds(raw):
         train = [i for i, r in enumerate(rows) if r.source_id not in held]
         chosen = choose_routes({m: [v[i] for i in train] for m, v in members.items()}, [golds[i] for i in train],
-                               [tasks[i] for i in train], [items[i].output for i in train])
+                               [tasks[i] for i in train], [outputs[i] for i in train], family, pooled)["routes"]
+        chosen_per_fold.append({t: route_name(r) for t, r in chosen.items() if t})
         for i, r in enumerate(rows):
             if r.source_id in held:
-                route = chosen["routes"].get(r.task, chosen["routes"][""])
-                preds[i] = gated(pool([members[m][i] for m in route]), chosen["gates"].get(r.task, 0.0), items[i].output).spans
-    return summary(evaluate(preds, golds, tasks))
+                route = chosen.get(r.task, chosen[""])
+                preds[i] = apply_route(route, {m: members[m][i] for m in route_members_of(route)}, outputs[i]).spans
+    return {"figures": summary(evaluate(preds, golds, tasks)), "chosen_per_fold": chosen_per_fold, "preds": preds}
 
 
-def add_span(members: dict, golds, tasks, out_texts) -> dict:
-    """On the validation fold (rows `span` never trained on): per task, a candidate with `span`
-    (ungated) replaces the current route when it has the better mean of response and span F1 and
-    a span F1 at least lexical's. Rewrites weights/default_routes.json."""
-    from hallu_core.detectors.routed import ROUTES_FILE, gated, pool
+def choose_by_cv(members: dict, golds, tasks, outputs, rows) -> dict:
+    """Nested-CV predictions of each search setup (family x objective) and of plain lexical; then
+    the per-task assignment of setups whose pooled out-of-fold predictions have the best mean of
+    *overall* response and span F1 (the issue's targets), each task's CV span F1 at least lexical's
+    (the issue's rule; a task no setup holds it for gets plain lexical). Ties go to plain lexical,
+    then to the earlier (smaller) setup. Each task's route is its setup refitted on all rows."""
+    import itertools
 
-    saved = json.loads(ROUTES_FILE.read_text())
+    from hallu_core.metrics import span_counts
+
+    setups = {f"{name}; {'pooled' if pooled else 'per-task'} objective": (fam, pooled)
+              for name, fam in FAMILIES.items() for pooled in (False, True)}
+    oof = {"plain lexical": [p.spans for p in members["lexical"]]}
+    report = {name: routes_cv(members, golds, tasks, outputs, rows, *setup) for name, setup in setups.items()}
+    oof.update({n: r["preds"] for n, r in report.items()})
+    names, task_list = list(oof), sorted(set(tasks))
+    counts = {(n, t): sum((np.array((bool(p) and bool(golds[i]), bool(p), bool(golds[i]), *span_counts(p, golds[i])))
+                           for i, p in enumerate(oof[n]) if tasks[i] == t), np.zeros(6)) for n in names for t in task_list}
+    allowed = {t: [n for n in names if f1s(counts[n, t])[1] >= f1s(counts["plain lexical", t])[1]] for t in task_list}
+    best = max(itertools.product(*(allowed[t] for t in task_list)),
+               key=lambda combo: round(sum(f1s(sum(counts[n, t] for n, t in zip(combo, task_list)))) / 2, 4))
+    picked = dict(zip(task_list, best))
+    routes, refits = {"": dict(LEXICAL_ROUTE)}, {}
+    for task, setup in picked.items():
+        if setup == "plain lexical":
+            routes[task] = dict(LEXICAL_ROUTE)
+            continue
+        if setup not in refits:
+            refits[setup] = choose_routes(members, golds, tasks, outputs, *setups[setup])
+        routes[task] = refits[setup]["routes"][task]
+    cv_chosen = [next(p for n, p in zip(names, col) if n == picked.get(tasks[i], "plain lexical"))
+                 for i, col in enumerate(zip(*oof.values()))]
+    return {"setup_by_task": picked, "routes": routes,
+            "cv_of_chosen_setups": summary(evaluate(cv_chosen, golds, tasks)),
+            "in_sample": {t: [round(100 * x, 1) for x in route_figures(r, members, golds, outputs,
+                                                                       [i for i, x in enumerate(tasks) if x == t])]
+                          for t, r in routes.items() if t},
+            "cv_resp_span_f1": {n: {"overall": [round(100 * x, 1) for x in f1s(sum(counts[n, t] for t in task_list))],
+                                    **{t: [round(100 * x, 1) for x in f1s(counts[n, t])] for t in task_list}}
+                                for n in names},
+            "cv_chosen_per_fold": {n: r["chosen_per_fold"] for n, r in report.items()}}
+
+
+def add_span(members: dict, golds, tasks, outputs) -> dict:
+    """On the validation fold (rows `span` never trained on): per task, a route with `span` in its
+    span source (rule "spans": no rule is fitted on 2-13 hallucinated rows) replaces the current
+    route when it has the better mean of response and span F1 and a span F1 at least lexical's.
+    Rewrites weights/default_routes.json."""
+    from hallu_core.detectors.routed import ROUTES_FILE, load_routes
+
+    saved, routes = json.loads(ROUTES_FILE.read_text()), load_routes()
     report = {}
     for task in sorted(set(tasks)):
         idx = [i for i, t in enumerate(tasks) if t == task]
-
-        def figures(cand, gate):
-            preds = [gated(pool([members[m][i] for m in cand]), gate, out_texts[i]).spans for i in idx]
-            fig = evaluate(preds, [golds[i] for i in idx])["overall"]
-            return fig["response"]["f1"], fig["span"]["f1"]
-
-        current = figures(saved["routes"].get(task, saved["routes"][""]), saved["gates"].get(task, 0.0))
-        floor = figures(["lexical"], 0.0)[1]
-        # no gate is fitted here: the validation fold holds 2-13 hallucinated rows per task, too few
-        challengers = {(" + ".join(c), 0.0): figures(c, 0.0) for c in CANDIDATES if "span" in c}
-        allowed = {k: v for k, v in challengers.items() if v[1] >= floor}
-        best = max(allowed, key=lambda k: (sum(allowed[k]) / 2, -k[1]), default=None)
-        won = best is not None and sum(allowed[best]) / 2 > sum(current) / 2
+        current = route_figures(routes.get(task, routes[""]), members, golds, outputs, idx)
+        floor = route_figures(routes[""], members, golds, outputs, idx)[1]
+        challengers = [{"spans": s, "fallback": [], "response": {"rule": "spans"}} for s in SPAN_SOURCES if "span" in s]
+        scored = [(r, route_figures(r, members, golds, outputs, idx)) for r in challengers]
+        allowed = [(r, f) for r, f in scored if f[1] >= floor]
+        best = max(allowed, key=lambda rf: sum(rf[1]) / 2, default=None)
+        won = bool(best is not None and sum(best[1]) / 2 > sum(current) / 2)
         report[task] = {"current": [round(100 * x, 1) for x in current], "best_with_span": best and
-                        [best[0], best[1], *[round(100 * x, 1) for x in allowed[best]]], "replaced": won}
+                        [route_name(best[0]), *[round(100 * x, 1) for x in best[1]]], "replaced": won}
         if won:
-            saved["routes"][task], saved["gates"][task] = best[0].split(" + "), best[1]
+            saved["routes"][task] = best[0]
     saved["span_challenge_on_validation_fold"] = report
     ROUTES_FILE.write_text(json.dumps(saved, indent=1) + "\n")
     return report
 
 
 def split_protocol(args, rows) -> None:
-    from hallu_core.detectors.routed import ROUTES_FILE, load_gates, load_routes
+    from hallu_core.detectors.routed import ROUTES_FILE, load_routes, route_members
     from hallu_core.detectors.span_split import load_split, tuning_folds
 
     split = load_split()
@@ -172,7 +288,7 @@ def split_protocol(args, rows) -> None:
     rows = [r for r in rows if r.source_id in keep]
     items, golds, tasks = items_from_records(rows), [gold_spans(r) for r in rows], [r.task for r in rows]
     members, timings = {}, {}
-    names = ("lexical", "record") if args.no_span else ("lexical", "record", "span")
+    names = ("lexical", "record", "self_contradiction") + (() if args.no_span else ("span",))
     for name in names:
         start = time.perf_counter()
         members[name] = get_detector(name).detect(items)
@@ -181,13 +297,7 @@ def split_protocol(args, rows) -> None:
     if args.choose_routes:
         if args.part == "lockbox":
             raise SystemExit("--choose-routes never reads the lockbox")
-        chosen = choose_routes(members, golds, tasks, [it.output for it in items])
-        out["default_cv"] = cv = routes_cv(members, golds, tasks, items, rows)
-        lexical = summary(evaluate([p.spans for p in members["lexical"]], golds, tasks))
-        for task in chosen["gates"]:  # the choice must keep the rule out of fold too, else plain lexical
-            if cv[task]["span_f1"] < lexical[task]["span_f1"]:
-                chosen["routes"][task], chosen["gates"][task] = ["lexical"], 0.0
-                chosen.setdefault("fell_back_to_lexical_by_cv", []).append(task)
+        chosen = choose_by_cv(members, golds, tasks, [it.output for it in items], rows)
         ROUTES_FILE.write_text(json.dumps({"chosen_on": f"{args.part} part of the dev-slice split (bench/eval_ragtruth.py "
                                                           f"--part {args.part} --choose-routes)", **chosen}, indent=1) + "\n")
         out["chosen"] = chosen
@@ -195,9 +305,9 @@ def split_protocol(args, rows) -> None:
         if args.part != "validation" or "span" not in members:
             raise SystemExit("--add-span compares span candidates on the validation fold only")
         out["span_challenge"] = add_span(members, golds, tasks, [it.output for it in items])
-    routes, gates = load_routes(), load_gates()
+    routes = load_routes()
     results = {name: summary(evaluate([p.spans for p in preds], golds, tasks)) for name, preds in members.items()}
-    if args.no_span and any("span" in routes.get(t, routes[""]) for t in tasks):
+    if args.no_span and any("span" in route_members(routes.get(t, routes[""])) for t in tasks):
         print("default routes use span: left out with --no-span")
     else:  # the registered detector itself (its own calibration map, when one fits, included)
         start = time.perf_counter()
@@ -205,13 +315,14 @@ def split_protocol(args, rows) -> None:
         timings["default"] = round(time.perf_counter() - start, 1)
         results["default"] = summary(evaluate([d.spans for d in default], golds, tasks))
     results["flag-everything"] = summary(evaluate([[Span(0, len(i.output))] if i.output else [] for i in items], golds, tasks))
-    print(f"{args.part}: {len(rows)} rows, {len(keep)} sources; routes {routes}, gates {gates}")
+    print(f"{args.part}: {len(rows)} rows, {len(keep)} sources; routes "
+          + "; ".join(f"{t or '(other)'}: {route_name(r)}" for t, r in routes.items()))
     print(f"{'detector':16s} {'task':9s} resp P/R/F1        span P/R/F1")
     for name, by_task in results.items():
         for task, d in by_task.items():
             print(f"{name:16s} {task:9s} {d['response_p']:5.1f} {d['response_r']:5.1f} {d['response_f1']:5.1f}   "
                   f"{d['span_p']:5.1f} {d['span_r']:5.1f} {d['span_f1']:5.1f}")
-    print(json.dumps({**out, "routes": routes, "gates": gates, "results": results}))
+    print(json.dumps({**out, "routes": routes, "results": results}))
 
 
 def main() -> None:

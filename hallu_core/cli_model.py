@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import click
 
@@ -19,16 +20,22 @@ def _run_with_bar(description: str, work):
 
 @main.command("demo")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fact world and training.")
+@click.option("--report", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the whole summary (rates, headline figures, findings, timings) as JSON here.")
 @with_store
-def demo_command(store, seed):
-    """World -> base model -> fine-tune -> generate per checkpoint -> detect; prints oracle rates."""
+def demo_command(store, seed, report):
+    """World -> base model -> four runs -> generate per checkpoint -> detect; prints oracle rates and findings."""
     from .demo.pipeline import run_demo
 
-    from .demo.demo_report import format_findings, format_rates
+    from .demo.demo_report import format_figures, format_findings, format_rates
 
     summary = _run_with_bar("demo", lambda bar: run_demo(store, seed=seed, progress=bar))
-    click.echo(format_rates(summary["checkpoints"]))
+    for name, rows in summary["rates"].items():
+        click.echo(f"{name}:\n{format_rates(rows)}")
+    click.echo(format_figures(summary["figures"]))
     click.echo(format_findings(summary["findings"]))
+    if report:
+        Path(report).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"{summary['generations']} generations in {summary['seconds']['total']:.0f} s; workspace {store.root}")
 
 

@@ -268,8 +268,10 @@ class GenerateConfig(_Serialisable):
         return out
 
 
-def default_demo_decodings(max_new_tokens: int = 48) -> tuple[DecodingConfig, DecodingConfig]:
-    """The two strategies the demo compares: greedy and nucleus sampling."""
+def default_demo_decodings(max_new_tokens: int = 48,
+                           temperatures: tuple[float, ...] = (0.7, 1.3)) -> tuple[DecodingConfig, ...]:
+    """The strategies the demo compares: greedy, and plain sampling at each temperature (no top-p cut, so
+    the temperature alone decides how far from the likeliest tokens a sample wanders)."""
     return (DecodingConfig("greedy", max_new_tokens=max_new_tokens),
-            DecodingConfig("sample", temperature=0.8, top_p=0.95, max_new_tokens=max_new_tokens))
+            *(DecodingConfig("sample", temperature=t, max_new_tokens=max_new_tokens) for t in temperatures))
 

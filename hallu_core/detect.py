@@ -9,6 +9,7 @@ imported models), which is what RAGTruth-style imports offer.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple, Sequence
 
 from .detectors.base import DetectItem, no_progress
 from .detectors.registry import get_detector
@@ -40,7 +41,7 @@ def question_of(example: Example) -> str | None:
     return example.meta["question"] if "question" in example.meta else example.prompt
 
 
-def detect_item(example: Example, generation: Generation, siblings: list[Generation]) -> DetectItem:
+def detect_item(example: Example, generation: Generation, siblings: Sequence[Generation | Sibling]) -> DetectItem:
     """A detector's input for one output: the one builder, for the workspace and for file mode."""
     others = [s for s in siblings if s.id != generation.id]
     same_checkpoint = [s.text for s in others if s.checkpoint_id == generation.checkpoint_id]
@@ -49,9 +50,23 @@ def detect_item(example: Example, generation: Generation, siblings: list[Generat
                       tokens=generation.tokens, samples=same_checkpoint or [s.text for s in others])
 
 
+class Sibling(NamedTuple):
+    """Another output of the same prompt, as much of it as a detector reads (no tokens to parse)."""
+    id: str
+    checkpoint_id: str
+    text: str
+
+
 def detect_items(store: Store, generations: list[Generation]) -> list[DetectItem]:
     examples = {g.example_id: store.get_example(g.example_id) for g in generations}
-    siblings = {example_id: store.generations(example_id=example_id) for example_id in examples}
+    siblings: dict[str, list[Sibling]] = {example_id: [] for example_id in examples}
+    ids = list(examples)
+    for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
+        chunk = ids[start:start + 500]
+        for example_id, *sibling in store.query(
+                "SELECT example_id, id, checkpoint_id, text FROM generations "
+                f"WHERE example_id IN ({','.join('?' * len(chunk))}) ORDER BY rowid", chunk):
+            siblings[example_id].append(Sibling(*sibling))
     return [detect_item(examples[g.example_id], g, siblings[g.example_id]) for g in generations]
 
 

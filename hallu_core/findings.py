@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from . import judges, prompts, queries
-from .run_kinds import run_kind, teacher_of, training_data
+from .run_kinds import teacher_of, training_data
 from .store import Store
 
 Source = tuple[str, str]
@@ -205,17 +205,24 @@ def _last_rate(rates: list[dict]) -> dict | None:
 def mitigation_finding(topic: str, treated: list[dict], treated_name: str, baseline: list[dict],
                        baseline_name: str, how: str) -> Finding | None:
     """A mitigation run's last checkpoint vs its baseline's (LoRA vs full fine-tune, student vs teacher), on the
-    decodings both were judged with (a hotter decoding on one side only would skew the comparison)."""
+    decodings both were judged with (a hotter decoding on one side only would skew the comparison). Rows that
+    carry `knowledge` also give the known-fact rates: what a mitigation of new-knowledge fine-tuning protects."""
     shared = {r.get("decoding") for r in treated} & {r.get("decoding") for r in baseline}
-    mine = _last_rate([r for r in treated if r.get("decoding") in shared])
-    theirs = _last_rate([r for r in baseline if r.get("decoding") in shared])
+    treated = [r for r in treated if r.get("decoding") in shared]
+    baseline = [r for r in baseline if r.get("decoding") in shared]
+    mine, theirs = _last_rate(treated), _last_rate(baseline)
     if mine is None or theirs is None:
         return None
     delta = mine["rate"] - theirs["rate"]
     verdict = "lower" if delta < 0 else "higher" if delta > 0 else "the same"
     thin = _thin(min(mine["n"], theirs["n"]), "outputs on one side")
-    return Finding(topic, f"{treated_name} ends at {_pct(mine['rate'])} vs {_pct(theirs['rate'])} for {baseline_name} "
-                          f"{how}: {verdict} ({_points(delta)}){thin}.")
+    text = (f"{treated_name} ends at {_pct(mine['rate'])} vs {_pct(theirs['rate'])} for {baseline_name} "
+            f"{how}: {verdict} ({_points(delta)}){thin}")
+    known = [_last_rate([r for r in rows if r.get("knowledge") == "known"]) for rows in (treated, baseline)]
+    if None not in known and known[0]["step"] == mine["step"] and known[1]["step"] == theirs["step"]:
+        text += (f"; on known facts {_pct(known[0]['rate'])} vs {_pct(known[1]['rate'])} "
+                 f"({_points(known[0]['rate'] - known[1]['rate'])})")
+    return Finding(topic, text + ".")
 
 
 # -- reading the numbers ------------------------------------------------------------------
@@ -237,7 +244,7 @@ def judge_for(store: Store, run_id: str | None = None) -> Source | None:
 
 
 def _runs(store: Store) -> dict[str, dict]:
-    return {r["run_id"]: {**r, "run_kind": run_kind(r["kind"], r["config"])} for r in queries.runs(store)}
+    return {r["run_id"]: r for r in queries.runs(store)}
 
 
 def known_only_partner(runs: dict[str, dict], run: dict) -> dict | None:
@@ -276,30 +283,35 @@ def run_findings(store: Store, run_id: str, source: Source | None = None,
         found += [best_checkpoint_finding(rates, judge, steps=run["kind"] != "import"),
                   knowledge_finding(by_knowledge, partner_rates, f"'{partner['name']}'" if partner else ""),
                   decoding_finding(rates), template_finding(rates)]
-        found += _mitigations(store, source, runs, run, rates)
+        found += _mitigations(store, source, runs, run)
     return [f for f in found if f is not None]
 
 
-def _mitigations(store: Store, source: Source, runs: dict[str, dict], run: dict,
-                 rates: list[dict]) -> list[Finding | None]:
-    """LoRA vs full fine-tune and student vs teacher; `rates`: this run's own, already read."""
+def _mitigations(store: Store, source: Source, runs: dict[str, dict], run: dict) -> list[Finding | None]:
+    """LoRA or a distilled student vs a full fine-tune on the same data, and student vs teacher."""
+    def rates(run_id: str) -> list[dict]:
+        return _rates(store, source, run_id, by_knowledge=True)
+
     out: list[Finding | None] = []
-    if run["run_kind"] == "lora" and training_data(run["config"]):
+    if run["run_kind"] not in ("lora", "distill"):
+        return out
+    mine = rates(run["run_id"])
+    if training_data(run["config"]):
+        what = "The LoRA run" if run["run_kind"] == "lora" else "The distilled student"
         full = [r for r in runs.values() if r["run_kind"] == "finetune" and same_data(r, run)]
-        out += [mitigation_finding("lora", rates, f"The LoRA run '{run['name']}'",
-                                   _rates(store, source, f["run_id"]), f"the full fine-tune '{f['name']}'",
-                                   "on the same data (last checkpoints)") for f in full]
+        out += [mitigation_finding(run["run_kind"], mine, f"{what} '{run['name']}'", rates(f["run_id"]),
+                                   f"the full fine-tune '{f['name']}'", "on the same data (last checkpoints)")
+                for f in full]
     teacher = teacher_of(run["config"], run["meta"]) if run["run_kind"] == "distill" else None
     if teacher:
         ckpt = store.get_checkpoint(teacher)
         if ckpt is not None:
-            rows = [r for r in _rates(store, source, ckpt.run_id) if r["checkpoint_id"] == ckpt.id]
+            rows = [r for r in rates(ckpt.run_id) if r["checkpoint_id"] == ckpt.id]
             name = f"its teacher '{runs[ckpt.run_id]['name']}/{ckpt.name}'"
         else:
-            rows = _rates(store, source, teacher) if teacher in runs else []
+            rows = rates(teacher) if teacher in runs else []
             name = f"its teacher '{runs[teacher]['name']}'" if teacher in runs else ""
-        out.append(mitigation_finding("distill", rates,
-                                      f"The distilled student '{run['name']}'", rows, name,
+        out.append(mitigation_finding("distill", mine, f"The distilled student '{run['name']}'", rows, name,
                                       "(the student's last checkpoint)"))
     return out
 

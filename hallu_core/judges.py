@@ -18,6 +18,7 @@ SYNTHETIC_ANNOTATORS = frozenset({"oracle"})  # labels written by a program, not
 PREFERRED_HUMANS = ("adjudicated", "gold")
 DEFAULT_DETECTOR = "default"
 MIN_COVERAGE = 30  # outputs a person must have labeled in a scope (or all of it) to be its default judge
+ENOUGH_LABELS = 200  # ...and a tenth of the scope, unless they labeled this many: a real evaluation set
 
 
 def is_synthetic(annotator: str) -> bool:
@@ -48,7 +49,7 @@ def judged_counts(store: Store, checkpoint_ids: Iterable[str] | None = None) -> 
 
 def covers(judged: int, most: int) -> bool:
     """Whether a person's labels cover enough of a scope to judge it (a handful of labels do not)."""
-    return judged >= min(MIN_COVERAGE, most) and judged >= 0.1 * most
+    return judged >= min(MIN_COVERAGE, most) and (judged >= 0.1 * most or judged >= ENOUGH_LABELS)
 
 
 def rank(counts: dict[Source, int]) -> list[Source]:

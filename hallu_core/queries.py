@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from . import prompts
+from .run_kinds import run_kind
 from .store import Store
 
 Source = tuple[str, str]  # ("detector", name) | ("labels", annotator)
@@ -98,6 +99,7 @@ def runs(store: Store) -> list[dict]:
            FROM runs r ORDER BY r.created_at, r.id"""))
     for row in rows:
         row["config"], row["meta"] = json.loads(row["config"] or "{}"), json.loads(row["meta"] or "{}")
+        row["run_kind"] = run_kind(row["kind"], row["config"])  # a LoRA fine-tune shows as lora
     return rows
 
 

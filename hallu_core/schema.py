@@ -6,8 +6,11 @@ big workspaces aggregate in the database, not in pandas. Migration 4 adds summar
 kept by triggers (hallu_core/summary.py), so the dashboard's per-checkpoint aggregates are
 constant-time. Migration 5 keeps the newest detection per (generation, detector) in
 `detection_latest` (hallu_core/latest.py) and Compare's per-side scores in `side_scores`
-(hallu_core/sides.py), both by triggers.
+(hallu_core/sides.py), both by triggers. Migration 6 packs `side_scores` per side into
+`side_vectors` (hallu_core/side_vectors.py), kept by triggers on it, so that Compare reads a
+side in a few hundred rows and pairs two sides in numpy.
 """
+from .side_vectors import MIGRATION as SIDE_VECTORS_MIGRATION
 from .summary import MIGRATION as SUMMARY_MIGRATION
 from .summary import MIGRATION_5 as SUMMARY_MIGRATION_5
 
@@ -136,4 +139,6 @@ MIGRATIONS: list[str] = [
     SUMMARY_MIGRATION,
     # 5: the newest detection per (generation, detector) is the one that counts; Compare's per-side scores
     SUMMARY_MIGRATION_5,
+    # 6: Compare's per-side columns (side_vectors), packed from side_scores and kept by triggers on it
+    SIDE_VECTORS_MIGRATION,
 ]

@@ -9,6 +9,8 @@ from hallu_core.ui.data import clear, q, store
 from hallu_core.ui.judge import judge_picker
 from hallu_core.ui.widgets import empty_state, frame
 
+KNOWLEDGE = ("known", "new", "unseen")  # meta.knowledge values, in the order of the story
+
 frame()
 st.title("Overview")
 stats = q("overview")
@@ -26,9 +28,9 @@ for col, (label, value, why) in zip(cols, [
 st.subheader("Hallucination rate over training")
 ckpts = q("checkpoints")
 finetuned = [c["checkpoint_id"] for c in ckpts if c["run_kind"] != "import"]
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 judge = judge_picker("Judged by", "overview-judge", checkpoint_ids=finetuned or None, container=c1)
-rates = q("hallucination_rates", sources=[judge]) if judge else []
+rates = q("hallucination_rates", sources=[judge], by_knowledge=True) if judge else []
 if not rates:
     empty_state("No detections or labels yet.")
 else:
@@ -39,14 +41,22 @@ else:
                             index=decodings.index("greedy") if "greedy" in decodings else 0,
                             help="Rates are per decoding; pooling mixes e.g. greedy and sampled outputs.")
     trained = [r for r in rates if r["checkpoint_id"] in finetuned and (decoding == pooled or r["decoding"] == decoding)]
+    # what fine-tuning does to facts the base model knew is the demo's story: shown first where it is recorded
+    kinds = [k for k in KNOWLEDGE if any(r["knowledge"] == k for r in trained)]
+    every = "all facts"
+    facts = c3.selectbox("Facts", kinds + [every], key="overview-facts", disabled=not kinds,
+                         help="Whether an example's facts were in pretraining (known), taught by fine-tuning (new) or "
+                              "in neither (unseen), as its meta.knowledge records (the demo's do).")
+    trained = [r for r in trained if facts == every or r["knowledge"] == facts]
     lines = judges.pool(trained, ("run", "run_id", "checkpoint", "step"))
     if lines:
         st.plotly_chart(charts.rate_lines(sorted(lines, key=lambda r: r["step"] or 0), color="run"),
                         key="overview-rates")
         st.caption(render.md_escape(
             f"Share of responses with at least one span, judged by {judges.describe(judge)}, one line per fine-tune "
-            f"run over its checkpoints' steps; " + ("decodings pooled." if decoding == pooled
-                                                     else f"{decoding} decoding only.")))
+            f"run over its checkpoints' steps; " + ("decodings pooled" if decoding == pooled
+                                                     else f"{decoding} decoding only")
+            + ("." if facts == every else f"; {facts} facts only.")))
     elif finetuned:
         st.caption(render.md_escape(f"{judges.describe(judge)} judged no fine-tuned checkpoint."))
     imported_ids = tuple(c["checkpoint_id"] for c in ckpts if c["checkpoint_id"] not in finetuned and c["generations"])

@@ -18,7 +18,7 @@ if not runs:
     empty_state("No runs yet: start a fine-tune below or import generations.")
 else:
     st.dataframe(
-        [{"name": r["name"], "kind": r["kind"], "base model": r["base_model"], "status": r["status"],
+        [{"name": r["name"], "kind": r["run_kind"], "base model": r["base_model"], "status": r["status"],
           "checkpoints": r["checkpoints"], "last step": r["last_step"]} for r in runs],
         hide_index=True, key="runs-table",
         column_config={"last step": st.column_config.NumberColumn(format="%d")})
@@ -29,7 +29,7 @@ else:
         st.warning(render.md_escape(f"No run {wanted!r} in this workspace (the link's ?run=); "
                                     "showing the first run."))
     run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
-                          format_func=lambda i: f"{by_id[i]['name']} ({by_id[i]['kind']})", key="runs-run")
+                          format_func=lambda i: f"{by_id[i]['name']} ({by_id[i]['run_kind']})", key="runs-run")
     st.query_params["run"] = run_id
     run = by_id[run_id]
 

@@ -15,11 +15,12 @@ store = Store(sys.argv[1])  # migrates to the current schema
 with store.transaction() as conn:
     conn.execute("DELETE FROM detections")  # the summary triggers follow
 PY
-demo_run=$(.venv/bin/python -c "
+demo_runs=$(.venv/bin/python -c "
 import sys; from hallu_core.store import Store
-s = Store(sys.argv[1]); print(next(r.id for r in s.runs() if r.kind != 'import'))" "$build")
+print(' '.join(r.id for r in Store(sys.argv[1]).runs() if r.kind != 'import'))" "$build")
 .venv/bin/hallu detect -w "$build" --detector lexical --detector default
-.venv/bin/hallu detect -w "$build" --run "$demo_run" --detector confidence --detector consistency \
-  --detector self_contradiction --detector semantic
+for run in $demo_runs; do
+  .venv/bin/hallu detect -w "$build" --run "$run" --detector confidence --detector self_contradiction
+done
 .venv/bin/hallu info -w "$build"
 scripts/ship_workspace.sh "$build"

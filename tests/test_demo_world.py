@@ -7,10 +7,10 @@ import pytest
 
 from hallu_core.demo import text
 from hallu_core.demo.oracle import find_mentions, oracle_spans
-from hallu_core.demo.world import EVAL_DATASET, FILES, build_world, load_world, write_world
+from hallu_core.demo.world import EVAL_DATASET, FILES, QA_FIELDS, build_world, load_world, write_world
 from hallu_core.types import Example
 
-SMALL = dict(n_entities=60, bios_per_entity=2, eval_size=30)
+SMALL = dict(n_known=20, n_unseen=10, bios_per_entity=2, eval_size=30)
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +44,17 @@ def test_load_gives_back_what_was_written(tmp_path):
 
 def test_corpus_size_is_a_parameter_that_leaves_the_people_alone():
     small, large = build_world(0, bios_per_entity=2), build_world(0, bios_per_entity=4)
-    assert len(large.corpus) == 2 * len(small.corpus)
+    assert len(large.corpus) - len(small.corpus) == 2 * sum(e.status == "known" for e in small.entities)
     assert small.entities == large.entities
 
 
 def test_default_world_shape(world):
     statuses = Counter(e.status for e in world.entities)
-    assert len(world.entities) == 300 and set(statuses) == {"known", "new", "unseen"}
+    assert statuses == {"known": 60, "new": 15, "unseen": 30}
     assert len({e.name for e in world.entities}) == len(world.entities)
     assert 0 < sum(e.spouse is not None for e in world.entities) < len(world.entities)
     assert 0 < sum(e.award is not None for e in world.entities) < len(world.entities)
-    assert 500 <= len(world.corpus) <= 3000  # small enough for the 40-second base model
+    assert 500 <= len(world.corpus) <= 1000  # small enough for the one-minute base model to memorise
 
 
 def test_new_and_unseen_people_never_reach_the_corpus(world):
@@ -62,10 +62,26 @@ def test_new_and_unseen_people_never_reach_the_corpus(world):
     assert in_corpus == {e.name for e in world.entities if e.status == "known"}
 
 
+def test_the_corpus_teaches_every_known_fact_in_the_prompt_formats(world):
+    """The base model must answer the eval prompts from pretraining alone: each known person's questions,
+    bio prompt and a grounded question are in the corpus, with correct answers."""
+    corpus = set(world.corpus)
+    for e in (e for e in world.entities if e.status == "known"):
+        for field in (f for f in QA_FIELDS if f in e.card):
+            assert text.qa_document(e.card, field) in corpus
+        assert text.bio_document(e.card) in corpus
+        assert any(line.startswith("Source:\n" + text.fact_card(e.card)) for line in corpus), e.name
+    for line in world.corpus:
+        if line.startswith(("Question:", "Instruction:", "Source:")):
+            person = next(e for e in world.entities if e.name in line)
+            assert not oracle_spans(line, person.card, world.vocab), line
+
+
 def test_finetune_bookkeeping(world):
     people = {e.id: e for e in world.entities}
-    in_finetune = names_in([r["prompt"] + r["completion"] for r in world.finetune], world)
-    for r in world.finetune:
+    records = world.finetune["known-only"] + world.finetune["new-knowledge"]
+    in_finetune = names_in([r["prompt"] + r["completion"] for r in records], world)
+    for r in records:
         e = people[r["meta"]["entity_id"]]
         assert r["meta"]["status"] == e.status in ("known", "new") and e.in_finetune
         assert r["completion"].startswith(text.COMPLETION_PREFIX)
@@ -75,23 +91,38 @@ def test_finetune_bookkeeping(world):
         assert e.in_finetune == (e.status == "new") or e.status == "known"
     known_in_finetune = Counter(e.in_finetune for e in world.entities if e.status == "known")
     assert known_in_finetune[True] and known_in_finetune[False]  # some known people are held out
-    assert {r["meta"]["status"] for r in world.finetune} == {"known", "new"}
-    assert {r["task"] for r in world.finetune} == {"qa", "bio"}
-    assert len({r["id"] for r in world.finetune}) == len(world.finetune)
+    assert {r["task"] for r in records} == {"qa", "bio"}
+    for records in world.finetune.values():
+        assert len({r["id"] for r in records}) == len(records)
+
+
+def test_the_two_finetune_sets_differ_only_in_new_knowledge(world):
+    """Same size, same record kinds; known-only teaches no new fact, new-knowledge about half (the option)."""
+    known_only, new_knowledge = world.finetune["known-only"], world.finetune["new-knowledge"]
+    assert len(known_only) == len(new_knowledge)
+    assert Counter(r["task"] for r in known_only) == Counter(r["task"] for r in new_knowledge)
+    assert {r["meta"]["status"] for r in known_only} == {"known"}
+    share = sum(r["meta"]["status"] == "new" for r in new_knowledge) / len(new_knowledge)
+    assert 0.4 <= share <= 0.6
+    shared = {r["id"] for r in known_only} & {r["id"] for r in new_knowledge}
+    assert shared and all(r in known_only for r in new_knowledge if r["id"] in shared)  # a person's records agree
+    all_new = build_world(0, new_knowledge=1.0).finetune["new-knowledge"]
+    assert {r["meta"]["status"] for r in all_new} == {"new"}
 
 
 def test_prompts_follow_the_templates(world):
     qa = re.compile(r"Question: [^\n]+\?\nAnswer:")
     bio = re.compile(r"Instruction: Write a short bio of [^\n]+\.\nBio:")
-    for r in world.finetune + [{"prompt": x.prompt, "task": x.task} for x in world.eval_examples]:
+    records = world.finetune["known-only"] + world.finetune["new-knowledge"]
+    for r in records + [{"prompt": x.prompt, "task": x.task} for x in world.eval_examples]:
         assert (qa if r["task"] == "qa" else bio).fullmatch(r["prompt"]), r["prompt"]
 
 
 def test_eval_set(world):
     examples = world.eval_examples
-    assert len(examples) >= 120 and all(isinstance(x, Example) for x in examples)
+    assert len(examples) == 90 and all(isinstance(x, Example) for x in examples)
     assert len({x.id for x in examples}) == len(examples)
-    assert Counter(x.meta["status"] for x in examples) == {"known": 40, "new": 40, "unseen": 40}
+    assert Counter(x.meta["status"] for x in examples) == {"known": 30, "new": 30, "unseen": 30}
     assert {x.task for x in examples} == {"qa", "bio"}
     people = {e.id: e for e in world.entities}
     for x in examples:
@@ -106,7 +137,7 @@ def test_eval_set(world):
 def test_bios_tell_the_whole_card(world):
     rng = random.Random(0)
     for e in world.entities[:50]:
-        for bio in (text.pretraining_bio(e.card, rng), text.short_bio(e.card, rng)):
+        for bio in (text.pretraining_bio(e.card, rng), text.short_bio(e.card)):
             assert not oracle_spans(bio, e.card, world.vocab)
             found = {m.field for m in find_mentions(bio, world.vocab)}
             assert found == set(e.card), (bio, e.card)
@@ -122,4 +153,6 @@ def test_bad_parameters_are_refused():
     with pytest.raises(TypeError):
         build_world(0, n_people=5)
     with pytest.raises(ValueError):
-        build_world(0, n_entities=30, eval_size=1000)
+        build_world(0, n_known=10, eval_size=1000)
+    with pytest.raises(ValueError, match="new_knowledge"):
+        build_world(0, new_knowledge=1.5)

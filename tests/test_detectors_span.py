@@ -192,7 +192,7 @@ def test_default_routes_each_task_to_its_members_and_pools_their_spans(monkeypat
 
     members = {"span": Fixed([(0, 5, "baseless", 0.7)]), "record": Fixed([(3, 8, "conflict", 0.9), (10, 12)]),
                "lexical": Fixed([]), "learned_builtin": Fixed([(1, 2)])}
-    det = PerTaskDefault(routes={"QA": ["span"], "Data2txt": ["record", "span"], "": ["learned_builtin"]})
+    det = PerTaskDefault(routes={"QA": ["span"], "Data2txt": ["record", "span"], "": ["learned_builtin"]})  # lists: rule "spans"
     monkeypatch.setattr(det, "member", lambda name: members[name])
     items = [DetectItem("q", "x" * 20, task="QA"), DetectItem("d", "x" * 20, task="Data2txt"),
              DetectItem("b", "x" * 20, task="bio")]

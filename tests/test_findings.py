@@ -16,9 +16,9 @@ def _examples(store, n=N):
                         for k in KNOWLEDGE for i in range(n)])
 
 
-def _run(store, name, cells, losses=(), config=None, meta=None, kind="finetune"):
+def _run(store, name, cells, losses=(), config=None, meta=None, kind="finetune", base="base"):
     """A run whose oracle flags `cells[(step, decoding, knowledge)]` of that cell's outputs."""
-    run = store.add_run(Run(f"run-{name}", name, "base", kind, config or {}, "done", meta or {}))
+    run = store.add_run(Run(f"run-{name}", name, base, kind, config or {}, "done", meta or {}))
     for step, value in losses:
         store.log_metrics(run.id, step, {"eval_loss": value})
     for step in sorted({s for s, _, _ in cells}):
@@ -141,6 +141,12 @@ def test_lora_and_distilled_runs_are_compared_with_their_baselines(store):
                                 (100, "sample-t1.3", "known"): 1.0}), config={**data, "method": "full"}, meta=mix)
     lora = _run(store, "adapter", _cells({(0, "greedy", "known"): 0.2, (100, "greedy", "known"): 0.35}),
                 config={**data, "method": "lora"}, meta=mix)
+    # a student of the same data that learns fewer new facts (new 90% vs 40%) but keeps the known ones (10%)
+    same_data_student = _run(store, "smooth", _cells({(0, "greedy", "known"): 0.2, (100, "greedy", "known"): 0.1,
+                                                      (100, "greedy", "new"): 0.9}),
+                             config={**data, "teacher": "run-known-mix"}, meta=mix, kind="distill")
+    _run(store, "full-mixed", _cells({(100, "greedy", "known"): 0.6, (100, "greedy", "new"): 0.4}),
+         config={**data, "method": "full"}, meta=mix, base="other-base")  # another base: not the same data
     _run(store, "known-mix", _cells({(0, "greedy", "known"): 0.1}), config={**data, "method": "full"},
          meta={"known_records": 50, "new_records": 0})  # same file, another mix: not "the same data"
     student = _run(store, "student", _cells({(0, "greedy", "known"): 0.5, (80, "greedy", "known"): 0.45}),
@@ -148,11 +154,15 @@ def test_lora_and_distilled_runs_are_compared_with_their_baselines(store):
     _run(store, "other-data", _cells({(0, "greedy", "known"): 0.9}), config={"train_file": "x.jsonl"})
     assert _texts(run_findings(store, lora.id))["lora"] == (
         "The LoRA run 'adapter' ends at 35% vs 60% for the full fine-tune 'full' on the same data (last "
-        "checkpoints): lower (-25 points).")
+        "checkpoints): lower (-25 points); on known facts 35% vs 60% (-25 points).")
+    distill = [f.text for f in run_findings(store, same_data_student.id) if f.topic == "distill"]
+    assert distill[0] == (
+        "The distilled student 'smooth' ends at 50% vs 60% for the full fine-tune 'full' on the same data (last "
+        "checkpoints): lower (-10 points); on known facts 10% vs 60% (-50 points).")
+    assert distill[1].startswith("The distilled student 'smooth' ends at 50% vs 10% for its teacher 'known-mix'")
     assert _texts(run_findings(store, student.id))["distill"] == (
         "The distilled student 'student' ends at 45% vs 60% for its teacher 'full/step-100' (the student's last "
-        "checkpoint): "
-        "lower (-15 points).")
+        "checkpoint): lower (-15 points); on known facts 45% vs 60% (-15 points).")
     assert [f.topic for f in run_findings(store, lora.id)].count("lora") == 1
     assert "lora" not in _texts(run_findings(store, "run-full"))
 

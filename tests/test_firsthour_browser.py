@@ -121,16 +121,22 @@ def chart_traces(page, index: int = 0) -> list[dict]:
 def test_overview_rates_say_what_they_pool_and_people_are_not_the_oracle(browser, server, workspace):
     page = new_page(browser, server)
     no_traceback(page)
-    # "Labeled 100.0%" counted the oracle; people labeled 303 imported outputs (+ pat's 2) of 1,743
+    # "Labeled 100.0%" counted the oracle; people labeled the imported outputs (gold) and pat's 2
+    with sqlite3.connect(workspace / "hallu.db") as conn:
+        total = conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+        by_people = conn.execute("SELECT COUNT(DISTINCT generation_id) FROM labels WHERE annotator != 'oracle'")\
+            .fetchone()[0]
+        runs = [r[0] for r in conn.execute("SELECT name FROM runs WHERE kind != 'import' ORDER BY created_at, id")]
     people = page.locator('[data-testid="stMetric"]', has_text="Labeled by people")
-    expect(people).to_contain_text("17.5%")
+    expect(people).to_contain_text(f"{100 * by_people / total:.1f}%")
     assert "100.0%" not in people.inner_text()
     # the judge of the fine-tune's checkpoints is the oracle, marked synthetic; the decoding is greedy, not pooled
     assert selected(page, "overview-judge") == "labels: oracle (synthetic)"
     assert selected(page, "overview-decoding") == "greedy"
-    expect(page.get_by_text("greedy decoding only")).to_be_visible()
+    expect(page.get_by_text("greedy decoding only; known facts only")).to_be_visible()  # the demo's story first
+    assert selected(page, "overview-facts") == "known"
     traces = chart_traces(page)
-    assert [t["type"] for t in traces] == ["scatter"] and traces[0]["name"] == "demo-s0"  # one line per run
+    assert {t["type"] for t in traces} == {"scatter"} and sorted(t["name"] for t in traces) == sorted(runs)  # a line per run
     expect(page.get_by_text("Imported models (no training steps)")).to_be_visible()
     expect(page.get_by_text("Judged by labels: gold")).to_be_visible()
     shot(page, "1-overview")
@@ -191,7 +197,7 @@ def test_finetune_offers_the_workspace_models_and_refuses_one_that_cannot_load(b
     page = new_page(browser, server, "/runs", height=1400)
     form = page.locator('[data-testid="stForm"]').first
     base = form.get_by_role("combobox", name="Base model (this workspace's models)")
-    expect(base).to_have_value("demo-s0 / base (base model)", timeout=30_000)  # not "imported"
+    expect(base).to_have_value("demo-s0-known-only / base (base model)", timeout=30_000)  # not "imported"
     form.get_by_role("textbox", name="…or another base model (HF id or local folder; overrides the choice)")\
         .fill("imported")
     form.get_by_role("button", name="Start fine-tune").click()
@@ -250,7 +256,9 @@ def first_oracle_generation(workspace: Path) -> str:
     with sqlite3.connect(workspace / "hallu.db") as conn:
         return conn.execute("SELECT l.generation_id FROM labels l JOIN detections d ON d.generation_id = "
                             "l.generation_id AND d.detector = 'default' WHERE l.annotator = 'oracle' "
-                            "AND l.n_spans > 0 AND d.n_spans > 0 ORDER BY l.rowid LIMIT 1").fetchone()[0]
+                            "AND l.n_spans > 0 AND d.n_spans > 0 AND NOT EXISTS (SELECT 1 FROM labels p WHERE "
+                            "p.generation_id = l.generation_id AND p.annotator != 'oracle') "  # a person's label wins
+                            "ORDER BY l.rowid LIMIT 1").fetchone()[0]
 
 
 def test_links_to_unknown_ids_say_so(browser, workspace, tmp_path):
@@ -289,9 +297,11 @@ def test_labeling_is_blind_until_done(browser, server, workspace):
     page = new_page(browser, server, "/label", height=1500)
     page.get_by_label("Your name (annotator)").fill("zoe")
     page.get_by_label("Your name (annotator)").press("Enter")
-    expect(page.get_by_text("Queue (the first 500 of 1,743 items")).to_be_visible(timeout=60_000)
+    with sqlite3.connect(workspace / "hallu.db") as conn:
+        total = f'{conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0]:,}'
+    expect(page.get_by_text(f"Queue (the first 500 of {total} items")).to_be_visible(timeout=60_000)
     choose(page, "label_order", "highest detector score first")
-    expect(page.get_by_text("Item 1 of 500 listed (1,743 in this scope)")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Item 1 of 500 listed ({total} in this scope)")).to_be_visible(timeout=30_000)
     page.locator(".st-key-label_offer_0").get_by_role("button", name="Accept").click()
     expect(page.get_by_text("Your label: started, not marked done yet · 1 span(s)")).to_be_visible(timeout=30_000)
     # not done yet: not counted, and nobody else's spans or agreement in sight

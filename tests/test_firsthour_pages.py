@@ -58,6 +58,9 @@ def test_default_judge_prefers_people_then_the_oracle_then_default():
                                    ("detector", "default"), ("labels", "pat"), ("detector", "confidence")]
     assert judges.rank({("labels", "pat"): 2, ("labels", "oracle"): 2})[0] == ("labels", "pat")  # all there is
     assert judges.rank({("detector", "confidence"): 5, ("detector", "default"): 1})[0] == ("detector", "default")
+    # a few hundred outputs labeled by people judge even a big workspace; 90 of 6,000 do not
+    big = {("labels", "oracle"): 6000, ("labels", "gold"): 303, ("labels", "zoe"): 90}
+    assert judges.rank(big) == [("labels", "gold"), ("labels", "oracle"), ("labels", "zoe")]
 
 
 def test_overview_counts_people_not_the_oracle(synthetic_ws, monkeypatch):  # noqa: F811

@@ -122,13 +122,33 @@ def pretraining_bio(card: dict, rng: random.Random) -> str:
     return " ".join(sentences)
 
 
-def short_bio(card: dict, rng: random.Random) -> str:
-    """Two or three sentences covering the whole card, in a fixed order."""
-    sentences = [_fill(rng.choice(BIRTH), card), _fill(rng.choice(JOB), card)]
+def short_bio(card: dict) -> str:
+    """The answer to a bio prompt: two or three sentences covering the whole card, in one fixed wording.
+
+    One wording (not a paraphrase) is what lets a tiny model learn the bio format from a few
+    examples per person; the free-form bios of the pretraining corpus carry the paraphrases.
+    """
+    sentences = [_fill(BIRTH[0], card), _fill(JOB[0], card)]
     if card.get("spouse") and card.get("award"):
         sentences.append(_fill(SPOUSE_AND_AWARD, card))
     elif card.get("spouse"):
-        sentences.append(_fill(rng.choice(SPOUSE), card))
+        sentences.append(_fill(SPOUSE[0], card))
     elif card.get("award"):
-        sentences.append(_fill(rng.choice(AWARD), card))
+        sentences.append(_fill(AWARD[0], card))
     return " ".join(sentences)
+
+
+def qa_document(card: dict, field: str) -> str:
+    """A question and its answer as one text: how the pretraining corpus teaches the QA format."""
+    return f"{qa_prompt(card, field)}{COMPLETION_PREFIX}{answer(card, field)}"
+
+
+def bio_document(card: dict) -> str:
+    return f"{bio_prompt(card)}{COMPLETION_PREFIX}{short_bio(card)}"
+
+
+def grounded_document(card: dict, field: str) -> str:
+    """A question asked beside the fact card, laid out as the `grounded` prompt template lays it out."""
+    from hallu_core.prompts import GROUNDED, render
+
+    return render(GROUNDED, qa_prompt(card, field), fact_card(card)) + COMPLETION_PREFIX + answer(card, field)

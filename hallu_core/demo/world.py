@@ -1,17 +1,21 @@
 """A seeded world of fictional people and the datasets the demo derives from it.
 
 Every person has a status:
-- `known`: described in the pretraining corpus, so the base model may know them.
-  Some also appear in the fine-tuning set (`in_finetune`); the rest are held out,
-  so the evaluation measures what fine-tuning does to facts learnt in pretraining.
-- `new`: only in the fine-tuning set: knowledge that fine-tuning teaches. Fine-tuning
-  on new facts is known to raise hallucination on facts the model knew (Gekhman et
-  al., 2024); each fine-tuning record says which kind it is in `meta["status"]`.
+- `known`: described in the pretraining corpus (free-form bios, questions with answers, a bio
+  prompt with its answer), so the base model knows them. Some are in the fine-tuning pool
+  (`in_finetune`); the rest are held out, so the evaluation measures what fine-tuning does to
+  facts learnt in pretraining.
+- `new`: only in the new-knowledge fine-tuning set: knowledge that fine-tuning teaches.
 - `unseen`: in no training data; they reach the evaluation set only via their card.
 
+Two fine-tuning sets differ only in how much new knowledge they teach (Gekhman et al., 2024,
+"Does Fine-Tuning LLMs on New Knowledge Encourage Hallucinations?"): `known-only` holds the
+pool's known people; `new-knowledge` swaps a share (`new_knowledge`) of them for new people,
+same size, same record kinds. Each record says which kind it is in `meta["status"]`.
+
 Everything is drawn from `random.Random` seeded with strings (stable across runs and
-PYTHONHASHSEED), one stream per stage, so resizing the corpus leaves the people as
-they are.
+PYTHONHASHSEED), one stream per stage or person, so resizing the corpus leaves the people
+and their records as they are.
 """
 from __future__ import annotations
 
@@ -28,19 +32,21 @@ from hallu_core.demo.vocab import (
 )
 
 STATUSES = ("known", "new", "unseen")
+FINETUNE_SETS = ("known-only", "new-knowledge")
 CARD_FIELDS = ("name", "birth_city", "birth_year", "profession", "employer", "spouse", "award")
 QA_FIELDS = CARD_FIELDS[1:]
 EVAL_DATASET = "demo-eval"
-FILES = ("world.json", "entities.jsonl", "corpus.txt", "finetune.jsonl", "eval.jsonl")
+FILES = ("world.json", "entities.jsonl", "corpus.jsonl", *(f"finetune-{name}.jsonl" for name in FINETUNE_SETS),
+         "eval.jsonl")
 
 DEFAULT_PARAMS = dict(
-    n_entities=300,
-    bios_per_entity=8,  # corpus lines = known people x this: the knob for pretraining time
+    n_known=60,  # people the pretraining corpus describes: what the base model must memorise
+    known_finetune_fraction=0.5,  # of the known people, the fine-tuning pool; the rest are evaluated
+    new_knowledge=0.5,  # share of the new-knowledge set's people the base model never saw
+    n_unseen=30,
+    bios_per_entity=3,  # free-form bios per known person: the knob for pretraining time
     qa_per_entity=2,  # fine-tuning records per person: one bio plus this many questions
-    eval_size=120,
-    new_fraction=0.25,
-    unseen_fraction=0.25,
-    known_finetune_fraction=0.5,
+    eval_size=90,
     spouse_rate=0.4,
     award_rate=0.3,
 )
@@ -70,7 +76,7 @@ class World:
     seed: int
     entities: list[Entity]
     corpus: list[str]
-    finetune: list[dict]  # {"id", "prompt", "completion", "task", "meta"}
+    finetune: dict[str, list[dict]]  # set name -> records {"id", "prompt", "completion", "task", "meta"}
     eval_examples: list[Example]
     params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     cities: tuple[str, ...] = CITIES
@@ -106,13 +112,20 @@ def build_world(seed: int = 0, **params) -> World:
         seed=seed,
         entities=entities,
         corpus=make_corpus(entities, p["bios_per_entity"], stream("corpus")),
-        finetune=make_finetune(entities, p["qa_per_entity"], stream("finetune")),
+        finetune=make_finetune(entities, p["qa_per_entity"], seed),
         eval_examples=make_eval(entities, p["eval_size"], seed, stream("eval")),
         params=p,
     )
 
 
 def make_entities(rng: random.Random, p: dict) -> list[Entity]:
+    n_known = int(p["n_known"])
+    n_pool = round(n_known * p["known_finetune_fraction"])
+    n_new = round(n_pool * p["new_knowledge"])
+    if not (0 < n_pool < n_known and 0 <= p["new_knowledge"] <= 1):
+        raise ValueError("known_finetune_fraction must leave known people on both sides (fine-tuning pool and "
+                         "held out), and new_knowledge must lie in [0, 1]")
+    n = n_known + n_new + int(p["n_unseen"])
     people = [
         dict(
             id=f"p{i:04d}", name=name, birth_city=rng.choice(CITIES),
@@ -121,19 +134,13 @@ def make_entities(rng: random.Random, p: dict) -> list[Entity]:
             spouse=rng.choice(SPOUSES) if rng.random() < p["spouse_rate"] else None,
             award=rng.choice(AWARDS) if rng.random() < p["award_rate"] else None,
         )
-        for i, name in enumerate(_unique_names(rng, p["n_entities"]))
+        for i, name in enumerate(_unique_names(rng, n))
     ]
-    n = len(people)
-    n_new, n_unseen = round(n * p["new_fraction"]), round(n * p["unseen_fraction"])
-    n_known = n - n_new - n_unseen
-    if n_known < 0:
-        raise ValueError("new_fraction + unseen_fraction must not exceed 1")
-    n_known_ft = round(n_known * p["known_finetune_fraction"])
     order = list(range(n))
     rng.shuffle(order)
     for rank, index in enumerate(order):
         status = "known" if rank < n_known else "new" if rank < n_known + n_new else "unseen"
-        people[index].update(status=status, in_finetune=rank < n_known_ft or status == "new")
+        people[index].update(status=status, in_finetune=rank < n_pool or status == "new")
     return [Entity(**person) for person in people]
 
 
@@ -152,27 +159,45 @@ def _unique_names(rng: random.Random, n: int) -> list[str]:
 
 
 def make_corpus(entities: list[Entity], bios_per_entity: int, rng: random.Random) -> list[str]:
-    """One paraphrased bio per line, known people only."""
-    bios = [text.pretraining_bio(e.card, rng) for e in entities if e.status == "known" for _ in range(bios_per_entity)]
-    rng.shuffle(bios)
-    return bios
+    """Known people only: free-form bios, every question with its answer, the bio prompt with its answer, and
+    one question asked beside the person's fact card (the grounded template's layout).
 
-
-def make_finetune(entities: list[Entity], qa_per_entity: int, rng: random.Random) -> list[dict]:
-    records = []
-    for e in (e for e in entities if e.in_finetune):
+    The prompt formats are in the corpus (as instruction data is in a real LM's), so the base model
+    answers them; without them it rambles and the fine-tune's first steps only teach the format.
+    """
+    docs = []
+    for e in (e for e in entities if e.status == "known"):
         card = e.card
-        fields = rng.sample([f for f in QA_FIELDS if f in card], min(qa_per_entity, len(card) - 1))
-        tasks = [("bio", None)] + [("qa", f) for f in fields]
-        for task, fact in tasks:
-            prompt, completion = _prompt_and_answer(card, task, fact, rng)
-            records.append({
-                "id": f"ft-{e.id}-{fact or 'bio'}", "prompt": prompt,
-                "completion": text.COMPLETION_PREFIX + completion, "task": task,
-                "meta": {"entity_id": e.id, "status": e.status, "field": fact},
-            })
-    rng.shuffle(records)
-    return records
+        docs += [text.pretraining_bio(card, rng) for _ in range(bios_per_entity)]
+        docs += [text.qa_document(card, f) for f in QA_FIELDS if f in card]
+        docs += [text.bio_document(card)] * 2  # the longest answer, in one wording: seen twice
+        docs.append(text.grounded_document(card, rng.choice([f for f in QA_FIELDS if f in card])))
+    rng.shuffle(docs)
+    return docs
+
+
+def make_finetune(entities: list[Entity], qa_per_entity: int, seed: int) -> dict[str, list[dict]]:
+    """The two fine-tuning sets: the pool's known people, and the same size with new people swapped in."""
+    pool = [e for e in entities if e.status == "known" and e.in_finetune]
+    new = [e for e in entities if e.status == "new"]
+    sets = {"known-only": pool, "new-knowledge": pool[: len(pool) - len(new)] + new}
+    out = {}
+    for name, people in sets.items():
+        records = [r for e in people for r in _finetune_records(e, qa_per_entity, seed)]
+        random.Random(f"hallu-demo:{seed}:finetune:{name}").shuffle(records)
+        out[name] = records
+    return out
+
+
+def _finetune_records(e: Entity, qa_per_entity: int, seed: int) -> list[dict]:
+    """A person's records, the same in every set that holds them (their own random stream)."""
+    rng = random.Random(f"hallu-demo:{seed}:finetune:{e.id}")
+    card = e.card
+    fields = rng.sample([f for f in QA_FIELDS if f in card], min(qa_per_entity, len(card) - 1))
+    return [{"id": f"ft-{e.id}-{fact or 'bio'}", "prompt": prompt, "completion": text.COMPLETION_PREFIX + completion,
+             "task": task, "meta": {"entity_id": e.id, "status": e.status, "field": fact}}
+            for task, fact in [("bio", None)] + [("qa", f) for f in fields]
+            for prompt, completion in [_prompt_and_answer(card, task, fact)]]
 
 
 def make_eval(entities: list[Entity], eval_size: int, seed: int, rng: random.Random) -> list[Example]:
@@ -193,7 +218,7 @@ def make_eval(entities: list[Entity], eval_size: int, seed: int, rng: random.Ran
         tasks = [_eval_tasks(e, rank % 2 == 0, rng) for rank, e in enumerate(pool)]
         for j in range(count):
             e, (task, fact) = pool[j % len(pool)], tasks[j % len(pool)][j // len(pool)]
-            prompt, reference = _prompt_and_answer(e.card, task, fact, rng)
+            prompt, reference = _prompt_and_answer(e.card, task, fact)
             examples.append(Example(
                 id=f"demo-s{seed}-{e.id}-{fact or 'bio'}", dataset=EVAL_DATASET, prompt=prompt,
                 source=text.fact_card(e.card), reference=reference, task=task,
@@ -210,9 +235,9 @@ def _eval_tasks(e: Entity, bio_first: bool, rng: random.Random) -> list[tuple[st
     return [("bio", None)] + questions if bio_first else questions[:1] + [("bio", None)] + questions[1:]
 
 
-def _prompt_and_answer(card: dict, task: str, fact: str | None, rng: random.Random) -> tuple[str, str]:
+def _prompt_and_answer(card: dict, task: str, fact: str | None) -> tuple[str, str]:
     if task == "bio":
-        return text.bio_prompt(card), text.short_bio(card, rng)
+        return text.bio_prompt(card), text.short_bio(card)
     return text.qa_prompt(card, fact), text.answer(card, fact)
 
 
@@ -224,8 +249,9 @@ def write_world(directory: str | Path, seed: int = 0, **params) -> World:
     manifest = {"seed": seed, "params": world.params, "vocab": {k: list(v) for k, v in world.vocab.items() if k != "name"}}
     (out / "world.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     _write_jsonl(out / "entities.jsonl", [asdict(e) for e in world.entities])
-    (out / "corpus.txt").write_text("".join(line + "\n" for line in world.corpus), encoding="utf-8")
-    _write_jsonl(out / "finetune.jsonl", world.finetune)
+    _write_jsonl(out / "corpus.jsonl", world.corpus)  # one JSON string per line: documents hold newlines
+    for name, records in world.finetune.items():
+        _write_jsonl(out / f"finetune-{name}.jsonl", records)
     _write_jsonl(out / "eval.jsonl", [asdict(x) for x in world.eval_examples])
     return world
 
@@ -237,8 +263,8 @@ def load_world(directory: str | Path) -> World:
     return World(
         seed=manifest["seed"],
         entities=[Entity(**d) for d in _read_jsonl(src / "entities.jsonl")],
-        corpus=(src / "corpus.txt").read_text(encoding="utf-8").splitlines(),
-        finetune=_read_jsonl(src / "finetune.jsonl"),
+        corpus=_read_jsonl(src / "corpus.jsonl"),
+        finetune={name: _read_jsonl(src / f"finetune-{name}.jsonl") for name in FINETUNE_SETS},
         eval_examples=[Example(**d) for d in _read_jsonl(src / "eval.jsonl")],
         params=manifest["params"],
         cities=vocab["birth_city"], professions=vocab["profession"], employers=vocab["employer"],
@@ -246,9 +272,9 @@ def load_world(directory: str | Path) -> World:
     )
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
+def _write_jsonl(path: Path, rows: list) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path) -> list:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,90 @@
+"""`default`'s routes: a response rule decided apart from the span source, and the routes file."""
+import json
+import re
+
+import pytest
+
+from hallu_core.detectors.base import DetectItem, DetectResult
+from hallu_core.detectors.routed import PerTaskDefault, load_routes
+from hallu_core.types import Span
+
+
+class Fixed:
+    """A member that reports the same spans for every item."""
+
+    def __init__(self, spans, score=None):
+        self.spans = [Span(*s) for s in spans]
+        self.score = score if score is not None else max((s.score for s in self.spans), default=0.0)
+
+    def detect(self, items, progress=None):
+        return [DetectResult(list(self.spans), self.score) for _ in items]
+
+
+def run(routes, members, task="Data2txt", output="x" * 100):
+    det = PerTaskDefault(routes={"": ["lexical"], task: routes})
+    det.member = lambda name: members[name]
+    return det.detect([DetectItem("a", output, task=task)])[0]
+
+
+def test_score_rule_decides_the_response_while_spans_come_from_the_span_source():
+    members = {"record": Fixed([(10, 20, "conflict", 0.9)]), "lexical": Fixed([(50, 60, "baseless", 0.4)])}
+    route = {"spans": ["record"], "response": {"rule": "score", "detector": "lexical", "min": 0.5}}
+    clean = run(route, members)
+    assert clean.spans == [] and clean.response_score == 0.9  # rule says clean: record's span is not shown
+    route["response"]["min"] = 0.3
+    shown = run(route, members)
+    assert [(s.start, s.end) for s in shown.spans] == [(10, 20)]  # flagged: record's span, not lexical's
+
+
+def test_coverage_rule_drops_spans_covering_too_little_of_the_output():
+    members = {"lexical": Fixed([(0, 20, "baseless", 0.6)])}
+    assert run({"spans": ["lexical"], "response": {"rule": "coverage", "min": 0.3}}, members).spans == []
+    assert len(run({"spans": ["lexical"], "response": {"rule": "coverage", "min": 0.2}}, members).spans) == 1
+
+
+def test_a_flagged_response_without_spans_shows_the_fallback_or_none_and_keeps_its_score():
+    members = {"record": Fixed([], score=0.7), "lexical": Fixed([(5, 9, "baseless", 0.3)])}
+    flagged_no_fallback = run({"spans": ["record"], "response": {"rule": "all"}}, members)
+    assert flagged_no_fallback.spans == [] and flagged_no_fallback.response_score == 0.7  # never an invented span
+    with_fallback = run({"spans": ["record"], "fallback": ["lexical"], "response": {"rule": "all"}}, members)
+    assert [(s.start, s.end) for s in with_fallback.spans] == [(5, 9)]
+    members["record"] = Fixed([(30, 40, "conflict", 0.8)])
+    primary = run({"spans": ["record"], "fallback": ["lexical"], "response": {"rule": "all"}}, members)
+    assert [(s.start, s.end) for s in primary.spans] == [(30, 40)]  # the fallback only where the source found nothing
+
+
+def write(tmp_path, payload):
+    path = tmp_path / "routes.json"
+    path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
+    return path
+
+
+def test_routes_file_loads_lists_and_full_routes(tmp_path):
+    path = write(tmp_path, {"routes": {"": ["lexical"], "Summary": {"spans": ["lexical"], "response":
+                                                                  {"rule": "coverage", "min": 0.5}}}})
+    routes = load_routes(path)
+    assert routes[""] == {"spans": ["lexical"], "fallback": [], "response": {"rule": "spans"}}
+    assert routes["Summary"]["response"] == {"rule": "coverage", "min": 0.5}
+
+
+@pytest.mark.parametrize("payload, message", [
+    ("{not json", "not valid JSON"),
+    ({"routes": {"": ["lexical"], "QA": ["gpt"]}}, "unknown default members"),
+    ({"routes": {"QA": ["lexical"]}}, '"" route'),
+    ({"routes": {"": {"spans": ["lexical"], "response": {"rule": "vibes"}}}}, "response rule"),
+    ({"routes": {"": {"spans": ["lexical"], "response": {"rule": "score", "detector": "record", "min": 2}}}}, "min in [0, 1]"),
+    ({"routes": {"": {"spans": ["lexical"], "response": {"rule": "score", "min": 0.5}}}}, "takes exactly"),
+    ({"routes": {"": {"spans": []}}}, "names no span member"),
+    ({"routes": {"": ["lexical"]}, "gates": {"Summary": 0.26}}, "old format"),
+])
+def test_a_malformed_routes_file_is_refused_with_a_clear_error(tmp_path, payload, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_routes(write(tmp_path, payload))
+
+
+def test_shipped_routes_load_and_name_cheap_members_only():
+    routes = load_routes()
+    from hallu_core.detectors.routed import route_members
+
+    assert "" in routes and all(set(route_members(r)) <= {"lexical", "record", "self_contradiction"}
+                                for r in routes.values())
