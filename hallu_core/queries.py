@@ -76,7 +76,7 @@ def overview(store: Store) -> dict:
 def checkpoints(store: Store) -> list[dict]:
     """Every checkpoint with its run, the decodings it was generated with and its generation count."""
     rows = _rows(store.query(
-        """SELECT c.id AS checkpoint_id, c.name AS checkpoint, c.step, c.run_id, r.name AS run, r.kind AS run_kind,
+        """SELECT c.id AS checkpoint_id, c.name AS checkpoint, c.step, c.run_id, r.name AS run, r.kind, r.config,
                   c.path, c.metrics
            FROM checkpoints c JOIN runs r ON r.id = c.run_id ORDER BY r.created_at, r.id, c.step"""))
     per: dict[str, list] = {}
@@ -84,6 +84,7 @@ def checkpoints(store: Store) -> list[dict]:
                          "GROUP BY checkpoint_id, decoding_name HAVING SUM(generations) > 0"):
         per.setdefault(r[0], []).append((r[1], r[2]))
     for row in rows:
+        row["run_kind"] = run_kind(row.pop("kind"), json.loads(row.pop("config") or "{}"))  # lora apart from finetune
         row["metrics"] = json.loads(row["metrics"] or "{}")
         row["decodings"] = [d for d, _ in per.get(row["checkpoint_id"], [])]
         row["generations"] = sum(n for _, n in per.get(row["checkpoint_id"], []))

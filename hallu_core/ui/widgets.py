@@ -32,7 +32,7 @@ def sidebar() -> None:
             return
         options = [c["checkpoint_id"] for c in ckpts]
         labels = {c["checkpoint_id"]: c["label"] for c in ckpts}
-        if st.session_state.get(CTX_CHECKPOINT) not in options:  # start on the last checkpoint of a fine-tune
+        if st.session_state.get(CTX_CHECKPOINT) not in options:  # start on the newest full fine-tune's last step
             finetuned = [c["checkpoint_id"] for c in ckpts if c["run_kind"] == "finetune" and c["generations"]]
             st.session_state[CTX_CHECKPOINT] = (finetuned or options)[-1]
         st.selectbox("Checkpoint", options, key=CTX_CHECKPOINT, format_func=lambda c: labels.get(c, c))
