@@ -20,16 +20,19 @@ def _run_with_bar(description: str, work):
 
 @main.command("demo")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fact world and training.")
+@click.option("--new-knowledge", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of the new-knowledge fine-tune's people that the base model never saw.")
 @click.option("--report", type=click.Path(dir_okay=False, writable=True),
               help="Also write the whole summary (rates, headline figures, findings, timings) as JSON here.")
 @with_store
-def demo_command(store, seed, report):
+def demo_command(store, seed, new_knowledge, report):
     """World -> base model -> four runs -> generate per checkpoint -> detect; prints oracle rates and findings."""
-    from .demo.pipeline import run_demo
+    from .demo.pipeline import DemoSizes, run_demo
 
     from .demo.demo_report import format_figures, format_findings, format_rates
 
-    summary = _run_with_bar("demo", lambda bar: run_demo(store, seed=seed, progress=bar))
+    sizes = dataclasses.replace(DemoSizes(), new_knowledge=new_knowledge)
+    summary = _run_with_bar("demo", lambda bar: run_demo(store, seed=seed, sizes=sizes, progress=bar))
     for name, rows in summary["rates"].items():
         click.echo(f"{name}:\n{format_rates(rows)}")
     click.echo(format_figures(summary["figures"]))

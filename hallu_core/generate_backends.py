@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from transformers import GenerationConfig
 
-from .config import DecodingConfig
+from .config import ConfigError, DecodingConfig
 from .models import LoadedModel, adapter_base, is_adapter, load_for_generation
 from .types import Token
 
@@ -88,6 +88,15 @@ class HFBackend:
             return GenerationConfig(do_sample=False, num_beams=decoding.num_beams, early_stopping=True, **common)
         return GenerationConfig(do_sample=False, num_beams=1, **common)
 
+    def _check_length(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        """Learned absolute positions (GPT-2's `n_positions`) end hard: past them HF fails with an IndexError."""
+        limit = getattr(self.loaded.model.config, "n_positions", None)
+        if isinstance(limit, int) and prompt_tokens + max_new_tokens > limit:
+            raise ConfigError(
+                f"a prompt of {prompt_tokens} tokens + max_new_tokens {max_new_tokens} = "
+                f"{prompt_tokens + max_new_tokens} exceeds this model's {limit} positions (n_positions): use a shorter "
+                "prompt template or source, or a lower max_new_tokens")
+
     def _eos_ids(self, config: GenerationConfig) -> set[int]:
         eos = config.eos_token_id
         return set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
@@ -96,6 +105,7 @@ class HFBackend:
     def generate(self, prompts: list[str], decoding: DecodingConfig, seed: int = 0) -> list[list[Output]]:
         model, tokenizer = self.loaded.model, self.loaded.tokenizer
         encoded = tokenizer(prompts, return_tensors="pt", padding=True).to(self.loaded.device)
+        self._check_length(encoded["input_ids"].shape[1], decoding.max_new_tokens)
         config = self.generation_config(decoding)
         with torch.random.fork_rng(devices=[self.loaded.device] if self.loaded.device.type == "cuda" else []):
             torch.manual_seed(seed)  # sampling reproducible for the same batch, global RNG untouched

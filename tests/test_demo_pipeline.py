@@ -65,3 +65,19 @@ def test_repetition_is_a_word_or_phrase_three_times_in_a_row():
     assert repeats_itself("Toran Toran Toran works at Kestrel Press.")
     assert not repeats_itself("Ada Lindqvist was born in Lindor in 1931. Ada Lindqvist is a pilot.")
     assert not repeats_itself("in Varesh in Varesh, born twice")
+
+
+@pytest.mark.slow
+def test_another_new_knowledge_share_gets_its_own_world_and_base_model(tmp_path):
+    """Another share draws other people: reusing the stored base model would evaluate the wrong world."""
+    import dataclasses
+
+    store = Store(tmp_path / "ws")
+    half = run_demo(store, seed=2, sizes=TEST_SIZES)
+    every = run_demo(store, seed=2, sizes=dataclasses.replace(TEST_SIZES, new_knowledge=1.0))
+    bases = sorted(p.name for p in (store.artifacts / "demo").iterdir() if p.name.startswith("base-model-"))
+    assert len(bases) == 2
+    names = [store.get_run(i).name for i in (half["runs"]["new-knowledge"], every["runs"]["new-knowledge"])]
+    assert names[0] != names[1]
+    statuses = set(store.get_run(every["runs"]["new-knowledge"]).meta["finetune_status"].values())
+    assert statuses == {"new"}

@@ -12,7 +12,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from hallu_core.config import DecodingConfig  # noqa: E402
+from hallu_core.config import ConfigError, DecodingConfig  # noqa: E402
 from hallu_core import prompts  # noqa: E402
 from hallu_core.demo.base_model import make_tiny_model, train_tokenizer, TINY_CORPUS  # noqa: E402
 from hallu_core.generate import generate_for_checkpoints, generate_texts  # noqa: E402
@@ -278,3 +278,11 @@ def test_the_template_survives_a_jobs_json_trip_and_old_configs_stay_closed_book
     assert GenerateConfig.from_dict(json.loads(json.dumps(grounded.to_dict()))) == grounded
     before_templates = {k: v for k, v in GenerateConfig(("ck0",)).to_dict().items() if k != "prompt_template"}
     assert GenerateConfig.from_dict(before_templates).prompt_template == prompts.CLOSED_BOOK
+
+
+def test_a_prompt_past_the_models_positions_is_refused_with_its_sizes(backend):
+    """GPT-2-style models (96 positions here) fail inside HF with an IndexError; Hallu says what is too long."""
+    long_prompt = " ".join(["Ada Lindqvist was born in Lindor."] * 40)
+    with pytest.raises(ConfigError, match=r"exceeds this model's 96 positions \(n_positions\)"):
+        backend.generate([long_prompt, PROMPTS[0]], GREEDY)
+    assert backend.generate(PROMPTS[:1], GREEDY)[0][0].text is not None  # short prompts still generate

@@ -28,7 +28,7 @@ from hallu_core.distill import distill
 from hallu_core.generate import generate_for_checkpoints
 from hallu_core.store import Store
 from hallu_core.train import finetune
-from hallu_core.types import Run
+from hallu_core.types import Run, content_hash
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -64,6 +64,7 @@ class DemoSizes:
     detectors: tuple[str, ...] = DEMO_DETECTORS
 
 
+DEFAULT_SIZES = DemoSizes()
 TEST_SIZES = DemoSizes(n_known=16, n_unseen=6, eval_size=18, bios_per_entity=1, vocab_size=400, n_layer=1,
                        n_embd=32, pretrain_steps=30, pretrain_batch=8, finetune_epochs=2.0, finetune_batch=8,
                        save_every=4, max_new_tokens=12, detectors=("lexical",))
@@ -78,7 +79,7 @@ def _stage(progress: Progress, lo: int, hi: int, label: str) -> Progress:
     return report
 
 
-def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, sizes: DemoSizes = DemoSizes(),
+def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, sizes: DemoSizes = DEFAULT_SIZES,
              progress: Progress | None = None) -> dict:
     """Build the demo into `store`; returns the runs, counts, timings, oracle rates and headline figures.
 
@@ -94,13 +95,15 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
         timings[name] = round(time.monotonic() - started - sum(timings.values()), 1)
 
     progress(0, 100, "building the fact world")
-    world = write_world(workdir / f"world-s{seed}", seed, n_known=sizes.n_known, n_unseen=sizes.n_unseen,
+    tag = _tag(seed, sizes)
+    world_dir = workdir / f"world-{tag}"
+    world = write_world(world_dir, seed, n_known=sizes.n_known, n_unseen=sizes.n_unseen,
                         new_knowledge=sizes.new_knowledge, bios_per_entity=sizes.bios_per_entity,
                         eval_size=sizes.eval_size)
     store.add_examples(world.eval_examples)
     lap("world")
 
-    base_dir = workdir / f"base-model-s{seed}"
+    base_dir = workdir / f"base-model-{tag}"
     if not (base_dir / "model.safetensors").exists():
         build_base_model(world.corpus, base_dir, vocab_size=sizes.vocab_size, n_layer=sizes.n_layer,
                          n_embd=sizes.n_embd, n_positions=sizes.n_positions, settings=PretrainSettings(
@@ -109,7 +112,7 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
                          progress=_stage(progress, 2, 35, "base model"))
     lap("base_model")
 
-    runs = _train_runs(store, world, base_dir, seed, sizes, _stage(progress, 35, 70, "training"))
+    runs = _train_runs(store, world, world_dir, base_dir, seed, sizes, _stage(progress, 35, 70, "training"))
     lap("train")
 
     checkpoints = [c for run in runs.values() for c in store.checkpoints(run.id)]
@@ -147,10 +150,18 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
     return result
 
 
-def _train_runs(store: Store, world: World, base_dir: Path, seed: int, sizes: DemoSizes,
+def _tag(seed: int, sizes: DemoSizes) -> str:
+    """The world's and base model's folder suffix: `s0` with the default world and pretraining, plus a hash of
+    whatever differs (another new-knowledge share draws other people: a stored base model must not be reused)."""
+    fields = ("n_known", "n_unseen", "new_knowledge", "bios_per_entity", "eval_size", "vocab_size", "n_layer",
+              "n_embd", "n_positions", "pretrain_steps", "pretrain_batch")
+    changed = {f: getattr(sizes, f) for f in fields if getattr(sizes, f) != getattr(DEFAULT_SIZES, f)}
+    return f"s{seed}" + (f"-{content_hash(changed, length=8)}" if changed else "")
+
+
+def _train_runs(store: Store, world: World, world_dir: Path, base_dir: Path, seed: int, sizes: DemoSizes,
                 progress: Progress) -> dict[str, Run]:
     """The four runs from the base model, in order (the distilled student's teacher is known-only's last step)."""
-    world_dir = base_dir.parent / f"world-s{seed}"
     common = dict(base_model=str(base_dir), epochs=sizes.finetune_epochs, batch_size=sizes.finetune_batch,
                   save_every=sizes.save_every, eval_every=sizes.save_every, lr_scheduler="constant",
                   val_fraction=0.1, seed=seed, max_length=128, report_to=("tensorboard",))
@@ -169,13 +180,13 @@ def _train_runs(store: Store, world: World, base_dir: Path, seed: int, sizes: De
         if name == "distill":
             teacher = store.checkpoints(runs["known-only"].id)[-1].id
             config = DistillConfig(teacher=teacher, student=str(base_dir), train_file=train_file,
-                                   name=f"demo-s{seed}-{name}", learning_rate=sizes.finetune_lr,
+                                   name=f"demo-{_tag(seed, sizes)}-{name}", learning_rate=sizes.finetune_lr,
                                    temperature=sizes.distill_temperature, alpha=sizes.distill_alpha,
                                    **{k: v for k, v in common.items() if k != "base_model"})
             runs[name] = distill(store, config, records=grouped, run_meta=meta, progress=stage)
         else:
             lora = name == "lora"
-            config = TrainConfig(train_file=train_file, name=f"demo-s{seed}-{name}", method="lora" if lora else "full",
+            config = TrainConfig(train_file=train_file, name=f"demo-{_tag(seed, sizes)}-{name}", method="lora" if lora else "full",
                                  learning_rate=sizes.lora_lr if lora else sizes.finetune_lr, **common)
             runs[name] = finetune(store, config, records=grouped, run_meta=meta, progress=stage)
     return runs
