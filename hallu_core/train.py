@@ -157,8 +157,12 @@ def _build_model(config: TrainConfig, distributed: bool):
     if config.method == "lora":
         from peft import LoraConfig, get_peft_model
 
+        from transformers.pytorch_utils import Conv1D
+
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=list(config.lora_target_modules) if config.lora_target_modules else None,
+                          # GPT-2 stores its projections transposed (Conv1D): say so rather than have peft warn
+                          fan_in_fan_out=any(isinstance(m, Conv1D) for m in model.modules()),
                           task_type="CAUSAL_LM")
         model = get_peft_model(model, lora)
     return model

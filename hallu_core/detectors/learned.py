@@ -55,7 +55,8 @@ class LinearModel:
     def predict(self, x: np.ndarray) -> np.ndarray:
         if not len(x):
             return np.zeros(0)
-        return 1 / (1 + np.exp(-(((x - self.mean) / self.scale) @ self.coef + self.intercept)))
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 0.5 * (1 + np.tanh(z / 2))  # the logistic function, without exp's overflow on large |z|
 
     def to_dict(self) -> dict:
         return {k: np.asarray(v).tolist() for k, v in vars(self).items()}
