@@ -59,6 +59,13 @@ def tasks(store: Store) -> list[str]:
     return distinct_indexed(store, "examples", "task")
 
 
+def knowledge_values(store: Store) -> list[str]:
+    """The meta knowledge values the workspace's generations record, in the demo's order first."""
+    found = {r[0] for r in store.query("SELECT DISTINCT knowledge FROM generation_summary WHERE knowledge != ''")}
+    order = ("known", "new", "unseen")
+    return [k for k in order if k in found] + sorted(found - set(order))
+
+
 # -- overview -------------------------------------------------------------------------
 def overview(store: Store) -> dict:
     """Workspace counts; generations, detections and labels from the summary tables (constant time)."""
@@ -175,6 +182,7 @@ class GenerationFilter:
     checkpoint_ids: tuple[str, ...] = ()
     decodings: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
+    knowledge: tuple[str, ...] = ()  # the example's meta knowledge: known / new / unseen (the demo's)
     detector: str | None = None  # restricts the span, type and score filters (and the shown score)
     span_types: tuple[str, ...] = ()
     min_score: float | None = None
@@ -241,6 +249,10 @@ def _filter_sql(f: GenerationFilter, driven: bool = False) -> tuple[str, list, b
         clauses.append(f"e.task IN ({_marks(f.tasks)})")
         params += list(f.tasks)
         needs_examples = True
+    if f.knowledge:  # example_knowledge: kept by the summary triggers, keyed by example
+        clauses.append(f"g.example_id IN (SELECT example_id FROM example_knowledge WHERE knowledge IN "
+                       f"({_marks(f.knowledge)}))")
+        params += list(f.knowledge)
     det, det_params = _detection_clauses(f)
     if det and driven:
         clauses += det

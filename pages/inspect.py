@@ -32,15 +32,18 @@ with st.expander("Filters", expanded=True):
     flagged = c2.selectbox("Flagged by a detector", [ANY, "yes", "no"], key="f-flag")
     labeled = c3.selectbox("Labeled", [ANY, "yes", "no"], key="f-lab")
     search = c4.text_input("Search output or prompt", key="f-search")
-    c1, c2, c3 = st.columns([2, 1, 1])
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
     use_score = c1.toggle("Filter by response score", key="f-use-score")
     lo, hi = c1.slider("Response score", 0.0, 1.0, (0.0, 1.0), 0.01, key="f-score", disabled=not use_score)
-    sort = c2.selectbox("Sort by", list(SORTS), key="f-sort")
-    page_size = c3.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="f-size")
+    knowledge = c2.multiselect("Facts", q("knowledge_values"), key="f-know",
+                               help="Whether an example's facts were known to the base model, new in fine-tuning or "
+                                    "unseen (its meta.knowledge; the demo records it).")
+    sort = c3.selectbox("Sort by", list(SORTS), key="f-sort")
+    page_size = c4.selectbox("Rows per page", [10, 25, 50, 100], index=1, key="f-size")
 
 yes_no = {ANY: None, "yes": True, "no": False}
 flt = GenerationFilter(
-    checkpoint_ids=tuple(ckpts), decodings=tuple(decs), tasks=tuple(tasks),
+    checkpoint_ids=tuple(ckpts), decodings=tuple(decs), tasks=tuple(tasks), knowledge=tuple(knowledge),
     detector=None if detector == ANY else detector, span_types=tuple(types),
     min_score=lo if use_score else None, max_score=hi if use_score else None,
     flagged=yes_no[flagged], labeled=yes_no[labeled], search=search)

@@ -160,6 +160,21 @@ def test_runs_colours_are_distinct_and_known_vs_new_is_per_decoding(browser, ser
     page.close()
 
 
+def test_inspect_narrows_to_facts_the_base_model_knew(browser, server, workspace):
+    """The demo's question, "did fine-tuning make it invent facts it knew?", is one filter away on Inspect."""
+    with sqlite3.connect(workspace / "hallu.db") as conn:
+        known = conn.execute("SELECT COUNT(*) FROM generations g JOIN example_knowledge k ON k.example_id = "
+                             "g.example_id WHERE k.knowledge = 'known'").fetchone()[0]
+    page = new_page(browser, server)  # from the menu, as a user would
+    nav(page, "Inspect")
+    choose(page, "f-know", "known")
+    page.keyboard.press("Escape")  # a multiselect keeps its menu open for the next choice
+    expect(page.get_by_text(f"{known:,} generations match")).to_be_visible(timeout=30_000)
+    no_traceback(page)
+    shot(page, "15-inspect-known-facts")
+    page.close()
+
+
 # -- 1, 2 and 10: jobs -------------------------------------------------------------------------------
 def start_detection(page, after: str | None = None) -> str:
     """Start a detection from the Detect tab; returns the new job's id (not `after`, the previous one)."""

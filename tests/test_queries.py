@@ -64,6 +64,10 @@ def test_rates_per_checkpoint_and_source(tiny):
     assert by_dec["step-10", "greedy", "lex"] == 0.5 and by_dec["step-10", "sample", "lex"] == 1.0
 
 
+def test_knowledge_values_are_what_the_examples_record(tiny):
+    assert q.knowledge_values(tiny) == ["known", "new"]
+
+
 def test_known_new_split(tiny):
     rows = {(r["checkpoint"], r["knowledge"]): r["rate"]
             for r in q.hallucination_rates(tiny, sources=[("detector", "lex")], by_decoding=False, by_knowledge=True)}
@@ -83,6 +87,10 @@ def test_run_curves_hold_losses_and_rates(tiny):
     (q.GenerationFilter(checkpoint_ids=("c1",)), 3),
     (q.GenerationFilter(decodings=("sample",)), 1),
     (q.GenerationFilter(tasks=("bio",)), 2),
+    (q.GenerationFilter(knowledge=("known",)), 3),
+    (q.GenerationFilter(knowledge=("new",), checkpoint_ids=("c1",)), 1),
+    (q.GenerationFilter(knowledge=("new",), flagged=True), 1),
+    (q.GenerationFilter(knowledge=("unseen",)), 0),
     (q.GenerationFilter(detector="conf"), 1),
     (q.GenerationFilter(span_types=("baseless",)), 2),
     (q.GenerationFilter(span_types=("baseless",), detector="conf"), 0),
