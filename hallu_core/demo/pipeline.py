@@ -112,7 +112,7 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
                          progress=_stage(progress, 2, 35, "base model"))
     lap("base_model")
 
-    runs = _train_runs(store, world, world_dir, base_dir, seed, sizes, _stage(progress, 35, 70, "training"))
+    runs = _train_runs(store, world, world_dir, base_dir, seed, tag, sizes, _stage(progress, 35, 70, "training"))
     lap("train")
 
     checkpoints = [c for run in runs.values() for c in store.checkpoints(run.id)]
@@ -159,10 +159,10 @@ def _tag(seed: int, sizes: DemoSizes) -> str:
     return f"s{seed}" + (f"-{content_hash(changed, length=8)}" if changed else "")
 
 
-def _train_runs(store: Store, world: World, world_dir: Path, base_dir: Path, seed: int, sizes: DemoSizes,
+def _train_runs(store: Store, world: World, world_dir: Path, base_dir: Path, seed: int, tag: str, sizes: DemoSizes,
                 progress: Progress) -> dict[str, Run]:
     """The four runs from the base model, in order (the distilled student's teacher is known-only's last step)."""
-    common = dict(base_model=str(base_dir), epochs=sizes.finetune_epochs, batch_size=sizes.finetune_batch,
+    schedule = dict(epochs=sizes.finetune_epochs, batch_size=sizes.finetune_batch,
                   save_every=sizes.save_every, eval_every=sizes.save_every, lr_scheduler="constant",
                   val_fraction=0.1, seed=seed, max_length=128, report_to=("tensorboard",))
     runs: dict[str, Run] = {}
@@ -180,13 +180,13 @@ def _train_runs(store: Store, world: World, world_dir: Path, base_dir: Path, see
         if name == "distill":
             teacher = store.checkpoints(runs["known-only"].id)[-1].id
             config = DistillConfig(teacher=teacher, student=str(base_dir), train_file=train_file,
-                                   name=f"demo-{_tag(seed, sizes)}-{name}", learning_rate=sizes.finetune_lr,
-                                   temperature=sizes.distill_temperature, alpha=sizes.distill_alpha,
-                                   **{k: v for k, v in common.items() if k != "base_model"})
+                                   name=f"demo-{tag}-{name}", learning_rate=sizes.finetune_lr,
+                                   temperature=sizes.distill_temperature, alpha=sizes.distill_alpha, **schedule)
             runs[name] = distill(store, config, records=grouped, run_meta=meta, progress=stage)
         else:
             lora = name == "lora"
-            config = TrainConfig(train_file=train_file, name=f"demo-{_tag(seed, sizes)}-{name}", method="lora" if lora else "full",
-                                 learning_rate=sizes.lora_lr if lora else sizes.finetune_lr, **common)
+            config = TrainConfig(base_model=str(base_dir), train_file=train_file, name=f"demo-{tag}-{name}",
+                                 method="lora" if lora else "full",
+                                 learning_rate=sizes.lora_lr if lora else sizes.finetune_lr, **schedule)
             runs[name] = finetune(store, config, records=grouped, run_meta=meta, progress=stage)
     return runs
