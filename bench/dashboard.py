@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hallu_core import compare as cmp  # noqa: E402
+from hallu_core import generation_list as gl  # noqa: E402
 from hallu_core import queries as q  # noqa: E402
 from hallu_core import synthetic  # noqa: E402
 from hallu_core.store import Store  # noqa: E402
@@ -58,17 +59,17 @@ def page_queries(store: Store) -> dict:
     ckpts = q.checkpoints(store)
     a, b = (ckpts[0]["checkpoint_id"], "greedy"), (ckpts[-1]["checkpoint_id"], "greedy")
     src, labels = ("detector", "lexical"), ("labels", "oracle")
-    gid = q.generation_id_at(store, q.GenerationFilter(), "newest", 0)
-    flt = q.GenerationFilter(detector="lexical", span_types=("conflict",), min_score=0.7)
+    gid = gl.generation_id_at(store, gl.GenerationFilter(), "newest", 0)
+    flt = gl.GenerationFilter(detector="lexical", span_types=("conflict",), min_score=0.7)
     return {
         "overview": lambda: (q.overview(store), q.hallucination_rates(store, by_decoding=False), q.checkpoints(store)),
         "runs": lambda: (q.runs(store), q.hallucination_rates(store, run_id="run-synth"),
                          q.run_curves(store, "run-synth", decoding="greedy"),
                          q.hallucination_rates(store, run_id="run-synth", by_decoding=False, by_knowledge=True)),
-        "inspect": lambda: (q.count_generations(store), q.list_generations(store, page_size=25),
-                            q.generation_detail(store, gid)),
-        "inspect_filtered_by_score": lambda: (q.count_generations(store, flt),
-                                              q.list_generations(store, flt, "score (high first)", 10, 25)),
+        "inspect": lambda: (gl.count_generations(store), gl.list_generations(store, page_size=25),
+                            gl.generation_detail(store, gid)),
+        "inspect_filtered_by_score": lambda: (gl.count_generations(store, flt),
+                                              gl.list_generations(store, flt, "score (high first)", 10, 25)),
         "compare": lambda: (cmp.changes(store, a, b, src, limit=100), q.hallucination_rates(store, sources=[src]),
                             cmp.shared_examples(store, [a, b], limit=200)),
         # judged by labels (the default judge when the scope has them): a third of the prompts carry oracle labels
@@ -83,7 +84,7 @@ def app_pages(root: Path, repeats: int) -> dict:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    gid = q.generation_id_at(Store(root), q.GenerationFilter(), "newest", 0)
+    gid = gl.generation_id_at(Store(root), gl.GenerationFilter(), "newest", 0)
     views = {"overview": ("overview", {}), "runs": ("runs", {}), "inspect": ("inspect", {"generation": gid}),
              "compare": ("compare", {}),  # the default judge: the oracle's labels here
              "compare_by_detector": ("compare", {"judge": "lexical"})}  # a detector chosen (?judge=)

@@ -15,7 +15,8 @@ from typing import Iterable, NamedTuple
 import numpy as np
 
 from . import side_vectors
-from .queries import Source, _like, _rows
+from .generation_list import _like
+from .queries import Source, _rows
 from .store import Store
 
 Side = tuple[str, str]

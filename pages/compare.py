@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import compare, judges, prompts, queries, render
+from hallu_core import compare, generation_list, judges, prompts, render
 from hallu_core.ui import charts, thresholds
 from hallu_core.ui.data import q
 from hallu_core.ui.judge import judge_picker
@@ -101,7 +101,7 @@ else:
             texts.append(("", []))
             continue
         kind, name = source
-        spans = queries.detail_spans(detail, [name] if kind == "detector" else [], [name] if kind == "labels" else [])
+        spans = generation_list.detail_spans(detail, [name] if kind == "detector" else [], [name] if kind == "labels" else [])
         spans = thresholds.keep(spans, limits)
         panels.append((side_label(side), render.highlight_spans(detail["generation"].text, spans)))
         texts.append((detail["generation"].text, spans))

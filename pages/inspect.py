@@ -6,7 +6,7 @@ import math
 import streamlit as st
 
 from hallu_core import render
-from hallu_core.queries import SORTS, GenerationFilter
+from hallu_core.generation_list import SORTS, GenerationFilter
 from hallu_core.types import SPAN_TYPES
 from hallu_core.ui.data import q
 from hallu_core.ui.detail import show_detail

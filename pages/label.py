@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import labeling, queries, render
+from hallu_core import generation_list, labeling, render
 from hallu_core.ui import adjudication_ui, labeling_ui as ui
 from hallu_core.ui.data import store
 from hallu_core.ui.detail import grounding
@@ -60,7 +60,7 @@ with tab_label:
         st.stop()
 
     gid = rows[pos]["generation_id"]
-    detail = queries.generation_detail(s, gid)
+    detail = generation_list.generation_detail(s, gid)
     if detail is None:
         st.warning("This generation is no longer in the workspace; refresh the queue.")
         st.stop()
@@ -75,7 +75,7 @@ with tab_label:
 
     left, right = st.columns([2, 3])
     with left:
-        grounding(ex, queries.detail_spans(detail), what="detector evidence")
+        grounding(ex, generation_list.detail_spans(detail), what="detector evidence")
 
     with right:
         st.markdown("**Output** — select text with the mouse to mark a span")

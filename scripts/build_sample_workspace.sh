@@ -3,7 +3,7 @@
 # the demo (fact world, base model, four runs and their checkpoints, generations, the
 # detectors `hallu demo` runs, oracle labels) plus the RAGTruth dev slice with its gold
 # labels and detections. The slower consistency and semantic detectors are left for users
-# to run (a job on the Runs page): on 5,760 demo outputs they would add 12 MB to the file.
+# to run (a job on the Runs page): on 5,760 demo outputs they added 7 MB to the database.
 # Optimizer states are dropped (the run is finished; they would triple the size).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from helpers import evidence
-from helpers.browser import ARTIFACTS, MARKS, REPO, browser, serve, stop, wait_idle  # noqa: F401 (browser: a fixture)
+from helpers.browser import ARTIFACTS, MARKS, REPO, browser, choose, serve, stop, wait_idle  # noqa: F401 (browser: a fixture)
 
 pytestmark = MARKS
 try:
@@ -96,16 +96,6 @@ def selected(page, key: str) -> str:
     box = page.locator(f".st-key-{key} input[role=combobox]").first
     expect(box).to_be_visible(timeout=30_000)
     return box.input_value().strip()
-
-
-def choose(page, key: str, option: str) -> None:
-    for _ in range(10):  # the widget may still be re-rendering from the previous run
-        page.locator(f".st-key-{key} button[aria-label=Open]").first.click()
-        if page.get_by_role("option").first.is_visible():
-            break
-        page.wait_for_timeout(500)
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
 
 
 def chart_traces(page, index: int = 0) -> list[dict]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import ARTIFACTS, MARKS, browser, serve, stop  # noqa: F401 (browser: a fixture)
+from helpers.browser import ARTIFACTS, MARKS, browser, choose, serve, stop  # noqa: F401 (browser: a fixture)
 from helpers.labeling import build
 
 pytestmark = MARKS
@@ -118,16 +118,6 @@ def test_drag_select_a_span_saves_exact_offsets(browser, server, workspace):
     assert [(s.start, s.end, s.type) for s in label.spans] == [(start, end, "baseless")]
     assert UNICODE_TEXT[label.spans[0].start:label.spans[0].end] == TARGET
     page.close()
-
-
-def choose(page, key: str, option: str) -> None:
-    """Pick an option of a Streamlit selectbox / multiselect by its widget (or container) key."""
-    for _ in range(10):  # the widget may still be re-rendering from the previous run
-        page.locator(f".st-key-{key} button[aria-label=Open]").first.click()
-        if page.get_by_role("option").first.is_visible():
-            break
-        page.wait_for_timeout(500)
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_accept_a_detector_span(browser, server, workspace):

@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fixtures_dashboard import HOSTILE, any_ws, empty_ws, imported_ws, synthetic_ws  # noqa: F401
-from hallu_core import queries, render
+from hallu_core import generation_list, queries, render
 from hallu_core.store import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -108,7 +108,7 @@ def test_inspect_filters_and_pages(synthetic_ws, monkeypatch):  # noqa: F811
     store = Store(synthetic_ws)
     assert f"**{store.counts()['generations']:,}** generations match." in all_text(at)
     at.multiselect(key="f-type").set_value(["baseless"]).run()
-    expected = queries.count_generations(store, queries.GenerationFilter(span_types=("baseless",)))
+    expected = generation_list.count_generations(store, generation_list.GenerationFilter(span_types=("baseless",)))
     assert f"**{expected:,}** generations match." in all_text(at)
     at.text_input(key="f-search").set_value("Person 3 ").run()
     assert_ok(at)
@@ -129,8 +129,8 @@ def test_inspect_detail_from_query_param_with_spans_evidence_heatmap(synthetic_w
 
 def test_inspect_previous_next_walk_the_filtered_list(synthetic_ws, monkeypatch):  # noqa: F811
     store = Store(synthetic_ws)
-    first = queries.generation_id_at(store, queries.GenerationFilter(), "newest", 0)
-    second = queries.generation_id_at(store, queries.GenerationFilter(), "newest", 1)
+    first = generation_list.generation_id_at(store, generation_list.GenerationFilter(), "newest", 0)
+    second = generation_list.generation_id_at(store, generation_list.GenerationFilter(), "newest", 1)
     at = open_page(synthetic_ws, "inspect", monkeypatch, query={"generation": first}, state={"inspect-pos": 0})
     assert at.button(key="inspect-prev").disabled
     at.button(key="inspect-next").click().run()

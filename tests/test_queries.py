@@ -2,6 +2,7 @@
 import pytest
 
 from hallu_core import compare as cmp
+from hallu_core import generation_list as gl
 from hallu_core import queries as q
 from hallu_core.store import Store
 from hallu_core.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
@@ -83,58 +84,58 @@ def test_run_curves_hold_losses_and_rates(tiny):
 
 
 @pytest.mark.parametrize("flt, expected", [
-    (q.GenerationFilter(), 5),
-    (q.GenerationFilter(checkpoint_ids=("c1",)), 3),
-    (q.GenerationFilter(decodings=("sample",)), 1),
-    (q.GenerationFilter(tasks=("bio",)), 2),
-    (q.GenerationFilter(knowledge=("known",)), 3),
-    (q.GenerationFilter(knowledge=("new",), checkpoint_ids=("c1",)), 1),
-    (q.GenerationFilter(knowledge=("new",), flagged=True), 1),
-    (q.GenerationFilter(knowledge=("unseen",)), 0),
-    (q.GenerationFilter(detector="conf"), 1),
-    (q.GenerationFilter(span_types=("baseless",)), 2),
-    (q.GenerationFilter(span_types=("baseless",), detector="conf"), 0),
-    (q.GenerationFilter(min_score=0.75), 2),
-    (q.GenerationFilter(detector="lex", max_score=0.2), 2),
-    (q.GenerationFilter(flagged=True), 3),
-    (q.GenerationFilter(flagged=False), 2),
-    (q.GenerationFilter(labeled=True), 2),
-    (q.GenerationFilter(labeled=False), 3),
-    (q.GenerationFilter(search="rome"), 1),
-    (q.GenerationFilter(search="Who is Bo"), 2),
-    (q.GenerationFilter(search="100%_"), 0),
+    (gl.GenerationFilter(), 5),
+    (gl.GenerationFilter(checkpoint_ids=("c1",)), 3),
+    (gl.GenerationFilter(decodings=("sample",)), 1),
+    (gl.GenerationFilter(tasks=("bio",)), 2),
+    (gl.GenerationFilter(knowledge=("known",)), 3),
+    (gl.GenerationFilter(knowledge=("new",), checkpoint_ids=("c1",)), 1),
+    (gl.GenerationFilter(knowledge=("new",), flagged=True), 1),
+    (gl.GenerationFilter(knowledge=("unseen",)), 0),
+    (gl.GenerationFilter(detector="conf"), 1),
+    (gl.GenerationFilter(span_types=("baseless",)), 2),
+    (gl.GenerationFilter(span_types=("baseless",), detector="conf"), 0),
+    (gl.GenerationFilter(min_score=0.75), 2),
+    (gl.GenerationFilter(detector="lex", max_score=0.2), 2),
+    (gl.GenerationFilter(flagged=True), 3),
+    (gl.GenerationFilter(flagged=False), 2),
+    (gl.GenerationFilter(labeled=True), 2),
+    (gl.GenerationFilter(labeled=False), 3),
+    (gl.GenerationFilter(search="rome"), 1),
+    (gl.GenerationFilter(search="Who is Bo"), 2),
+    (gl.GenerationFilter(search="100%_"), 0),
 ])
 def test_filters_count(tiny, flt, expected):
-    assert q.count_generations(tiny, flt) == expected
-    assert len(q.list_generations(tiny, flt, page_size=100)) == expected
+    assert gl.count_generations(tiny, flt) == expected
+    assert len(gl.list_generations(tiny, flt, page_size=100)) == expected
 
 
 def test_sorting_pagination_and_positions(tiny):
-    by_score = [r["id"] for r in q.list_generations(tiny, sort="score (high first)", page_size=10)]
+    by_score = [r["id"] for r in gl.list_generations(tiny, sort="score (high first)", page_size=10)]
     assert by_score[:2] == ["e1-c1-greedy-0", "e2-c0-greedy-0"]
-    pages = [r["id"] for p in range(3) for r in q.list_generations(tiny, sort="score (high first)", page=p, page_size=2)]
+    pages = [r["id"] for p in range(3) for r in gl.list_generations(tiny, sort="score (high first)", page=p, page_size=2)]
     assert pages == by_score
-    assert q.generation_id_at(tiny, q.GenerationFilter(), "score (high first)", 1) == by_score[1]
-    assert q.generation_id_at(tiny, q.GenerationFilter(), "score (high first)", 5) is None
-    assert q.list_generations(tiny, sort="most spans", page_size=1)[0]["n_spans"] == 3
+    assert gl.generation_id_at(tiny, gl.GenerationFilter(), "score (high first)", 1) == by_score[1]
+    assert gl.generation_id_at(tiny, gl.GenerationFilter(), "score (high first)", 5) is None
+    assert gl.list_generations(tiny, sort="most spans", page_size=1)[0]["n_spans"] == 3
     with pytest.raises(ValueError):
-        q.list_generations(tiny, sort="nonsense")
+        gl.list_generations(tiny, sort="nonsense")
 
 
 def test_rows_show_types_labels_and_detector_scores(tiny):
-    row = q.list_generations(tiny, q.GenerationFilter(search="Rome", detector="conf"))[0]
+    row = gl.list_generations(tiny, gl.GenerationFilter(search="Rome", detector="conf"))[0]
     assert (row["score"], row["n_spans"], row["span_types"], row["labeled_by"]) == (0.5, 1, "unknown", "oracle")
-    row = q.list_generations(tiny, q.GenerationFilter(search="Rome"))[0]
+    row = gl.list_generations(tiny, gl.GenerationFilter(search="Rome"))[0]
     assert (row["score"], row["n_spans"], row["span_types"]) == (0.9, 3, "baseless, conflict, unknown")
 
 
 def test_detail_and_its_spans(tiny):
-    d = q.generation_detail(tiny, "e1-c1-greedy-0")
+    d = gl.generation_detail(tiny, "e1-c1-greedy-0")
     assert d["example"].prompt == "Who is Ada?" and d["run"].name == "run one"
-    assert len(q.detail_spans(d)) == 3
-    assert [s["detector"] for s in q.detail_spans(d, ["conf"])] == ["conf"]
-    assert [s["annotator"] for s in q.detail_spans(d, [], ["oracle"])] == ["labels:oracle"]
-    assert q.generation_detail(tiny, "missing") is None
+    assert len(gl.detail_spans(d)) == 3
+    assert [s["detector"] for s in gl.detail_spans(d, ["conf"])] == ["conf"]
+    assert [s["annotator"] for s in gl.detail_spans(d, [], ["oracle"])] == ["labels:oracle"]
+    assert gl.generation_detail(tiny, "missing") is None
 
 
 def test_compare_deltas_and_rankings(tiny):
@@ -195,10 +196,10 @@ def test_compare_matches_a_recount_in_python(tmp_path):
 
 
 def test_counts_per_checkpoint_and_decoding(tiny):
-    assert q.count_generations(tiny) == 5
-    assert q.count_generations(tiny, q.GenerationFilter(checkpoint_ids=("c1",))) == 3
-    assert q.count_generations(tiny, q.GenerationFilter(checkpoint_ids=("c1",), decodings=("sample",))) == 1
-    assert q.count_generations(tiny, q.GenerationFilter(checkpoint_ids=("c1",), tasks=("qa",))) == 2
+    assert gl.count_generations(tiny) == 5
+    assert gl.count_generations(tiny, gl.GenerationFilter(checkpoint_ids=("c1",))) == 3
+    assert gl.count_generations(tiny, gl.GenerationFilter(checkpoint_ids=("c1",), decodings=("sample",))) == 1
+    assert gl.count_generations(tiny, gl.GenerationFilter(checkpoint_ids=("c1",), tasks=("qa",))) == 2
     assert {c["checkpoint_id"]: (c["decodings"], c["generations"]) for c in q.checkpoints(tiny)} == {
         "c0": (["greedy"], 2), "c1": (["greedy", "sample"], 3)}
 
@@ -237,19 +238,19 @@ def test_detector_filters_and_score_sorts_match_a_recount_of_the_newest_detectio
 
     all_ids = [g.id for g in gens]
     c100 = [g.id for g in gens if g.checkpoint_id == "ckpt-100"]
-    cases = [(q.GenerationFilter(detector="lexical", min_score=0.7), recount(all_ids, 0.7)),
-             (q.GenerationFilter(detector="lexical", span_types=("conflict",), min_score=0.6),
+    cases = [(gl.GenerationFilter(detector="lexical", min_score=0.7), recount(all_ids, 0.7)),
+             (gl.GenerationFilter(detector="lexical", span_types=("conflict",), min_score=0.6),
               recount(all_ids, 0.6, "conflict")),
-             (q.GenerationFilter(detector="lexical", flagged=True, checkpoint_ids=("ckpt-100",)),
+             (gl.GenerationFilter(detector="lexical", flagged=True, checkpoint_ids=("ckpt-100",)),
               recount(c100, flagged=True)),
-             (q.GenerationFilter(detector="lexical", span_types=("baseless",)), recount(all_ids, span_type="baseless"))]
+             (gl.GenerationFilter(detector="lexical", span_types=("baseless",)), recount(all_ids, span_type="baseless"))]
     for flt, want in cases:
         assert want, flt  # every case has rows, so the comparison means something
-        assert q.count_generations(store, flt) == len(want)
-        got = [r["id"] for page in range(4) for r in q.list_generations(store, flt, "score (high first)", page, 10)]
+        assert gl.count_generations(store, flt) == len(want)
+        got = [r["id"] for page in range(4) for r in gl.list_generations(store, flt, "score (high first)", page, 10)]
         assert got == want[:40]
-        assert q.generation_id_at(store, flt, "score (high first)", 3) == want[3]
-        low = [r["id"] for r in q.list_generations(store, flt, "score (low first)", 0, 500)]
+        assert gl.generation_id_at(store, flt, "score (high first)", 3) == want[3]
+        low = [r["id"] for r in gl.list_generations(store, flt, "score (low first)", 0, 500)]
         assert sorted(low) == sorted(want) and [newest[i].response_score for i in low] == sorted(
             newest[i].response_score for i in want)
     store.close()

@@ -43,14 +43,14 @@ def oracle_labels(generations: list[Generation], examples: Mapping[str, Example]
 
 
 def oracle_rates(checkpoints: list[Checkpoint], generations: list[Generation], examples: Mapping[str, Example],
-                 vocab: Mapping) -> list[dict]:
-    """Per checkpoint: share of outputs with >= 1 oracle span, overall (closed-book), per decoding label, per
-    person status (greedy, closed-book: what the model states when it is most sure), and per both."""
+                 flagged: Mapping[str, bool]) -> list[dict]:
+    """Per checkpoint: share of outputs the oracle flagged (`flagged`: generation id -> has a span, from its
+    labels), overall (closed-book), per decoding label, per person status (greedy, closed-book: what the
+    model states when it is most sure), and per both."""
     flags: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
     for g in generations:
         e = examples[g.example_id]
-        flags[g.checkpoint_id].append((g.decoding_name, e.meta.get("status", "?"),
-                                       bool(oracle_spans(g.text, e.meta["card"], vocab))))
+        flags[g.checkpoint_id].append((g.decoding_name, e.meta.get("status", "?"), flagged[g.id]))
     rows = []
     for c in sorted(checkpoints, key=lambda c: c.step):
         marks = flags.get(c.id, [])

@@ -135,8 +135,10 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
     lap("detect")
 
     examples = {e.id: e for e in world.eval_examples}
-    store.add_labels(oracle_labels(generations, examples, world.vocab))
-    rates = {name: oracle_rates(store.checkpoints(run.id), generations, examples, world.vocab)
+    labels = oracle_labels(generations, examples, world.vocab)
+    store.add_labels(labels)
+    flagged = {label.generation_id: bool(label.spans) for label in labels}
+    rates = {name: oracle_rates(store.checkpoints(run.id), generations, examples, flagged)
              for name, run in runs.items()}
     lap("oracle")
     progress(100, 100, "demo ready")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+from hallu_core.prompts import GROUNDED, render
+
 QA_PROMPT = "Question: {question}\nAnswer:"
 BIO_PROMPT = "Instruction: Write a short bio of {name}.\nBio:"
 COMPLETION_PREFIX = " "
@@ -149,6 +151,4 @@ def bio_document(card: dict) -> str:
 
 def grounded_document(card: dict, field: str) -> str:
     """A question asked beside the fact card, laid out as the `grounded` prompt template lays it out."""
-    from hallu_core.prompts import GROUNDED, render
-
     return render(GROUNDED, qa_prompt(card, field), fact_card(card)) + COMPLETION_PREFIX + answer(card, field)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import compare, judges, queries
+from .. import compare, generation_list, judges, queries
 from ..store import DB_NAME, Store
 from ..workspace import open_workspace, resolve_workspace
 
@@ -43,12 +43,12 @@ def data_version(path: str) -> tuple:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _cached(name: str, path: str, version: tuple, args: tuple, kwargs: tuple):
-    fn = getattr(queries, name, None) or getattr(compare, name, None) or getattr(judges, name)
+    fn = next(getattr(m, name) for m in (queries, generation_list, compare, judges) if hasattr(m, name))
     return fn(_store(path), *args, **dict(kwargs))
 
 
 def q(name: str, *args, **kwargs):
-    """`queries.<name>`, `compare.<name>` or `judges.<name>` (store, *args, **kwargs), cached until the
+    """`queries.<name>` (or generation_list's, compare's, judges') (store, *args, **kwargs), cached until the
     workspace changes."""
     path = workspace_path()
     store()  # make sure the workspace exists before its version is read

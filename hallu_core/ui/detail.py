@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import judges, prompts, queries, render
+from .. import generation_list, judges, prompts, render
 from . import thresholds
 from .judge import JUDGE, adopt_url_judge
 from .widgets import show_html
@@ -40,7 +40,7 @@ def default_toggles(dets: list[str], anns: list[str]) -> list[str]:
 
 
 def output_html(detail: dict, detectors: list[str] | None, annotators: list[str]) -> str:
-    spans = queries.detail_spans(detail, detectors, annotators)
+    spans = generation_list.detail_spans(detail, detectors, annotators)
     return render.highlight_spans(detail["generation"].text, spans)
 
 
@@ -79,7 +79,7 @@ def show_detail(detail: dict, key: str) -> None:
 
 def threshold_filter(detail: dict, detectors: list[str], annotators: list[str], key: str) -> list[dict]:
     """The chosen spans, each detector's at or above its threshold (sliders in an expander)."""
-    spans = queries.detail_spans(detail, detectors, annotators)
+    spans = generation_list.detail_spans(detail, detectors, annotators)
     shown = {d.detector: thresholds.scale(d.spans) for d in detail["detections"] if d.detector in detectors}
     if not shown:
         return spans

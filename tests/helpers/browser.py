@@ -97,3 +97,14 @@ def wait_idle(page, timeout: float = 30) -> None:
         if page.locator('[data-testid="stStatusWidget"]').count() == 0:
             return
         page.wait_for_timeout(200)
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick an option of a Streamlit selectbox / multiselect by its widget (or container) key; wait for the rerun."""
+    for _ in range(10):  # the widget may still be re-rendering from the previous run
+        page.locator(f".st-key-{key} button[aria-label=Open]").first.click()
+        if page.get_by_role("option").first.is_visible():
+            break
+        page.wait_for_timeout(500)
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
