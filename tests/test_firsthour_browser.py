@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from helpers import evidence
-from helpers.browser import ARTIFACTS, MARKS, REPO, browser, choose, serve, stop, wait_idle  # noqa: F401 (browser: a fixture)
+from helpers.browser import (  # noqa: F401 (browser, server: fixtures)
+    ARTIFACTS, MARKS, REPO, browser, choose, serve, server, stop, wait_idle)
 
 pytestmark = MARKS
 try:
@@ -54,13 +55,6 @@ def workspace(tmp_path_factory):
     labeling.no_hallucination(store, gids[1], "pat")
     store.close()
     return root
-
-
-@pytest.fixture(scope="module")
-def server(workspace, tmp_path_factory):
-    proc, url = serve(workspace, tmp_path_factory.mktemp("logs") / "serve.log")
-    yield url
-    stop(proc)
 
 
 def new_page(browser, url: str, path: str = "", height: int = 1100):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import ARTIFACTS, MARKS, browser, choose, serve, stop  # noqa: F401 (browser: a fixture)
+from helpers.browser import ARTIFACTS, MARKS, browser, choose, server  # noqa: F401 (browser, server: fixtures)
 from helpers.labeling import build
 
 pytestmark = MARKS
@@ -52,13 +52,6 @@ def workspace(tmp_path_factory):
     build(store, texts={"g2": UNICODE_TEXT})
     store.close()
     return root
-
-
-@pytest.fixture(scope="module")
-def server(workspace, tmp_path_factory):
-    proc, url = serve(workspace, tmp_path_factory.mktemp("logs") / "serve.log")
-    yield url
-    stop(proc)
 
 
 def open_label(browser, url: str, annotator: str):

@@ -108,3 +108,11 @@ def choose(page, key: str, option: str) -> None:
         page.wait_for_timeout(500)
     page.get_by_role("option", name=option, exact=True).click()
     wait_idle(page)
+
+
+@pytest.fixture(scope="module")
+def server(workspace, tmp_path_factory):
+    """`hallu serve` on the importing test module's own `workspace` fixture, shared by its tests."""
+    proc, url = serve(workspace, tmp_path_factory.mktemp("logs") / "serve.log")
+    yield url
+    stop(proc)
