@@ -3,7 +3,7 @@
 The repository keeps app.py, pages/ and sample_data/ at the top level, outside the
 package, so a plain wheel would lack them and `hallu serve` could not start. A regular
 build copies them into hallu_core/bundled/ in the build folder (never the source tree),
-where hallu_core.bundle looks first. An editable install skips the copy and reads the
+where hallu_core.data.bundle looks first. An editable install skips the copy and reads the
 checkout. Everything else lives in pyproject.toml.
 """
 import shutil

@@ -4,7 +4,7 @@ Two protocols:
 
 - `--part all` (the default): every row; learned detectors scored by cross-validation over
   whole sources (grouped by `source_id`): each row is predicted by a model that never saw its source.
-- `--part tuning|validation|lockbox`: the split in hallu_core/detectors/weights/ragtruth_split.json.
+- `--part tuning|validation|lockbox`: the split in hallu_core/detection/detectors/weights/ragtruth_split.json.
   Scores `lexical`, `record`, `self_contradiction`, `span` and `default` on the whole tuning part, on its validation
   fold (the sources the shipped `span` weights never trained on; see
   scripts/build_span_detector.py), or on the lockbox. `--choose-routes` (tuning or validation
@@ -31,13 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hallu_core.detectors import get_detector  # noqa: E402
-from hallu_core.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
-from hallu_core.detectors.calibrate_fit import group_folds  # noqa: E402
-from hallu_core.detectors.learned import BUILTIN, LearnedDetector  # noqa: E402
-from hallu_core.detectors.units import build_units  # noqa: E402
-from hallu_core.metrics import evaluate  # noqa: E402
-from hallu_core.types import Span  # noqa: E402
+from hallu_core.detection.detectors import get_detector  # noqa: E402
+from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
+from hallu_core.detection.detectors.calibrate_fit import group_folds  # noqa: E402
+from hallu_core.detection.detectors.learned import BUILTIN, LearnedDetector  # noqa: E402
+from hallu_core.detection.detectors.units import build_units  # noqa: E402
+from hallu_core.detection.metrics import evaluate  # noqa: E402
+from hallu_core.store.types import Span  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/ragtruth_dev.jsonl"
 RULE_DETECTORS = ["lexical", "semantic", "confidence", "consistency", "self_contradiction", "record"]
@@ -119,8 +119,8 @@ def route_name(route: dict) -> str:
 def route_counts(route: dict, member_results: dict, golds, outputs, idx) -> np.ndarray:
     """Hallu's metric's counts (metrics.py) of a route on rows `idx`: flagged and hallucinated,
     flagged, hallucinated responses; overlapping, predicted and gold characters."""
-    from hallu_core.detectors.routed import apply_route
-    from hallu_core.metrics import span_counts
+    from hallu_core.detection.detectors.routed import apply_route
+    from hallu_core.detection.metrics import span_counts
 
     total = np.zeros(6)
     for i in idx:
@@ -131,7 +131,7 @@ def route_counts(route: dict, member_results: dict, golds, outputs, idx) -> np.n
 
 def f1s(counts: np.ndarray) -> tuple[float, float]:
     """(response F1, span F1) from route_counts (summed over any rows)."""
-    from hallu_core.metrics import prf
+    from hallu_core.detection.metrics import prf
 
     return prf(*counts[:3])["f1"], prf(*counts[3:])["f1"]
 
@@ -141,7 +141,7 @@ def route_figures(route: dict, member_results: dict, golds, outputs, idx) -> tup
 
 
 def route_members_of(route: dict) -> list[str]:
-    from hallu_core.detectors.routed import route_members
+    from hallu_core.detection.detectors.routed import route_members
 
     return route_members(route)
 
@@ -186,8 +186,8 @@ def choose_routes(member_results: dict, golds, tasks, outputs, family: set[str],
 def routes_cv(members: dict, golds, tasks, outputs, rows, family: set[str], pooled: bool = False) -> dict:
     """default's figures with its routes chosen by 3-fold CV over these rows' sources (each fold
     scored with the routes chosen on the other two), plus what each fold chose."""
-    from hallu_core.detectors.routed import apply_route
-    from hallu_core.detectors.span_split import tuning_folds
+    from hallu_core.detection.detectors.routed import apply_route
+    from hallu_core.detection.detectors.span_split import tuning_folds
 
     raw = [{"source_id": r.source_id, "task_type": r.task} for r in rows]
     preds, chosen_per_fold = [None] * len(rows), []
@@ -211,7 +211,7 @@ def choose_by_cv(members: dict, golds, tasks, outputs, rows) -> dict:
     then to the earlier (smaller) setup. Each task's route is its setup refitted on all rows."""
     import itertools
 
-    from hallu_core.metrics import span_counts
+    from hallu_core.detection.metrics import span_counts
 
     setups = {f"{name}; {'pooled' if pooled else 'per-task'} objective": (fam, pooled)
               for name, fam in FAMILIES.items() for pooled in (False, True)}
@@ -251,7 +251,7 @@ def add_span(members: dict, golds, tasks, outputs) -> dict:
     span source (rule "spans": no rule is fitted on 2-13 hallucinated rows) replaces the current
     route when it has the better mean of response and span F1 and a span F1 at least lexical's.
     Rewrites weights/default_routes.json."""
-    from hallu_core.detectors.routed import ROUTES_FILE, load_routes
+    from hallu_core.detection.detectors.routed import ROUTES_FILE, load_routes
 
     saved, routes = json.loads(ROUTES_FILE.read_text()), load_routes()
     report = {}
@@ -274,8 +274,8 @@ def add_span(members: dict, golds, tasks, outputs) -> dict:
 
 
 def split_protocol(args, rows) -> None:
-    from hallu_core.detectors.routed import ROUTES_FILE, load_routes, route_members
-    from hallu_core.detectors.span_split import load_split, tuning_folds
+    from hallu_core.detection.detectors.routed import ROUTES_FILE, load_routes, route_members
+    from hallu_core.detection.detectors.span_split import load_split, tuning_folds
 
     split = load_split()
     if args.part == "lockbox":

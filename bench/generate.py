@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from hallu_core.config import DecodingConfig  # noqa: E402
+from hallu_core.modeling.config import DecodingConfig  # noqa: E402
 from hallu_core.demo.base_model import build_model, train_tokenizer  # noqa: E402
 from hallu_core.demo.world import build_world  # noqa: E402
-from hallu_core.generate import generate_texts  # noqa: E402
-from hallu_core.generate_backends import HFBackend  # noqa: E402
+from hallu_core.modeling.generate import generate_texts  # noqa: E402
+from hallu_core.modeling.generate_backends import HFBackend  # noqa: E402
 
 
 def demo_model(folder: Path) -> Path:

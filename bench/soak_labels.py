@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hallu_core.store import Store  # noqa: E402
-from hallu_core.types import Checkpoint, Example, Generation, Label, Span  # noqa: E402
+from hallu_core.store.database import Store  # noqa: E402
+from hallu_core.store.types import Checkpoint, Example, Generation, Label, Span  # noqa: E402
 
 SHARED_ANNOTATOR = "review"
 SHARED_GENERATION = "shared"
@@ -35,7 +35,7 @@ TEXT = "Marie Curie was born in Warsaw in 1867 and worked in Paris. " * 4
 
 def prepare(root: str | Path, n_generations: int) -> Store:
     store = Store(root)
-    from hallu_core.types import Run
+    from hallu_core.store.types import Run
 
     store.add_examples([Example("e", "soak", "Tell me about Marie Curie.")])
     store.add_run(Run("r", "soak", "base"))
@@ -48,7 +48,7 @@ def prepare(root: str | Path, n_generations: int) -> Store:
 
 def annotator_worker(root: str, annotator: str, worker: int, seconds: float, start_at: float, out: str) -> None:
     """One annotator: random save / edit / delete for `seconds`; writes its journal to `out`."""
-    from hallu_core import labeling
+    from hallu_core.labeling import queue as labeling
 
     store = Store(root, timeout=120)
     ids = [g.id for g in store.generations() if g.id != SHARED_GENERATION]

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hallu_core.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
-from hallu_core.detectors.span import SpanDetector  # noqa: E402
-from hallu_core.detectors.span_split import load_split, tuning_folds  # noqa: E402
-from hallu_core.detectors.span_train import TrainConfig, examples_from_items, train, write_artifact  # noqa: E402
-from hallu_core.detectors.synthetic_spans import synthesize  # noqa: E402
-from hallu_core.metrics import evaluate  # noqa: E402
+from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
+from hallu_core.detection.detectors.span import SpanDetector  # noqa: E402
+from hallu_core.detection.detectors.span_split import load_split, tuning_folds  # noqa: E402
+from hallu_core.detection.detectors.span_train import TrainConfig, examples_from_items, train, write_artifact  # noqa: E402
+from hallu_core.detection.detectors.synthetic_spans import synthesize  # noqa: E402
+from hallu_core.detection.metrics import evaluate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from build_span_detector import DATA, best_thresholds, raw_rows  # noqa: E402

@@ -1,7 +1,7 @@
 """Error types shared across modules, in a module that imports nothing.
 
 Catching ModelLoadError loads no torch; JobCancelled is one class even in the job process,
-which runs hallu_core.jobs as `__main__` (a class defined there would be a second one)."""
+which runs hallu_core.jobs.runner as `__main__` (a class defined there would be a second one)."""
 
 
 class ModelLoadError(RuntimeError):

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import compare, generation_list, judges, prompts, render
+from hallu_core.views import compare
+from hallu_core.views import generation_list
+from hallu_core.views import judges
+from hallu_core.data import prompts
+from hallu_core.views import render
 from hallu_core.ui import charts, thresholds
 from hallu_core.ui.data import q
 from hallu_core.ui.judge import judge_picker

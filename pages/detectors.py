@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import calibration, evaluation, jobs, judges, label_training, render, workspace_calibration
+from hallu_core.detection import calibration
+from hallu_core.detection import evaluation
+from hallu_core.jobs import runner as jobs
+from hallu_core.views import judges
+from hallu_core.detection import label_training
+from hallu_core.views import render
+from hallu_core.detection import workspace_calibration
 from hallu_core.ui import detectors_ui as ui
 from hallu_core.ui import thresholds
 from hallu_core.ui.data import q, store

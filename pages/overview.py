@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import io, judges, render
+from hallu_core.data import io
+from hallu_core.views import judges
+from hallu_core.views import render
 from hallu_core.ui import charts
 from hallu_core.ui.data import clear, q, store
 from hallu_core.ui.judge import judge_picker

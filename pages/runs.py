@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core import judges, render
-from hallu_core.queries import rate_points, source_name
+from hallu_core.views import judges
+from hallu_core.views import render
+from hallu_core.views.queries import rate_points, source_name
 from hallu_core.ui import charts, forms
 from hallu_core.ui.data import q
 from hallu_core.ui.findings_ui import findings_section

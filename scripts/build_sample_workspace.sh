@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE=1
 build=$(mktemp -d)/workspace
 .venv/bin/hallu demo -w "$build"
 .venv/bin/hallu import sample_data/ragtruth_dev.jsonl -w "$build"
-run_id=$(.venv/bin/python -c "from hallu_core.types import content_hash; print(content_hash('import', 'ragtruth_dev'))")
+run_id=$(.venv/bin/python -c "from hallu_core.store.types import content_hash; print(content_hash('import', 'ragtruth_dev'))")
 .venv/bin/hallu detect -w "$build" --run "$run_id" --detector lexical --detector default
 .venv/bin/hallu info -w "$build"
 find "$build/artifacts" \( -name 'optimizer.pt' -o -name 'scheduler.pt' -o -name 'rng_state*.pth' \) -delete

@@ -1,4 +1,4 @@
-"""Rebuild the shipped `span` detector (hallu_core/detectors/weights/span/) end to end.
+"""Rebuild the shipped `span` detector (hallu_core/detection/detectors/weights/span/) end to end.
 
 1. rows of the dev slice's tuning part only (weights/ragtruth_split.json; the lockbox is never read);
 2. the tuning sources in 3 folds: folds 1-2 train, fold 0 validates (thresholds, epoch);
@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from hallu_core.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
-from hallu_core.detectors.span import BUILTIN_SPAN, SpanDetector  # noqa: E402
-from hallu_core.detectors.span_split import load_split, tuning_folds  # noqa: E402
-from hallu_core.detectors.span_train import TrainConfig, examples_from_items, train, write_artifact  # noqa: E402
-from hallu_core.detectors.synthetic_spans import synthesize  # noqa: E402
-from hallu_core.metrics import span_prf  # noqa: E402
+from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
+from hallu_core.detection.detectors.span import BUILTIN_SPAN, SpanDetector  # noqa: E402
+from hallu_core.detection.detectors.span_split import load_split, tuning_folds  # noqa: E402
+from hallu_core.detection.detectors.span_train import TrainConfig, examples_from_items, train, write_artifact  # noqa: E402
+from hallu_core.detection.detectors.synthetic_spans import synthesize  # noqa: E402
+from hallu_core.detection.metrics import span_prf  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/ragtruth_dev.jsonl"
 GRID = [0.01, 0.02, 0.03, 0.04] + [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the shipped `span` weights (hallu_core/detectors/weights/span/) end to end, on the
+# Rebuild the shipped `span` weights (hallu_core/detection/detectors/weights/span/) end to end, on the
 # tuning part of the dev-slice split only. Three passes over 187 human + 523 synthetic examples
 # (a fresh synthetic draw per pass), each continuing from the previous adapter; then per-task
 # thresholds on the validation fold. About 35 min on 2 shared CPU cores; minutes on a GPU.

@@ -1,9 +1,9 @@
 """Fit each detector's calibration map on the RAGTruth dev slice's tuning part (never the lockbox).
 
 Runs every named detector with raw scores on the tuning rows and fits its maps with
-`hallu_core.detectors.calibrate_fit.fit_detector` (5 folds grouped by source: the Brier / ECE
+`hallu_core.detection.detectors.calibrate_fit.fit_detector` (5 folds grouped by source: the Brier / ECE
 figures and the threshold are out of fold), then writes the map refitted on the whole tuning
-part to hallu_core/detectors/weights/calibration/<name>.json. Last stdout line: one JSON
+part to hallu_core/detection/detectors/weights/calibration/<name>.json. Last stdout line: one JSON
 object with every figure.
 
     HF_HUB_OFFLINE=1 python scripts/fit_calibration.py [--detectors lexical record ...] [--dry-run]
@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hallu_core.detectors import calibrate  # noqa: E402
-from hallu_core.detectors.calibrate_fit import fit_detector  # noqa: E402
-from hallu_core.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
-from hallu_core.detectors.registry import available_detectors, get_detector  # noqa: E402
-from hallu_core.detectors.span_split import load_split  # noqa: E402
+from hallu_core.detection.detectors import calibrate  # noqa: E402
+from hallu_core.detection.detectors.calibrate_fit import fit_detector  # noqa: E402
+from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
+from hallu_core.detection.detectors.registry import available_detectors, get_detector  # noqa: E402
+from hallu_core.detection.detectors.span_split import load_split  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data/ragtruth_dev.jsonl"

@@ -10,13 +10,13 @@ cp -r sample_data/workspace "$build"
 rm -f "$build"/hallu.db-wal "$build"/hallu.db-shm
 .venv/bin/python - "$build" <<'PY'
 import sys
-from hallu_core.store import Store
+from hallu_core.store.database import Store
 store = Store(sys.argv[1])  # migrates to the current schema
 with store.transaction() as conn:
     conn.execute("DELETE FROM detections")  # the summary triggers follow
 PY
 demo_runs=$(.venv/bin/python -c "
-import sys; from hallu_core.store import Store
+import sys; from hallu_core.store.database import Store
 print(' '.join(r.id for r in Store(sys.argv[1]).runs() if r.kind != 'import'))" "$build")
 .venv/bin/hallu detect -w "$build" --detector lexical --detector default
 for run in $demo_runs; do

@@ -24,7 +24,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def store(tmp_path):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     s = Store(tmp_path / "ws")
     yield s

@@ -1,7 +1,7 @@
 """Workspaces for the dashboard tests: synthetic (runs, spans, labels), empty, imported-only.
 
 Imported by the dashboard test modules (`from fixtures_dashboard import *`); built
-through the Store API and `hallu_core.io`, never from a model.
+through the Store API and `hallu_core.data.io`, never from a model.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hallu_core import synthetic
-from hallu_core.io import import_file
-from hallu_core.store import Store
-from hallu_core.types import Detection, Example, Generation, Label, Span, generation_id
+from hallu_core.data import synthetic
+from hallu_core.data.io import import_file
+from hallu_core.store.database import Store
+from hallu_core.store.types import Detection, Example, Generation, Label, Span, generation_id
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> & "quotes" \u202eRTL'

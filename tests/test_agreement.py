@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from hallu_core import agreement
-from hallu_core.labeling import LabelError
-from hallu_core.types import Span
+from hallu_core.labeling import agreement
+from hallu_core.labeling.queue import LabelError
+from hallu_core.store.types import Span
 from helpers.labeling import build
 
 

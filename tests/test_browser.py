@@ -101,7 +101,7 @@ def test_click_through_on_a_synthetic_workspace(browser, synthetic_server):
 
 def test_upload_shows_validation_errors_and_stores_nothing(browser, synthetic_server, tmp_path):
     url, ws = synthetic_server
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     before = Store(ws).counts()
     bad = tmp_path / "broken.jsonl"

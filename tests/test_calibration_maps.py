@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hallu_core.detectors import DetectItem, calibrate, get_detector
-from hallu_core.detectors.base import DetectResult
-from hallu_core.types import Span
+from hallu_core.detection.detectors import DetectItem, calibrate, get_detector
+from hallu_core.detection.detectors.base import DetectResult
+from hallu_core.store.types import Span
 
 SOURCE = "Ada Byron was born in London in 1815. She worked with Charles Babbage on the engine."
 
@@ -128,7 +128,7 @@ def test_shipped_maps_load_and_report_nothing_under_their_threshold(name):
 
 
 def test_shipped_detectors_report_nothing_under_their_own_threshold_on_ragtruth_rows(ragtruth_path):
-    from hallu_core.detectors.filemode import items_from_records, read_records
+    from hallu_core.detection.detectors.filemode import items_from_records, read_records
 
     records = read_records(ragtruth_path)
     items = items_from_records([r for task in ("QA", "Summary", "Data2txt") for r in records if r.task == task][::10])

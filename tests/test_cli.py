@@ -4,8 +4,8 @@ import sqlite3
 
 from click.testing import CliRunner
 
-from hallu_core.cli import main
-from hallu_core.workspace import SAMPLE_DATA
+from hallu_core.cli.main import main
+from hallu_core.data.workspace import SAMPLE_DATA
 
 
 def run(*args, env=None):

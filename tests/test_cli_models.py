@@ -10,9 +10,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from hallu_core.cli import main
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Example, Run
+from hallu_core.cli.main import main
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Example, Run
 
 
 def invoke(*args):
@@ -168,7 +168,7 @@ def test_detect_file_refuses_a_bad_file_with_its_line(tmp_path):
 
 
 def test_generate_prompt_template_option(tmp_path, model_ws):
-    from hallu_core import prompts
+    from hallu_core.data import prompts
 
     result = invoke("generate", "--checkpoint", "ck0", "--prompt-template", "{prompt} {sorce}", "-w", model_ws)
     assert result.exit_code == 1

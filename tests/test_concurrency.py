@@ -1,8 +1,8 @@
 """Several processes writing labels into one workspace at once lose nothing."""
 import multiprocessing as mp
 
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Example, Generation, Label, Run, Span
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, Span
 
 N_GENERATIONS = 40
 

@@ -35,7 +35,7 @@ def test_verify_notices_a_lost_and_a_stale_label(tmp_path):
     """The check itself is not vacuous: a missing label and an older edit are both reported."""
     soak = _soak()
     store = soak.prepare(tmp_path / "ws", 3)
-    from hallu_core.types import Label, Span
+    from hallu_core.store.types import Label, Span
 
     store.save_label(Label("g000", "a", [Span(0, 5, "conflict", note="a seq 1")], "done", note="save 1"))
     journal = {"annotator": "a", "ops": {"save": 3, "edit": 0, "delete": 0, "shared_add": 0}, "shared": [],

@@ -12,8 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hallu_core.demo.demo_report import format_figures, repeats_itself  # noqa: E402
 from hallu_core.demo.pipeline import RUNS, TEST_SIZES, run_demo  # noqa: E402
-from hallu_core.run_kinds import run_kind  # noqa: E402
-from hallu_core.store import Store  # noqa: E402
+from hallu_core.store.run_kinds import run_kind  # noqa: E402
+from hallu_core.store.database import Store  # noqa: E402
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 from hallu_core.demo import text
 from hallu_core.demo.oracle import find_mentions, oracle_spans
 from hallu_core.demo.world import EVAL_DATASET, FILES, QA_FIELDS, build_world, load_world, write_world
-from hallu_core.types import Example
+from hallu_core.store.types import Example
 
 SMALL = dict(n_known=20, n_unseen=10, bios_per_entity=2, eval_size=30)
 

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from hallu_core.detectors import DetectItem, get_detector
-from hallu_core.detectors.learned import LearnedDetector
-from hallu_core.types import Span
+from hallu_core.detection.detectors import DetectItem, get_detector
+from hallu_core.detection.detectors.learned import LearnedDetector
+from hallu_core.store.types import Span
 
 CITIES = ["Lisbon", "Oslo", "Cairo", "Lima", "Hanoi", "Quito", "Dakar", "Riga"]
 

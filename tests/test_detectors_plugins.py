@@ -6,8 +6,8 @@ transformers = pytest.importorskip("transformers")
 
 from tokenizers import Tokenizer, models, pre_tokenizers, processors  # noqa: E402
 
-from hallu_core.detectors import DetectItem, get_detector  # noqa: E402
-from hallu_core.detectors.plugins import _load  # noqa: E402
+from hallu_core.detection.detectors import DetectItem, get_detector  # noqa: E402
+from hallu_core.detection.detectors.plugins import _load  # noqa: E402
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "paris", "is", "in", "france", "germany", ".", "the", "capital",
          "Paris", "France", "Germany", "The", "Question", ":", "where"]

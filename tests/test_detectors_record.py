@@ -1,8 +1,8 @@
 """Record claims: attribute, hours and rating claims checked against a JSON record."""
 import json
 
-from hallu_core.detectors import DetectItem, get_detector
-from hallu_core.detectors.record_claims import find_claims, parse_record
+from hallu_core.detection.detectors import DetectItem, get_detector
+from hallu_core.detection.detectors.record_claims import find_claims, parse_record
 
 RECORD = json.dumps({
     "name": "Café Zoë", "city": "Santa Barbara", "categories": "Seafood, Bars",

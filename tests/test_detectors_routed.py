@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from hallu_core.detectors.base import DetectItem, DetectResult
-from hallu_core.detectors.routed import PerTaskDefault, load_routes
-from hallu_core.types import Span
+from hallu_core.detection.detectors.base import DetectItem, DetectResult
+from hallu_core.detection.detectors.routed import PerTaskDefault, load_routes
+from hallu_core.store.types import Span
 
 
 class Fixed:
@@ -84,7 +84,7 @@ def test_a_malformed_routes_file_is_refused_with_a_clear_error(tmp_path, payload
 
 def test_shipped_routes_load_and_name_cheap_members_only():
     routes = load_routes()
-    from hallu_core.detectors.routed import route_members
+    from hallu_core.detection.detectors.routed import route_members
 
     assert "" in routes and all(set(route_members(r)) <= {"lexical", "record", "self_contradiction"}
                                 for r in routes.values())

@@ -1,6 +1,6 @@
 """Lexical support, self-contradiction and token confidence on hand-written cases."""
-from hallu_core.detectors import DetectItem, available_detectors, get_detector
-from hallu_core.types import Token
+from hallu_core.detection.detectors import DetectItem, available_detectors, get_detector
+from hallu_core.store.types import Token
 
 SOURCE = "Ada Byron was born in London in 1815. She worked with Charles Babbage on the engine."
 

@@ -3,9 +3,9 @@ from collections import Counter
 
 import numpy as np
 
-from hallu_core.detectors import DetectItem, encoder, get_detector
-from hallu_core.detectors.encoder import WINDOW_WORDS, windowed
-from hallu_core.detectors.text import clauses
+from hallu_core.detection.detectors import DetectItem, encoder, get_detector
+from hallu_core.detection.detectors.encoder import WINDOW_WORDS, windowed
+from hallu_core.detection.detectors.text import clauses
 
 SOURCE = ("The Eiffel Tower is a wrought-iron lattice tower in Paris. It was completed in 1889. "
           "Gustave Eiffel's company designed and built it.")

@@ -8,10 +8,10 @@ pytest.importorskip("peft")
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
 
-from hallu_core.detectors import DetectItem  # noqa: E402
-from hallu_core.types import Span  # noqa: E402
-from hallu_core.detectors.span import SpanDetector, combine, encode, token_runs, window_starts  # noqa: E402
-from hallu_core.detectors.span_train import TrainConfig, TrainExample, train  # noqa: E402
+from hallu_core.detection.detectors import DetectItem  # noqa: E402
+from hallu_core.store.types import Span  # noqa: E402
+from hallu_core.detection.detectors.span import SpanDetector, combine, encode, token_runs, window_starts  # noqa: E402
+from hallu_core.detection.detectors.span_train import TrainConfig, TrainExample, train  # noqa: E402
 
 CORPUS = ["Paris is the capital of France.", "Berlin is the capital of Germany.", "Zoë Müller lives in Zürich.",
           "The café opened in 1998 and serves crêpes.", "Rome was founded in 753 BC by Romulus.",
@@ -123,7 +123,7 @@ def test_training_changes_weights_and_learns_the_planted_spans(trained, backbone
 
 
 def test_saved_and_reloaded_detector_gives_identical_scores(trained, tmp_path):
-    from hallu_core.detectors.span_train import write_artifact
+    from hallu_core.detection.detectors.span_train import write_artifact
 
     result, folder = trained
     item = DetectItem("a", "Paris is the capital of Germany.", source="Paris is the capital of France.", task="QA")
@@ -153,7 +153,7 @@ def test_cli_trains_a_detector_that_detect_file_then_uses(backbone, tmp_path):
 
     from click.testing import CliRunner
 
-    from hallu_core.cli import main
+    from hallu_core.cli.main import main
 
     rows = [{"id": f"r{i}", "task_type": "QA", "source_id": f"s{i}", "question": "where is the capital?",
              "source": "Paris is the capital of France.", "response": out,
@@ -179,8 +179,8 @@ def test_cli_trains_a_detector_that_detect_file_then_uses(backbone, tmp_path):
 
 
 def test_default_routes_each_task_to_its_members_and_pools_their_spans(monkeypatch):
-    from hallu_core.detectors.base import DetectResult
-    from hallu_core.detectors.routed import PerTaskDefault
+    from hallu_core.detection.detectors.base import DetectResult
+    from hallu_core.detection.detectors.routed import PerTaskDefault
 
     class Fixed:
         def __init__(self, spans):
@@ -205,8 +205,8 @@ def test_default_routes_each_task_to_its_members_and_pools_their_spans(monkeypat
 
 
 def test_shipped_span_weights_are_small_and_give_word_aligned_spans():
-    from hallu_core.detectors import get_detector
-    from hallu_core.detectors.span import BUILTIN_SPAN
+    from hallu_core.detection.detectors import get_detector
+    from hallu_core.detection.detectors.span import BUILTIN_SPAN
 
     assert (BUILTIN_SPAN / "adapter.safetensors").stat().st_size < 8_000_000  # an adapter, never the encoder
     det = get_detector("span")
@@ -228,8 +228,8 @@ def test_cli_trains_on_a_workspace_annotators_labels(backbone, tmp_path):
     from click.testing import CliRunner
     from helpers.labeling import build
 
-    from hallu_core.cli import main
-    from hallu_core.workspace import open_workspace
+    from hallu_core.cli.main import main
+    from hallu_core.data.workspace import open_workspace
 
     build(open_workspace(tmp_path / "ws"), texts={g: "Paris is the capital of Germany." for g in ("g1", "g2", "g3", "g4")})
     out = tmp_path / "adapter"
@@ -243,7 +243,7 @@ def test_cli_trains_on_a_workspace_annotators_labels(backbone, tmp_path):
 def test_detect_file_train_on_fits_the_span_detector_first(backbone, tmp_path):
     import json
 
-    from hallu_core.detectors.filemode import detect_file
+    from hallu_core.detection.detectors.filemode import detect_file
 
     out = "Paris is the capital of Germany."
     rows = [{"id": f"r{i}", "task_type": "QA", "source_id": f"s{i}", "source": "Paris is the capital of France.",

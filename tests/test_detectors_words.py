@@ -3,10 +3,10 @@ import json
 
 import numpy as np
 
-from hallu_core.detectors.learned import LearnedDetector
-from hallu_core.detectors.record import RECORD_FEATURES, record_features, record_vocab
-from hallu_core.detectors.text import words
-from hallu_core.detectors.units import Units, word_runs
+from hallu_core.detection.detectors.learned import LearnedDetector
+from hallu_core.detection.detectors.record import RECORD_FEATURES, record_features, record_vocab
+from hallu_core.detection.detectors.text import words
+from hallu_core.detection.detectors.units import Units, word_runs
 
 from test_detectors_learned import make_items
 

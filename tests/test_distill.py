@@ -15,15 +15,15 @@ import torch.nn.functional as F  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from transformers import AutoConfig, TrainerCallback  # noqa: E402
 
-from hallu_core.cli import main  # noqa: E402
-from hallu_core.config import ConfigError, DistillConfig  # noqa: E402
+from hallu_core.cli.main import main  # noqa: E402
+from hallu_core.modeling.config import ConfigError, DistillConfig  # noqa: E402
 from hallu_core.demo.base_model import make_tiny_model  # noqa: E402
-from hallu_core.distill import TokenizerMismatch, distill  # noqa: E402
-from hallu_core.jobs import JOB_KINDS  # noqa: E402
-from hallu_core.models import load_model, load_tokenizer  # noqa: E402
-from hallu_core.store import Store  # noqa: E402
-from hallu_core.train import run_dir, run_id_for  # noqa: E402
-from hallu_core.train_data import CompletionCollator, tokenize_records  # noqa: E402
+from hallu_core.modeling.distill import TokenizerMismatch, distill  # noqa: E402
+from hallu_core.jobs.runner import JOB_KINDS  # noqa: E402
+from hallu_core.modeling.models import load_model, load_tokenizer  # noqa: E402
+from hallu_core.store.database import Store  # noqa: E402
+from hallu_core.modeling.train import run_dir, run_id_for  # noqa: E402
+from hallu_core.modeling.train_data import CompletionCollator, tokenize_records  # noqa: E402
 
 RECORDS = [{"prompt": f"Question: Where was person {i} born?\nAnswer:", "completion": f" Person {i} was born in Lindor."}
            for i in range(24)]
@@ -103,8 +103,8 @@ def test_an_interrupted_shrink_distillation_resumes_from_its_checkpoint(tmp_path
     assert [c.step for c in store.checkpoints(first.id)] == [0, 3, 6, 9]
     assert {p: (folder / p / "model.safetensors").stat().st_mtime_ns for p in saved} == saved
 
-    from hallu_core.generate import generate_for_checkpoints
-    from hallu_core.types import Example
+    from hallu_core.modeling.generate import generate_for_checkpoints
+    from hallu_core.store.types import Example
 
     store.add_examples([Example("e1", "eval", RECORDS[0]["prompt"])])  # a student generates like a fine-tune
     ids = [c.id for c in store.checkpoints(first.id)]
@@ -164,8 +164,8 @@ def test_the_runs_page_form_queues_a_validated_distill_job(tmp_path, models, mon
 
     from streamlit.testing.v1 import AppTest
 
-    from hallu_core import jobs
-    from hallu_core.types import Checkpoint, Example, Run
+    from hallu_core.jobs import runner as jobs
+    from hallu_core.store.types import Checkpoint, Example, Run
 
     ws = tmp_path / "ws"
     store = Store(ws)
@@ -209,7 +209,7 @@ def test_distill_on_cuda_with_bf16(tmp_path, models):
 def test_the_loss_mixes_the_tempered_kl_and_the_hard_label_cross_entropy(models):
     from types import SimpleNamespace
 
-    from hallu_core.distill import DistillTrainer
+    from hallu_core.modeling.distill import DistillTrainer
 
     tokenizer = load_tokenizer(models["teacher"])
     batch = CompletionCollator(tokenizer.pad_token_id)(tokenize_records(tokenizer, RECORDS[:4], 64))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from hallu_core import calibration
-from hallu_core.evaluation import evaluate_store, labeled_detections
-from hallu_core.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+from hallu_core.detection import calibration
+from hallu_core.detection.evaluation import evaluate_store, labeled_detections
+from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
 
 TEXT = "Ada was born in Oslo in 1901."
 OSLO = Span(16, 20, "conflict", 0.9)

@@ -1,11 +1,11 @@
 """Findings in words follow the stored numbers: two fabricated histories give two different, correct stories,
 and a run with nothing to judge gives no sentence that claims anything."""
 from fixtures_dashboard import imported_ws, synthetic_ws  # noqa: F401
-from hallu_core import findings
-from hallu_core.findings import (
+from hallu_core.views import findings
+from hallu_core.views.findings import (
     Finding, decoding_finding, knowledge_finding, loss_finding, run_findings, template_finding,
 )
-from hallu_core.types import Checkpoint, Example, Generation, Label, Run, Span
+from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, Span
 
 KNOWLEDGE = ("known", "new")
 N = 40  # outputs per (checkpoint, decoding, knowledge) cell: enough not to be called thin
@@ -70,7 +70,7 @@ def _story_b(store):
 
 
 def test_two_histories_give_different_correct_findings(tmp_path):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
     story_a = _texts(run_findings(a, _story_a(a).id))
@@ -216,7 +216,7 @@ def test_the_demo_report_states_each_runs_findings(store):
 def test_runs_page_states_the_runs_findings(synthetic_ws, monkeypatch):  # noqa: F811
     from test_pages import all_text, assert_ok, open_page
 
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     at = open_page(synthetic_ws, "runs", monkeypatch)
     assert_ok(at)

@@ -35,8 +35,9 @@ SHIPPED = REPO / "sample_data" / "workspace"
 def workspace(tmp_path_factory):
     """A copy of the shipped workspace, plus what a first hour leaves behind: a failed job, a
     cancelled job, and a person who labeled two outputs."""
-    from hallu_core import jobs, labeling
-    from hallu_core.store import Store
+    from hallu_core.jobs import runner as jobs
+    from hallu_core.labeling import queue as labeling
+    from hallu_core.store.database import Store
 
     root = tmp_path_factory.mktemp("firsthour") / "ws"
     shutil.copytree(SHIPPED, root)
@@ -190,7 +191,7 @@ def test_the_job_panel_follows_the_job_just_started(browser, server, workspace):
 
 
 def test_finetune_offers_the_workspace_models_and_refuses_one_that_cannot_load(browser, server, workspace):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     before = len(Store(workspace).jobs())
     page = new_page(browser, server, "/runs", height=1400)
@@ -208,7 +209,7 @@ def test_finetune_offers_the_workspace_models_and_refuses_one_that_cannot_load(b
 
 
 def test_a_cancelled_job_says_cancelled(browser, server, workspace):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     cancelled = next(j for j in Store(workspace).jobs() if j.status == "cancelled")
     page = new_page(browser, server, "/runs", height=1400)
@@ -403,9 +404,9 @@ def test_accepting_a_detector_span_keeps_only_real_evidence(browser, tmp_path):
 
 # -- 10: a checkpoint saved while a job runs shows up without a reload ---------------------------------
 def test_a_checkpoint_saved_during_a_job_is_offered_without_a_reload(browser, tmp_path):
-    from hallu_core import jobs
-    from hallu_core.store import Store
-    from hallu_core.types import Checkpoint
+    from hallu_core.jobs import runner as jobs
+    from hallu_core.store.database import Store
+    from hallu_core.store.types import Checkpoint
 
     root = tmp_path / "ws"
     shutil.copytree(SHIPPED, root)

@@ -7,8 +7,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from fixtures_dashboard import synthetic_ws  # noqa: F401 (a fixture)
-from hallu_core import judges, label_training
-from hallu_core.store import Store
+from hallu_core.views import judges
+from hallu_core.detection import label_training
+from hallu_core.store.database import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -23,7 +24,7 @@ def open_page(ws: Path, page: str, monkeypatch, state: dict | None = None) -> Ap
 
 
 def test_in_sample_figures_of_a_retrained_detector_are_flagged(tmp_path, monkeypatch):
-    from hallu_core import synthetic
+    from hallu_core.data import synthetic
 
     ws = tmp_path / "ws"
     store = synthetic.build(ws, n_examples=12, steps=(0, 100), decodings=("greedy",), labels_every=1)
@@ -40,7 +41,7 @@ def test_in_sample_figures_of_a_retrained_detector_are_flagged(tmp_path, monkeyp
 
 
 def test_retrain_button_is_refused_with_too_few_labels(synthetic_ws, monkeypatch):  # noqa: F811
-    from hallu_core import labeling
+    from hallu_core.labeling import queue as labeling
 
     store = Store(synthetic_ws)
     gid = store.query("SELECT id FROM generations LIMIT 1")[0][0]
@@ -64,7 +65,7 @@ def test_default_judge_prefers_people_then_the_oracle_then_default():
 
 
 def test_overview_counts_people_not_the_oracle(synthetic_ws, monkeypatch):  # noqa: F811
-    from hallu_core import labeling
+    from hallu_core.labeling import queue as labeling
 
     store = Store(synthetic_ws)
     total = store.counts()["generations"]
@@ -83,8 +84,8 @@ def test_rerunning_an_existing_generation_says_nothing_was_new(tmp_path):
     import json
     import shutil
 
-    from hallu_core import tasks
-    from hallu_core.config import GenerateConfig, default_demo_decodings
+    from hallu_core.jobs import tasks
+    from hallu_core.modeling.config import GenerateConfig, default_demo_decodings
 
     ws = tmp_path / "ws"
     shutil.copytree(Path(__file__).resolve().parent.parent / "sample_data" / "workspace", ws)

@@ -12,13 +12,13 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from hallu_core.config import ConfigError, DecodingConfig  # noqa: E402
-from hallu_core import prompts  # noqa: E402
+from hallu_core.modeling.config import ConfigError, DecodingConfig  # noqa: E402
+from hallu_core.data import prompts  # noqa: E402
 from hallu_core.demo.base_model import make_tiny_model, train_tokenizer, TINY_CORPUS  # noqa: E402
-from hallu_core.generate import generate_for_checkpoints, generate_texts  # noqa: E402
-from hallu_core.generate_backends import HFBackend, token_offsets  # noqa: E402
-from hallu_core.store import Store  # noqa: E402
-from hallu_core.types import Checkpoint, Example, Run, generation_id  # noqa: E402
+from hallu_core.modeling.generate import generate_for_checkpoints, generate_texts  # noqa: E402
+from hallu_core.modeling.generate_backends import HFBackend, token_offsets  # noqa: E402
+from hallu_core.store.database import Store  # noqa: E402
+from hallu_core.store.types import Checkpoint, Example, Run, generation_id  # noqa: E402
 
 PROMPTS = ["Ada Lindqvist was born in", "Question: In which city was Bo Varesh born?\nAnswer:", "Café", "Bo"]
 GREEDY = DecodingConfig("greedy", max_new_tokens=12)
@@ -226,7 +226,7 @@ def test_grounded_and_closed_book_outputs_of_one_checkpoint_never_overwrite_each
 
 
 def test_the_grounded_prompt_carries_the_example_source(tmp_path, tiny_dir, monkeypatch):
-    import hallu_core.generate as gen
+    import hallu_core.modeling.generate as gen
 
     store = _with_sources(tmp_path, tiny_dir)
     given = []
@@ -251,7 +251,7 @@ def test_the_grounded_prompt_carries_the_example_source(tmp_path, tiny_dir, monk
     ("grounded-ish", "no such template"), ("{source} only", "must contain {prompt}"), ("{prompt", "not a valid"),
 ])
 def test_a_bad_template_is_refused_naming_field_and_value(template, named):
-    from hallu_core.config import ConfigError, GenerateConfig
+    from hallu_core.modeling.config import ConfigError, GenerateConfig
 
     with pytest.raises(ConfigError) as err:
         GenerateConfig(("ck0",), prompt_template=template)
@@ -259,8 +259,8 @@ def test_a_bad_template_is_refused_naming_field_and_value(template, named):
 
 
 def test_grounding_examples_without_a_source_is_refused_before_any_model_loads(tmp_path, tiny_dir, monkeypatch):
-    import hallu_core.generate as gen
-    from hallu_core.config import ConfigError
+    import hallu_core.modeling.generate as gen
+    from hallu_core.modeling.config import ConfigError
 
     store = _workspace(tmp_path, tiny_dir)  # examples with no source
     monkeypatch.setattr(gen, "load_backend", lambda *a, **k: pytest.fail("a model was loaded"))
@@ -272,7 +272,7 @@ def test_grounding_examples_without_a_source_is_refused_before_any_model_loads(t
 def test_the_template_survives_a_jobs_json_trip_and_old_configs_stay_closed_book():
     import json
 
-    from hallu_core.config import GenerateConfig
+    from hallu_core.modeling.config import GenerateConfig
 
     grounded = GenerateConfig(("ck0",), prompt_template="Facts: {source}\n{prompt}")
     assert GenerateConfig.from_dict(json.loads(json.dumps(grounded.to_dict()))) == grounded

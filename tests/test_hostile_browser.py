@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from hallu_core.io import import_file
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Detection, Generation, Job, Label, Run, Span, Token, generation_id
+from hallu_core.data.io import import_file
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Detection, Generation, Job, Label, Run, Span, Token, generation_id
 
 from helpers.browser import ARTIFACTS, MARKS, launch, serve, stop, wait_idle
 

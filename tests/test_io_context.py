@@ -5,10 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from hallu_core import queries
-from hallu_core.io import ImportValidationError, export_file, import_file
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Example, Generation, Label, Run, Span
+from hallu_core.views import queries
+from hallu_core.data.io import ImportValidationError, export_file, import_file
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, Span
 
 CONTEXT = ("run", "run_kind", "step", "decoding", "sample_index", "prompt_template", "meta")
 
@@ -60,9 +60,9 @@ def test_a_stored_prompt_template_is_exported(store, tmp_path):
 
 
 def test_generated_outputs_export_their_template_and_reimport_on_a_side_of_their_own(store, tmp_path):
-    from hallu_core.config import DecodingConfig
-    from hallu_core.generate import _records
-    from hallu_core.generate_backends import Output
+    from hallu_core.modeling.config import DecodingConfig
+    from hallu_core.modeling.generate import _records
+    from hallu_core.modeling.generate_backends import Output
 
     _workspace(store, runs=(("full", {}),))
     ckpt, examples = store.get_checkpoint("full-40"), store.examples("bios")[:2]

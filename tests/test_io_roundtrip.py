@@ -4,8 +4,8 @@ import json
 import pandas as pd
 import pytest
 
-from hallu_core.io import ImportValidationError, export_file, import_file
-from hallu_core.store import Store
+from hallu_core.data.io import ImportValidationError, export_file, import_file
+from hallu_core.store.database import Store
 
 
 def span_key(label):
@@ -81,7 +81,7 @@ def test_examples_file_imports_prompts(store, tmp_path):
 
 
 def test_labels_of_several_annotators_roundtrip(store, ragtruth_path, tmp_path):
-    from hallu_core.types import Label, Span
+    from hallu_core.store.types import Label, Span
 
     import_file(store, ragtruth_path)
     gen = store.generations()[0]

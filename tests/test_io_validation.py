@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from hallu_core.io import import_file
-from hallu_core.records import ImportValidationError
+from hallu_core.data.io import import_file
+from hallu_core.data.records import ImportValidationError
 
 GOOD = {"id": "r1", "task_type": "QA", "model": "m", "source": "Paris is in France.", "source_id": "s1",
         "question": "Where is Paris?", "response": "Paris is in Spain.",

@@ -22,12 +22,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from hallu_core.config import DecodingConfig, GenerateConfig, TrainConfig  # noqa: E402
+from hallu_core.modeling.config import DecodingConfig, GenerateConfig, TrainConfig  # noqa: E402
 from hallu_core.demo.base_model import make_tiny_model  # noqa: E402
-from hallu_core.jobs import cancel_job, refresh_jobs, start_job, wait_for  # noqa: E402
-from hallu_core.store import Store  # noqa: E402
-from hallu_core.train import run_id_for  # noqa: E402
-from hallu_core.types import Checkpoint, Example, Run  # noqa: E402
+from hallu_core.jobs.runner import cancel_job, refresh_jobs, start_job, wait_for  # noqa: E402
+from hallu_core.store.database import Store  # noqa: E402
+from hallu_core.modeling.train import run_id_for  # noqa: E402
+from hallu_core.store.types import Checkpoint, Example, Run  # noqa: E402
 
 pytestmark = pytest.mark.slow
 RNG = random.Random(int(os.environ.get("HALLU_FAULT_SEED", "7")))

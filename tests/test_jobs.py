@@ -3,7 +3,7 @@ import os
 import signal
 import time
 
-from hallu_core.jobs import cancel_job, refresh_jobs, start_job, wait_for
+from hallu_core.jobs.runner import cancel_job, refresh_jobs, start_job, wait_for
 
 
 def test_job_runs_in_its_own_process_and_reports_progress(store):

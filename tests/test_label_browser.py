@@ -45,7 +45,7 @@ RANGE_JS = """([start, end]) => {
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     root = tmp_path_factory.mktemp("label-browser") / "ws"
     store = Store(root)
@@ -84,7 +84,7 @@ def drag_select(page, start: int, end: int) -> None:
 
 
 def label_of(workspace, gid: str, annotator: str):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     store = Store(workspace)
     try:

@@ -14,7 +14,7 @@ PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     root = tmp_path / "ws"
     store = Store(root)
@@ -58,7 +58,7 @@ def test_each_queue_order(ws, order, expected):
 
 
 def test_actions_save_and_advance(ws):
-    from hallu_core.store import Store
+    from hallu_core.store.database import Store
 
     at = label_page()
     assert "Item 1 of 4 · generation g2" in texts(at)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from hallu_core import labeling
-from hallu_core.types import Detection, Span
+from hallu_core.labeling import queue as labeling
+from hallu_core.store.types import Detection, Span
 from helpers.labeling import TEXT, build
 
 
@@ -43,7 +43,7 @@ def test_a_draft_is_still_to_do(ws):
 
 
 def test_disagreement_puts_adjudicated_items_last(ws):
-    from hallu_core.agreement import adjudicate
+    from hallu_core.labeling.agreement import adjudicate
 
     adjudicate(ws, "g3", [Span(5, 10, "conflict")], reviewer="rev")
     assert order(ws, "carol", "disagreement")[:2] == ["g1", "g3"]
@@ -132,7 +132,7 @@ def test_annotator_names():
 
 
 def test_train_job_refuses_too_few_labels(ws):
-    from hallu_core import label_training
+    from hallu_core.detection import label_training
 
     with pytest.raises(ValueError, match="at least"):
         label_training.train_detector_job(ws, {"annotator": "alice"}, lambda *a: None)

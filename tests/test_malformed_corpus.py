@@ -14,9 +14,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from hallu_core.cli import main
-from hallu_core.io import import_file
-from hallu_core.records import ImportValidationError
+from hallu_core.cli.main import main
+from hallu_core.data.io import import_file
+from hallu_core.data.records import ImportValidationError
 
 GOOD = {"id": "r1", "task_type": "QA", "model": "m", "source": "Paris is in France.", "source_id": "s1",
         "question": "Where is Paris?", "response": "Paris is in Spain.",

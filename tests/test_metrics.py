@@ -1,8 +1,8 @@
 """Metrics against hand-computed numbers (DESIGN.md's protocol)."""
 import pytest
 
-from hallu_core.metrics import evaluate, response_prf, response_sweep, span_prf, span_sweep
-from hallu_core.types import Span
+from hallu_core.detection.metrics import evaluate, response_prf, response_sweep, span_prf, span_sweep
+from hallu_core.store.types import Span
 
 
 def test_response_level_counts_the_positive_class():

@@ -12,7 +12,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hallu_core.demo.base_model import make_tiny_model  # noqa: E402
-from hallu_core.models import (  # noqa: E402
+from hallu_core.modeling.models import (  # noqa: E402
     ModelLoadError, is_adapter, load_for_generation, load_model, load_tokenizer, resolve_device, resolve_dtype,
 )
 

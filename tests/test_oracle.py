@@ -5,7 +5,7 @@ import pytest
 
 from hallu_core.demo.oracle import find_mentions, oracle_rate, oracle_spans
 from hallu_core.demo.vocab import FIELD_VOCAB
-from hallu_core.types import SPAN_TYPES
+from hallu_core.store.types import SPAN_TYPES
 
 CARD = {"name": "Kalo Mirdan", "birth_city": "Lindor", "birth_year": 1953,
         "profession": "botanist", "employer": "Kestrel Press", "award": "Aster Medal"}  # no spouse

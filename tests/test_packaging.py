@@ -61,7 +61,7 @@ def test_an_installed_wheel_serves_its_own_app_and_builds_the_default_workspace(
     zipfile.ZipFile(wheel).extractall(site)  # a pure-Python wheel installs by unpacking
     probe = (
         "import json, hallu_core\n"
-        "from hallu_core import bundle, workspace\n"
+        "from hallu_core.data import bundle, workspace\n"
         "store = workspace.open_workspace()\n"
         "print(json.dumps({'package': hallu_core.__file__, 'app': str(bundle.app_path()),\n"
         "                  'prebuilt': str(workspace.PREBUILT), 'root': str(store.root),\n"

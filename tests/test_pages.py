@@ -5,8 +5,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fixtures_dashboard import HOSTILE, any_ws, empty_ws, imported_ws, synthetic_ws  # noqa: F401
-from hallu_core import generation_list, queries, render
-from hallu_core.store import Store
+from hallu_core.views import generation_list
+from hallu_core.views import queries
+from hallu_core.views import render
+from hallu_core.store.database import Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "runs", "inspect", "compare"]
@@ -89,7 +91,7 @@ def test_runs_form_refuses_an_invalid_config(synthetic_ws, monkeypatch):  # noqa
 
 def test_runs_shows_job_progress_log_and_error(tmp_path, monkeypatch):
     from fixtures_dashboard import build_synthetic
-    from hallu_core.jobs import start_job, wait_for
+    from hallu_core.jobs.runner import start_job, wait_for
 
     ws = build_synthetic(tmp_path / "ws")
     store = Store(ws)
@@ -170,11 +172,11 @@ def test_compare_imported_models_by_gold_labels(imported_ws, monkeypatch):  # no
 def grounded_ws(tmp_path_factory) -> tuple[Path, str]:
     """A synthetic workspace whose last checkpoint also answered every prompt grounded (as `hallu generate
     --prompt-template grounded` stores it); returns the workspace and that checkpoint's id."""
-    from hallu_core import synthetic
-    from hallu_core.config import DecodingConfig
-    from hallu_core.generate import _records
-    from hallu_core.generate_backends import Output
-    from hallu_core.types import Label, Span
+    from hallu_core.data import synthetic
+    from hallu_core.modeling.config import DecodingConfig
+    from hallu_core.modeling.generate import _records
+    from hallu_core.modeling.generate_backends import Output
+    from hallu_core.store.types import Label, Span
 
     root = tmp_path_factory.mktemp("dash") / "grounded"
     store = synthetic.build(root, n_examples=8, steps=(0, 100))
@@ -216,7 +218,7 @@ def test_compare_pairs_a_grounded_side_with_the_same_checkpoints_closed_book_pro
 
 
 def test_the_generate_form_offers_templates_and_refuses_a_bad_one(grounded_ws, monkeypatch):
-    from hallu_core.types import Checkpoint
+    from hallu_core.store.types import Checkpoint
 
     ws, _ = grounded_ws
     store = Store(ws)

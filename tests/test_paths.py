@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from hallu_core.paths import (
+from hallu_core.store.paths import (
     ALLOWED_ENV, MODELS_ENV, PathNotAllowed, allowed_roots, confine_model_ref, confine_path, is_hf_model_id,
     models_dir,
 )

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hallu_core.io import import_file
-from hallu_core.records import ImportValidationError
-from hallu_core.store import Store
+from hallu_core.data.io import import_file
+from hallu_core.data.records import ImportValidationError
+from hallu_core.store.database import Store
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
@@ -165,7 +165,7 @@ def test_import_of_mutated_ragtruth_jsonl_never_raises_anything_else(data):
 @FAST
 @given(rows=st.lists(ragtruth_rows(), min_size=1, max_size=3), data=st.data())
 def test_import_of_mutated_csv_never_raises_anything_else(rows, data):
-    from hallu_core import tables
+    from hallu_core.data import tables
 
     flat = tables.flat_rows([{**r, "annotators": ["gold"] if r["labels"] else [],
                               "labels": [{**lab, "annotator": "gold", "type": "conflict", "created_at": 0,
@@ -212,7 +212,7 @@ def test_import_of_damaged_parquet_never_raises_anything_else(data):
 @given(text=texts, start=st.integers(-5, 80), end=st.integers(-5, 80),
        span_type=st.sampled_from(["conflict", "baseless", "self_contradiction", "unknown", "bogus"]))
 def test_span_problems_are_empty_exactly_for_spans_inside_the_text(text, start, end, span_type):
-    from hallu_core.types import Span
+    from hallu_core.store.types import Span
 
     inside = 0 <= start <= end <= len(text)
     assert (Span(start, end, span_type).problems(text) == []) == (inside and span_type != "bogus")
@@ -224,8 +224,8 @@ spans_of = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)).map(sorted
 @FAST
 @given(a=spans_of, b=spans_of)
 def test_character_overlap_counts_stay_within_both_span_sets(a, b):
-    from hallu_core.agreement import char_f1
-    from hallu_core.metrics import span_prf, union_counts
+    from hallu_core.labeling.agreement import char_f1
+    from hallu_core.detection.metrics import span_prf, union_counts
 
     overlap, na, nb = union_counts(a, b)
     assert 0 <= overlap <= min(na, nb)
@@ -249,7 +249,7 @@ def _disjoint(spans) -> bool:
 
 @pytest.fixture(scope="module")
 def label_store(tmp_path_factory):
-    from hallu_core.types import Checkpoint, Example, Generation, Run
+    from hallu_core.store.types import Checkpoint, Example, Generation, Run
 
     store = Store(tmp_path_factory.mktemp("labels"))
     store.add_examples([Example("e", "d", "p")])
@@ -265,8 +265,8 @@ def label_store(tmp_path_factory):
                                   st.integers(-5, 50), st.sampled_from(["conflict", "baseless", "unknown", "x"]),
                                   st.integers(-1, 4)), max_size=8))
 def test_labeling_actions_keep_every_span_inside_the_output(label_store, actions):
-    from hallu_core import labeling
-    from hallu_core.labeling import LabelError
+    from hallu_core.labeling import queue as labeling
+    from hallu_core.labeling.queue import LabelError
 
     label_store.delete_label("g", "prop")
     text = label_store.get_generation("g").text
@@ -357,7 +357,7 @@ def _clamped(span, length):
 @FAST
 @given(text=texts.filter(bool), spans=st.lists(span_dicts, max_size=5))
 def test_highlighted_text_is_escaped_and_marks_exactly_the_spans(text, spans):
-    from hallu_core.render import highlight_spans
+    from hallu_core.views.render import highlight_spans
 
     walker = _walk(highlight_spans(text, spans))
     assert "".join(walker.text) == text  # every character shown, none turned into markup
@@ -376,7 +376,7 @@ def test_highlighted_text_is_escaped_and_marks_exactly_the_spans(text, spans):
                                  st.one_of(st.floats(max_value=0.0), st.just(float("nan"))),
                                  st.floats(min_value=0.0, allow_infinity=False)), max_size=8))
 def test_every_renderer_keeps_user_text_as_text(text, spans, tokens):
-    from hallu_core import render
+    from hallu_core.views import render
 
     assert "".join(_walk(render.token_heatmap(text, tokens)).text) in (text, "(no token confidences stored "
                                                                              "for this output)")

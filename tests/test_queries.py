@@ -1,11 +1,11 @@
 """queries.py: SQL aggregates, filters, pagination, diffs and rankings against hand-counted cases."""
 import pytest
 
-from hallu_core import compare as cmp
-from hallu_core import generation_list as gl
-from hallu_core import queries as q
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+from hallu_core.views import compare as cmp
+from hallu_core.views import generation_list as gl
+from hallu_core.views import queries as q
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
 
 
 def gen(ex, ck, text, dec="greedy", sample=0):
@@ -165,7 +165,7 @@ def test_span_diff_matches_by_text():
 
 def test_compare_matches_a_recount_in_python(tmp_path):
     """Deltas and ranked pages over a synthetic eval set equal the same figures computed from the rows."""
-    from hallu_core import synthetic
+    from hallu_core.data import synthetic
 
     store = synthetic.build(tmp_path / "syn", n_examples=30, steps=(0, 100, 400), decodings=("greedy",), tokens=False)
     a, b, source = ("ckpt-0", "greedy"), ("ckpt-400", "greedy"), ("detector", "lexical")
@@ -217,7 +217,7 @@ def test_changes_in_one_pass_equal_the_separate_queries(tiny):
 
 def test_detector_filters_and_score_sorts_match_a_recount_of_the_newest_detections(tmp_path):
     """Inspect's detector filters walk detection_latest by score: same rows, order and count as a recount."""
-    from hallu_core import synthetic
+    from hallu_core.data import synthetic
 
     store = synthetic.build(tmp_path / "ws", n_examples=30, steps=(0, 100), decodings=("greedy", "sample-t0.8"))
     gens = store.generations()

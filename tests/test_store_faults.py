@@ -4,10 +4,10 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from hallu_core.cli import main
-from hallu_core.io import import_file
-from hallu_core.store import Store, StoreError
-from hallu_core.types import Example, Label
+from hallu_core.cli.main import main
+from hallu_core.data.io import import_file
+from hallu_core.store.database import Store, StoreError
+from hallu_core.store.types import Example, Label
 
 
 def test_full_disk_refuses_the_import_and_keeps_what_was_stored(store, ragtruth_path, tmp_path):

@@ -7,13 +7,15 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from hallu_core import compare as cmp
-from hallu_core import queries as q
-from hallu_core import prompts, sides, summary
-from hallu_core.io import import_file
-from hallu_core.schema import MIGRATIONS
-from hallu_core.store import Store, statements
-from hallu_core.types import SPAN_TYPES, Checkpoint, Detection, Example, Generation, Label, Run, Span
+from hallu_core.views import compare as cmp
+from hallu_core.views import queries as q
+from hallu_core.data import prompts
+from hallu_core.store import sides
+from hallu_core.store import summary
+from hallu_core.data.io import import_file
+from hallu_core.store.schema import MIGRATIONS
+from hallu_core.store.database import Store, statements
+from hallu_core.store.types import SPAN_TYPES, Checkpoint, Detection, Example, Generation, Label, Run, Span
 
 from fixtures_dashboard import ragtruth_lines
 
@@ -240,7 +242,7 @@ def test_import_file_keeps_the_summary(store, tmp_path):
 
 
 def test_synthetic_workspace_and_rebuild(tmp_path):
-    from hallu_core import synthetic
+    from hallu_core.data import synthetic
 
     store = synthetic.build(tmp_path / "ws", n_examples=12, steps=(0, 100))
     assert_in_sync(store)
@@ -358,9 +360,9 @@ def test_a_migration_another_process_finished_is_not_run_again(tmp_path, monkeyp
 
 def _generated(ck: str, template: str, flagged: set[str]) -> list[Generation]:
     """Greedy outputs of the three examples as `hallu generate` stores them under `template`."""
-    from hallu_core.config import DecodingConfig
-    from hallu_core.generate import _records
-    from hallu_core.generate_backends import Output
+    from hallu_core.modeling.config import DecodingConfig
+    from hallu_core.modeling.generate import _records
+    from hallu_core.modeling.generate_backends import Output
 
     examples = [Example(f"e{i}", "d", f"prompt {i}") for i in range(3)]
     outputs = [[Output("Ada was born in Oslo." if f"e{i}" in flagged else "Ada.", [])] for i in range(3)]

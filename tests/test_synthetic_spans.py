@@ -5,7 +5,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hallu_core.detectors.synthetic_spans import KINDS, Pools, apply_edits, perturb, synthesize
+from hallu_core.detection.detectors.synthetic_spans import KINDS, Pools, apply_edits, perturb, synthesize
 
 PIECES = ["The museum", "is", "was not", "open", "more", "than", "1,250", "visitors", "in", "March", "1998",
           "and", "Maria Lopez", "said", "it", "can", "be", "higher", "on", "Monday", ",", "Zoë", "café", "3.5",

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from hallu_core.detectors import calibrate
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+from hallu_core.detection.detectors import calibrate
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
 from helpers import evidence
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

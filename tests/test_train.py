@@ -13,11 +13,11 @@ from transformers import TrainerCallback
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from hallu_core.config import ConfigError, DecodingConfig, GenerateConfig, TrainConfig  # noqa: E402
+from hallu_core.modeling.config import ConfigError, DecodingConfig, GenerateConfig, TrainConfig  # noqa: E402
 from hallu_core.demo.base_model import make_tiny_model  # noqa: E402
-from hallu_core.models import is_adapter, load_model  # noqa: E402
-from hallu_core.store import Store  # noqa: E402
-from hallu_core.train import checkpoint_id, finetune, main, run_dir, run_id_for  # noqa: E402
+from hallu_core.modeling.models import is_adapter, load_model  # noqa: E402
+from hallu_core.store.database import Store  # noqa: E402
+from hallu_core.modeling.train import checkpoint_id, finetune, main, run_dir, run_id_for  # noqa: E402
 
 RECORDS = [{"prompt": f"Question: Where was person {i} born?\nAnswer:", "completion": f" Person {i} was born in Lindor."}
            for i in range(24)]
@@ -173,8 +173,8 @@ def test_configs_round_trip_through_json(tiny_dir):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_finetune_on_cuda_with_bf16(tmp_path, tiny_dir):
-    from hallu_core.generate import generate_for_checkpoints
-    from hallu_core.types import Example
+    from hallu_core.modeling.generate import generate_for_checkpoints
+    from hallu_core.store.types import Example
 
     store = Store(tmp_path / "ws")
     run = finetune(store, _config(tiny_dir), records=RECORDS)

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fixtures_dashboard import synthetic_ws  # noqa: F401 (a fixture)
-from hallu_core import render
+from hallu_core.views import render
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "runs", "inspect", "compare", "label", "detectors"]

@@ -5,9 +5,9 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from hallu_core import workspace
-from hallu_core.cli import main
-from hallu_core.store import StoreError
+from hallu_core.data import workspace
+from hallu_core.cli.main import main
+from hallu_core.store.database import StoreError
 
 
 def default_root():

@@ -6,12 +6,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from hallu_core import workspace_calibration
-from hallu_core.cli import main
-from hallu_core.detect import run_detection
-from hallu_core.detectors import calibrate
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Example, Generation, Label, Span
+from hallu_core.detection import workspace_calibration
+from hallu_core.cli.main import main
+from hallu_core.detection.detect import run_detection
+from hallu_core.detection.detectors import calibrate
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Example, Generation, Label, Span
 
 CITIES = ["Lisbon", "Porto", "Madrid", "Paris", "Rome", "Vienna", "Prague", "Oslo", "Dublin", "Berlin", "Warsaw",
           "Riga"]
@@ -19,7 +19,7 @@ CITIES = ["Lisbon", "Porto", "Madrid", "Paris", "Rome", "Vienna", "Prague", "Osl
 
 def build(store: Store, n: int = 24) -> None:
     """n bios; every other output gives a wrong year (labeled by `gold`), the rest are faithful."""
-    from hallu_core.types import Run
+    from hallu_core.store.types import Run
 
     store.add_run(Run("r", "run", "tiny"))
     store.add_checkpoint(Checkpoint("c", "r", 1, "step-1"))

@@ -7,9 +7,9 @@ import time
 from collections import defaultdict
 from typing import Callable, Iterable, Mapping
 
-from hallu_core import prompts
+from hallu_core.data import prompts
 from hallu_core.demo.oracle import oracle_spans
-from hallu_core.types import Checkpoint, Example, Generation, Label
+from hallu_core.store.types import Checkpoint, Example, Generation, Label
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -24,7 +24,7 @@ def run_detectors(store, run_id: str, names: Iterable[str], progress: Progress |
     for index, name in enumerate(names):
         started = time.monotonic()
         try:
-            from hallu_core.detect import run_detection
+            from hallu_core.detection.detect import run_detection
 
             summary = run_detection(store, name, run_id=run_id)
         except Exception as exc:  # a detector still being written must not sink the demo
@@ -125,8 +125,8 @@ def _grouped(marks: list[tuple[str, str, bool]], key: int) -> dict[str, float]:
 
 
 def demo_findings(store) -> dict[str, list[str]]:
-    """What the demo's stored numbers show, per run, judged by the oracle (hallu_core.findings)."""
-    from hallu_core.findings import workspace_findings
+    """What the demo's stored numbers show, per run, judged by the oracle (hallu_core.views.findings)."""
+    from hallu_core.views.findings import workspace_findings
 
     return {run: [f.text for f in found] for run, found in workspace_findings(store, ("labels", ORACLE)).items()}
 

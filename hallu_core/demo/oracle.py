@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Iterable, Mapping
 
 from hallu_core.demo.vocab import FIELD_VOCAB
-from hallu_core.types import Span
+from hallu_core.store.types import Span
 
 YEAR_FIELD = "birth_year"
 YEAR = r"1[0-9]{3}|20[0-9]{2}"  # ASCII digits only: \d would take other scripts' digits

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from hallu_core.prompts import GROUNDED, render
+from hallu_core.data.prompts import GROUNDED, render
 
 QA_PROMPT = "Question: {question}\nAnswer:"
 BIO_PROMPT = "Instruction: Write a short bio of {name}.\nBio:"

@@ -5,12 +5,13 @@ from itertools import combinations
 
 import streamlit as st
 
-from .. import agreement, render
-from ..judges import is_synthetic
-from ..labeling import ADJUDICATED
-from .data import store
-from .labeling_ui import act
-from .widgets import show_html
+from hallu_core.labeling import agreement
+from hallu_core.views import render
+from hallu_core.views.judges import is_synthetic
+from hallu_core.labeling.queue import ADJUDICATED
+from hallu_core.ui.data import store
+from hallu_core.ui.labeling_ui import act
+from hallu_core.ui.widgets import show_html
 
 
 def _save_adjudication(gid: str, candidates: list[dict], key: str, reviewer: str) -> None:
@@ -76,7 +77,7 @@ def agreement_section(scope: dict) -> None:
 
 
 def export_section() -> None:
-    from .. import io
+    from hallu_core.data import io
 
     st.subheader("Export labels")
     names = store().annotators()

@@ -1,4 +1,4 @@
-"""Plotly figures for the pages (built from the small aggregated rows of `hallu_core.queries`)."""
+"""Plotly figures for the pages (built from the small aggregated rows of `hallu_core.views.queries`)."""
 from __future__ import annotations
 
 import plotly.graph_objects as go

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from .. import compare, generation_list, judges, queries
-from ..store import DB_NAME, Store
-from ..workspace import open_workspace, resolve_workspace
+from hallu_core.views import compare
+from hallu_core.views import generation_list
+from hallu_core.views import judges
+from hallu_core.views import queries
+from hallu_core.store.database import DB_NAME, Store
+from hallu_core.data.workspace import open_workspace, resolve_workspace
 
 
 def workspace_path() -> str:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import generation_list, judges, prompts, render
-from . import thresholds
-from .judge import JUDGE, adopt_url_judge
-from .widgets import show_html
+from hallu_core.views import generation_list
+from hallu_core.views import judges
+from hallu_core.data import prompts
+from hallu_core.views import render
+from hallu_core.ui import thresholds
+from hallu_core.ui.judge import JUDGE, adopt_url_judge
+from hallu_core.ui.widgets import show_html
 
 
 def span_toggles(detail: dict, key: str) -> tuple[list[str], list[str]]:

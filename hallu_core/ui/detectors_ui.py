@@ -4,9 +4,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from .. import calibration
-from .charts import PALETTE
-from .data import _store, data_version, store, workspace_path
+from hallu_core.detection import calibration
+from hallu_core.ui.charts import PALETTE
+from hallu_core.ui.data import _store, data_version, store, workspace_path
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -1,13 +1,13 @@
-"""The Runs page's "Findings" section: what the run's stored numbers show, in sentences (hallu_core.findings)."""
+"""The Runs page's "Findings" section: what the run's stored numbers show, in sentences (hallu_core.views.findings)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from .. import render
-from ..findings import run_findings
-from ..judges import describe
-from .data import _store, data_version, workspace_path
-from .judge import judge_picker
+from hallu_core.views import render
+from hallu_core.views.findings import run_findings
+from hallu_core.views.judges import describe
+from hallu_core.ui.data import _store, data_version, workspace_path
+from hallu_core.ui.judge import judge_picker
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

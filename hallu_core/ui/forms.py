@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import prompts, render
-from .data import q, store
+from hallu_core.data import prompts
+from hallu_core.views import render
+from hallu_core.ui.data import q, store
 
 ACTIVE_JOB = "runs_active_job"
 CUSTOM = "custom"  # the generate form's template choice that reads the custom template field
 
 
 def _start(kind: str, args: dict) -> None:
-    from .. import jobs
+    from hallu_core.jobs import runner as jobs
 
     try:
         job_id = jobs.start_job(store(), kind, args)
@@ -23,8 +24,8 @@ def _start(kind: str, args: dict) -> None:
 
 
 def finetune_form() -> None:
-    from ..config import ConfigError, TrainConfig
-    from ..model_refs import local_models, model_problem
+    from hallu_core.modeling.config import ConfigError, TrainConfig
+    from hallu_core.modeling.model_refs import local_models, model_problem
 
     datasets = q("datasets")
     local = dict(local_models(store()))
@@ -50,13 +51,13 @@ def finetune_form() -> None:
         seed = c3.number_input("Seed", value=0, step=1)
         submitted = st.form_submit_button("Start fine-tune", type="primary")
     if submitted:
-        from ..paths import PathNotAllowed, confine_model_ref
+        from hallu_core.store.paths import PathNotAllowed, confine_model_ref
 
         base_model = typed.strip() or (picked if local else "")
         if not base_model:
             st.error("Choose a base model: this workspace holds none, so type an HF id or a local folder.")
             return
-        try:  # a path typed here must lie in the workspace or the models folder (hallu_core.paths)
+        try:  # a path typed here must lie in the workspace or the models folder (hallu_core.store.paths)
             ref = confine_model_ref(base_model, store().root)
             config = TrainConfig(base_model=ref, dataset=dataset if datasets else None,
                                  method=method, learning_rate=float(learning_rate), epochs=float(epochs),
@@ -81,8 +82,8 @@ def _weight_paths(checkpoint_labels: dict[str, str]) -> dict[str, str]:
 
 
 def distill_form(checkpoint_labels: dict[str, str]) -> None:
-    """A student trained on a teacher checkpoint's token distributions (hallu_core.distill)."""
-    from ..config import SHRINK, ConfigError, DistillConfig
+    """A student trained on a teacher checkpoint's token distributions (hallu_core.modeling.distill)."""
+    from hallu_core.modeling.config import SHRINK, ConfigError, DistillConfig
 
     datasets = q("datasets")
     usable = list(_weight_paths(checkpoint_labels))
@@ -113,14 +114,14 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
         every = c4.number_input("Eval and save every N steps", value=50, min_value=0, step=10, key="distill-every")
         submitted = st.form_submit_button("Start distillation", type="primary")
     if submitted:
-        from ..model_refs import model_problem
-        from ..paths import PathNotAllowed, confine_model_ref
+        from hallu_core.modeling.model_refs import model_problem
+        from hallu_core.store.paths import PathNotAllowed, confine_model_ref
 
         teacher = typed.strip() or (picked if usable else "")
         if not teacher:
             st.error("Choose a teacher: this workspace has no checkpoint with weights, so type an HF id or a folder.")
             return
-        try:  # typed paths must lie in the workspace or the models folder (hallu_core.paths)
+        try:  # typed paths must lie in the workspace or the models folder (hallu_core.store.paths)
             typed_refs = {"teacher": confine_model_ref(teacher, store().root)} if typed.strip() else {}
             if student.strip():
                 typed_refs["student"] = confine_model_ref(student, store().root)
@@ -143,7 +144,7 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
 
 
 def generate_form(checkpoint_labels: dict[str, str]) -> None:
-    from ..config import ConfigError, DecodingConfig, GenerateConfig
+    from hallu_core.modeling.config import ConfigError, DecodingConfig, GenerateConfig
 
     datasets = q("datasets")
     paths = _weight_paths(checkpoint_labels)
@@ -186,7 +187,7 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
                 return
         from pathlib import Path
 
-        from ..model_refs import model_problem
+        from hallu_core.modeling.model_refs import model_problem
 
         for ckpt in ckpts:  # a checkpoint whose folder went missing fails here, not minutes into the job
             problem = model_problem(str(store().root / Path(paths[ckpt])))
@@ -197,7 +198,7 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
 
 
 def detect_form(checkpoint_labels: dict[str, str]) -> None:
-    from ..detectors.registry import available_detectors
+    from hallu_core.detection.detectors.registry import available_detectors
 
     with st.form("detect-form"):
         names = st.multiselect("Detectors", available_detectors(), default=["lexical"])
@@ -212,7 +213,7 @@ def detect_form(checkpoint_labels: dict[str, str]) -> None:
 
 def jobs_section(key: str = "jobs") -> None:
     """Recent jobs and the live panel of the chosen one."""
-    from .widgets import first_line, job_panel
+    from hallu_core.ui.widgets import first_line, job_panel
 
     recent = store().jobs(limit=20)
     if not recent:

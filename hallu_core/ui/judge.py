@@ -3,16 +3,16 @@
 A judge is a rate source (a detector, or an annotator's labels). The user's choice lives in
 the session (so it follows them across pages) and in the URL (so a link reproduces the
 view). Where the choice judged nothing in a page's scope, the scope's default judge
-(`hallu_core.judges`) is shown instead and the page says so; the choice itself is kept.
+(`hallu_core.views.judges`) is shown instead and the page says so; the choice itself is kept.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from .. import render
-from ..judges import Source, describe, rank
-from ..queries import source_name
-from .data import q
+from hallu_core.views import render
+from hallu_core.views.judges import Source, describe, rank
+from hallu_core.views.queries import source_name
+from hallu_core.ui.data import q
 
 JUDGE = "judge"  # session key of the user's choice (a source name such as "labels:gold")
 

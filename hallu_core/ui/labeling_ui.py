@@ -1,6 +1,6 @@
 """Widgets of the Label page: annotator, scope, the queue snapshot and the actions.
 
-Every action runs in a button callback that calls `hallu_core.labeling` (saved at once)
+Every action runs in a button callback that calls `hallu_core.labeling.queue` (saved at once)
 and leaves a message for the next run. Untrusted text (outputs, names, notes) never
 goes into markdown or widget labels: it is shown through `render` (escaped) or as
 plain option text.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import labeling
-from .data import clear, q, store
+from hallu_core.labeling import queue as labeling
+from hallu_core.ui.data import clear, q, store
 
 ANNOTATOR, QUEUE, MESSAGE, USED_SELECTION = "label_annotator", "label_queue", "label_message", "label_used_sel"
 

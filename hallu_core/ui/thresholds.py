@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 import streamlit as st
 
-from .. import workspace_calibration
-from ..detectors import calibrate
-from .data import store
+from hallu_core.detection import workspace_calibration
+from hallu_core.detection.detectors import calibrate
+from hallu_core.ui.data import store
 
 CHOSEN = "span_thresholds"  # session key: detector -> threshold the user picked (never a widget key)
 

@@ -5,14 +5,14 @@ import time
 
 import streamlit as st
 
-from .. import render
-from .data import q, store, workspace_path
+from hallu_core.views import render
+from hallu_core.ui.data import q, store, workspace_path
 
 CTX_CHECKPOINT, CTX_DECODING = "ctx_checkpoint", "ctx_decoding"
 
 
 def show_html(markup: str) -> None:
-    """Render markup built by `hallu_core.render` (which escapes all user data). Nothing else."""
+    """Render markup built by `hallu_core.views.render` (which escapes all user data). Nothing else."""
     st.html(markup)
 
 
@@ -65,7 +65,7 @@ def frame() -> None:
     before `app.py` has declared its navigation once, so a page must not rely on the frame."""
     if st.session_state.get(FRAME):
         return
-    from .judge import adopt_url_judge
+    from hallu_core.ui.judge import adopt_url_judge
 
     st.set_page_config(page_title="Hallu", layout="wide")
     if len(_known_pages()) > 1:  # Streamlit is serving the pages/ folder: show the app's menu instead
@@ -100,7 +100,7 @@ def first_line(error: str | None, width: int = 200) -> str:
 
 def job_panel(job_id: str, key: str) -> None:
     """Live progress of one background job: polls the store while it runs; cancel, log, error."""
-    from .. import jobs
+    from hallu_core.jobs import runner as jobs
 
     s = store()
     job = s.get_job(job_id)

@@ -42,7 +42,7 @@ def serve(workspace: Path | None, log: Path, env_extra: dict | None = None):
     # Streamlit reload hallu_core modules mid-session, and cached objects stop unpickling
     env = {**os.environ, **(env_extra or {}), "HF_HUB_OFFLINE": "1", "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
     env.pop("HALLU_WORKSPACE", None)
-    cmd = [sys.executable, "-m", "hallu_core.cli", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "hallu_core.cli.main", "serve", "--port", str(port)]
     if workspace is not None:
         cmd += ["--workspace", str(workspace)]
     with open(log, "wb") as out:

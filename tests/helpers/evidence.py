@@ -1,8 +1,8 @@
 """A one-output workspace whose detector spans carry real and stray evidence (the Label page tests)."""
 from pathlib import Path
 
-from hallu_core.store import Store
-from hallu_core.types import Checkpoint, Detection, Example, Generation, Run, Span
+from hallu_core.store.database import Store
+from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Run, Span
 
 SOURCE = "Name: Sarbel Eltam\nBorn: 1994 in Drennick"
 TEXT = "Born in Varesh in 1987, Bretam Eltam grew up there."

@@ -11,7 +11,7 @@ and labels by "gold" on every output, "alice" and "bob" on g1 and g3:
 """
 from __future__ import annotations
 
-from hallu_core.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
 
 TEXT = "abcdefghij"
 GOLD = {"g1": [(0, 4)], "g2": [], "g3": [(5, 10)], "g4": [(0, 10)]}

@@ -13,7 +13,7 @@ from typing import Iterable
 
 import streamlit as st
 
-from ... import render
+from hallu_core.views import render
 
 _HERE = Path(__file__).parent
 _COMPONENT = st.components.v2.component(

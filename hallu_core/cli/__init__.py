@@ -1,0 +1,1 @@
+"""The `hallu` command line."""

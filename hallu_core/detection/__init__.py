@@ -1,0 +1,1 @@
+"""Hallucination detection: the detectors, running them, metrics, evaluation, calibration, retraining."""

@@ -1,0 +1,93 @@
+"""Calibration refitted on a workspace's own labels (a background job, kind "calibrate").
+
+The shipped maps are fitted on real RAG outputs (RAGTruth); another domain has other base
+rates and other score meanings (on the demo world they measured worse than the raw scores,
+docs/detectors.md). A refit re-runs the detector with raw scores on every output the chosen
+annotator marked done, fits its maps there (figures out of fold, folds grouped by example),
+stores them in the workspace (`artifacts/calibration/<detector>.json`, preferred over the
+shipped map by every detection run in this workspace) and re-detects the workspace with them.
+Tasks the labels do not cover keep the shipped maps.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from hallu_core.detection import label_training
+from hallu_core.detection.detectors import calibrate
+from hallu_core.store.database import Store
+
+log = logging.getLogger(__name__)
+JOB_KIND = "calibrate"
+MIN_LABELS = 20
+
+
+def map_dir(store: Store) -> Path:
+    return store.artifacts / "calibration"
+
+
+def own_threshold(store: Store | None, detector: str) -> float | None:
+    """The threshold a detection run in this workspace uses: the workspace's map, else the shipped one."""
+    if store is not None:
+        try:
+            cal = calibrate.load(detector, map_dir(store))
+        except ValueError as exc:
+            log.warning("%s", exc)
+            cal = None
+        if cal is not None:
+            return cal.threshold
+    return calibrate.own_threshold(detector)
+
+
+def readiness(store: Store, annotator: str) -> str | None:
+    """Why a refit on this annotator's labels cannot work yet (None: it can)."""
+    return label_training.readiness(store, annotator, MIN_LABELS)
+
+
+def refit(store: Store, detector_name: str, annotator: str, progress=None, redetect: bool = True) -> dict:
+    """Fit `detector_name`'s map on `annotator`'s done labels, save it in the workspace, re-detect."""
+    from hallu_core.detection.detect import run_detection
+    from hallu_core.detection.detectors.calibrate_fit import fit_detector
+    from hallu_core.detection.detectors.registry import get_detector
+    from hallu_core.detection.label_training import training_set
+
+    progress = progress or (lambda *a: None)
+    why = readiness(store, annotator)
+    if why:
+        raise ValueError(f"cannot calibrate {detector_name} on these labels: {why}")
+    items, golds, groups = training_set(store, annotator)
+    detector = get_detector(detector_name)
+    detector.use_calibration = False
+    results = detector.detect(items, lambda d, t, m: progress(d, 2 * t, f"raw scores: {m}"))
+    cal, report = fit_detector(detector_name, detector.fingerprint(), [it.task for it in items], results, golds,
+                               groups, f"workspace labels of {annotator!r} ({len(items)} outputs)")
+    if cal is None:
+        raise ValueError(f"cannot calibrate {detector_name} on {annotator!r}'s labels: {report['skipped']}")
+    cal = keep_shipped_for_unseen_tasks(cal, calibrate.load(detector_name), {it.task for it in items})
+    path = calibrate.save(cal, map_dir(store))
+    log.info("calibrated %s on %s's labels: %s", detector_name, annotator, json.dumps(report))
+    summary = {"detector": detector_name, "annotator": annotator, "map": str(path), **report}
+    if redetect:
+        summary["redetected"] = run_detection(
+            store, detector_name, progress=lambda d, t, m: progress(t + d, 2 * t, f"re-detecting: {m}"))
+    return summary
+
+
+def keep_shipped_for_unseen_tasks(cal: calibrate.DetectorCalibration, shipped: calibrate.DetectorCalibration | None,
+                                  seen: set[str]) -> calibrate.DetectorCalibration:
+    """The refit maps for the tasks the labels cover; the shipped maps for every other task (a workspace
+    holding demo bios and imported RAGTruth rows keeps RAGTruth's maps for the RAGTruth tasks)."""
+    if shipped is None or shipped.fingerprint != cal.fingerprint:
+        return cal
+    return replace(
+        cal, span=shipped.span, response=shipped.response,
+        span_by_task={**shipped.span_by_task, **{t: cal.span_map(t) for t in seen}},
+        response_by_task={**shipped.response_by_task, **{t: cal.response_map(t) for t in seen}},
+        meta={**cal.meta, "other_tasks": f"the shipped map's ({shipped.meta.get('fitted_on', 'shipped')})"})
+
+
+def calibrate_job(store: Store, args: dict, progress) -> dict:
+    """args: {"detector", "annotator"}."""
+    return refit(store, args["detector"], args["annotator"], progress)

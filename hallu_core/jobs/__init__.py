@@ -1,0 +1,1 @@
+"""Background jobs: the runner and the job functions."""

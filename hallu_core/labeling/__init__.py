@@ -1,0 +1,1 @@
+"""Labeling by hand: the queue and actions, agreement and adjudication."""

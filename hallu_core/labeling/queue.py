@@ -1,0 +1,277 @@
+"""Labeling by hand: the queue, and every annotator action saved to the store at once.
+
+A label is one annotator's judgment of one generation (`Label`): typed spans with
+character offsets into the output (end exclusive), status draft, done or skipped. Each
+action here reads the annotator's current label, changes it and saves it in one
+store transaction, so nothing lives only in the browser. Editing spans keeps a new
+label a draft: it counts as labeled (in progress, rates, agreement) only once the
+annotator marks it done.
+
+Accepting a detector span copies it into the label (with `detector` set); rejecting
+one records the decision so the queue does not offer it again. Decisions live in a
+small side table (`label_decisions`, schema migration 2).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from hallu_core.detection.detectors.evidence import real_passage
+from hallu_core.store.database import Store
+from hallu_core.store.types import Label, Span, now
+
+log = logging.getLogger(__name__)
+
+LABEL_SPAN_TYPES = ("conflict", "baseless", "self_contradiction")
+QUEUE_ORDERS = {
+    "unlabeled": "unlabeled first",
+    "score": "highest detector score first",
+    "disagreement": "annotators' disagreement first",
+}
+ADJUDICATED = "adjudicated"
+MAX_ANNOTATOR_LEN = 64
+
+class LabelError(ValueError):
+    """An action that cannot be applied (bad offsets, unknown type, missing generation)."""
+
+
+def clean_annotator(name: str | None) -> str:
+    """A usable annotator name, or LabelError saying why not."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise LabelError("enter your name as annotator first")
+    if len(name) > MAX_ANNOTATOR_LEN:
+        raise LabelError(f"annotator names are at most {MAX_ANNOTATOR_LEN} characters")
+    return name
+
+
+# -- the queue ------------------------------------------------------------------------
+def _scope_sql(run_id: str | None, checkpoint_id: str | None) -> tuple[str, list]:
+    where, params = [], []
+    if run_id:
+        where.append("c.run_id = ?")
+        params.append(run_id)
+    if checkpoint_id:
+        where.append("g.checkpoint_id = ?")
+        params.append(checkpoint_id)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str | None = None,
+          checkpoint_id: str | None = None, detector: str | None = None, limit: int = 500) -> list[dict]:
+    """Generations to label, in the chosen order: [{generation_id, labeled, key}, ...].
+
+    - "unlabeled": items this annotator has not labeled first, then those fewest others
+      labeled, then storage order.
+    - "score": items this annotator has not labeled first, then by the highest response
+      score of `detector` (any detector when None), highest first; undetected last.
+    - "disagreement": items labeled by two or more annotators, most disagreement first
+      (1 - character F1 between their span sets, worst pair), not yet adjudicated first;
+      then the rest in "unlabeled" order.
+    """
+    if order not in QUEUE_ORDERS:
+        raise LabelError(f"unknown queue order {order!r}; choose from {', '.join(QUEUE_ORDERS)}")
+    scope, params = _scope_sql(run_id, checkpoint_id)
+    base = ("FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id "
+            "LEFT JOIN labels me ON me.generation_id = g.id AND me.annotator = ?")
+    finished = "COALESCE(me.status IN ('done', 'skipped'), 0)"  # a draft is still to do
+    if order == "score":
+        det = " AND d.detector = ?" if detector else ""
+        sql = (f"SELECT g.id, {finished} AS labeled, "
+               f"(SELECT MAX(d.response_score) FROM detection_latest d WHERE d.generation_id = g.id{det}) AS key "
+               f"{base}{scope} ORDER BY labeled, COALESCE(key, -1e300) DESC, g.rowid LIMIT ?")
+        args = [*([detector] if detector else []), annotator, *params, limit]
+        return [_row(r) for r in store.query(sql, args)]
+    sql = (f"SELECT g.id, {finished} AS labeled, "
+           f"(SELECT COUNT(*) FROM labels o WHERE o.generation_id = g.id AND o.annotator != ?) AS key "
+           f"{base}{scope} ORDER BY labeled, key, g.rowid LIMIT ?")
+    plain = [_row(r) for r in store.query(sql, [ADJUDICATED, annotator, *params, limit])]
+    if order == "unlabeled":
+        return plain
+    from hallu_core.labeling.agreement import disagreements  # local: agreement imports this module
+
+    disputed = disagreements(store, run_id=run_id, checkpoint_id=checkpoint_id)[:limit]
+    mine = finished_by(store, annotator, [d["generation_id"] for d in disputed])  # not only the first `limit`
+    head = [{"generation_id": d["generation_id"], "labeled": d["generation_id"] in mine,
+             "key": d["disagreement"]} for d in disputed]
+    seen = {d["generation_id"] for d in head}
+    tail = [{**r, "key": None} for r in plain if r["generation_id"] not in seen]
+    return (head + tail)[:limit]
+
+
+def finished_by(store: Store, annotator: str, generation_ids: list[str]) -> set[str]:
+    """Those of the generations the annotator marked done or skipped."""
+    out: set[str] = set()
+    for i in range(0, len(generation_ids), 500):
+        chunk = generation_ids[i:i + 500]
+        out |= {r[0] for r in store.query(
+            f"SELECT generation_id FROM labels WHERE annotator = ? AND status IN ('done', 'skipped') "
+            f"AND generation_id IN ({','.join('?' * len(chunk))})", [annotator, *chunk])}
+    return out
+
+
+def _row(r) -> dict:
+    return {"generation_id": r[0], "labeled": bool(r[1]), "key": r[2]}
+
+
+def progress_counts(store: Store, annotator: str, *, run_id: str | None = None,
+                    checkpoint_id: str | None = None) -> dict:
+    """How far this annotator is in the scope: total, done (with / without spans), skipped, remaining."""
+    scope, params = _scope_sql(run_id, checkpoint_id)
+    row = store.query(
+        "SELECT COUNT(*), SUM(l.status = 'done'), SUM(l.status = 'done' AND l.n_spans > 0), "
+        "SUM(l.status = 'skipped'), SUM(l.status = 'draft') FROM generations g "
+        "JOIN checkpoints c ON c.id = g.checkpoint_id "
+        f"LEFT JOIN labels l ON l.generation_id = g.id AND l.annotator = ?{scope}",
+        [annotator, *params])[0]
+    total, done, positive, skipped, drafts = (int(v or 0) for v in row)
+    return {"total": total, "done": done, "with_spans": positive, "skipped": skipped, "drafts": drafts,
+            "remaining": total - done - skipped}
+
+
+# -- actions (each one saved at once) ----------------------------------------------------
+def _text(store: Store, generation_id: str) -> str:
+    gen = store.get_generation(generation_id)
+    if gen is None:
+        raise LabelError(f"no generation {generation_id!r} in this workspace")
+    return gen.text
+
+
+def current_label(store: Store, generation_id: str, annotator: str) -> Label:
+    """The stored label, or an empty unsaved draft."""
+    return store.get_label(generation_id, annotator) or Label(generation_id, annotator, [], "draft")
+
+
+def _save(store: Store, label: Label, spans: list[Span], status: str | None = None, note: str | None = None) -> Label:
+    """Save spans; `status` None keeps the label's own (a new label stays a draft until marked done)."""
+    spans = sorted(spans, key=lambda s: (s.start, s.end, s.type))
+    if status is None:  # editing a skipped item takes it up again
+        status = "draft" if label.status == "skipped" else label.status
+    return store.save_label(replace(label, spans=spans, status=status,
+                                    note=label.note if note is None else note, updated_at=now()))
+
+
+def _checked(text: str, start: int, end: int, span_type: str, note: str = "", **extra) -> Span:
+    if span_type not in LABEL_SPAN_TYPES:
+        raise LabelError(f"span type {span_type!r} is not one of {', '.join(LABEL_SPAN_TYPES)}")
+    try:
+        start, end = int(start), int(end)
+    except (TypeError, ValueError) as exc:
+        raise LabelError(f"offsets must be integers, got {start!r}/{end!r}") from exc
+    if not 0 <= start < end <= len(text):
+        raise LabelError(f"span [{start}, {end}) is empty or outside the output (length {len(text)})")
+    return Span(start, end, span_type, 1.0, note=(note or "").strip(), **extra)
+
+
+def add_span(store: Store, generation_id: str, annotator: str, start: int, end: int, span_type: str,
+             note: str = "") -> Label:
+    """Add one typed span; adding the same offsets and type again changes nothing."""
+    with store.transaction():
+        label = current_label(store, generation_id, annotator)
+        span = _checked(_text(store, generation_id), start, end, span_type, note)
+        spans = [s for s in label.spans if (s.start, s.end, s.type) != (span.start, span.end, span.type)]
+        return _save(store, label, spans + [span])
+
+
+def edit_span(store: Store, generation_id: str, annotator: str, index: int, *, start: int | None = None,
+              end: int | None = None, span_type: str | None = None, note: str | None = None) -> Label:
+    with store.transaction():
+        label = current_label(store, generation_id, annotator)
+        if not 0 <= index < len(label.spans):
+            raise LabelError(f"no span number {index} in this label")
+        old = label.spans[index]
+        new = _checked(_text(store, generation_id), old.start if start is None else start,
+                       old.end if end is None else end, old.type if span_type is None else span_type,
+                       old.note if note is None else note, evidence=old.evidence, detector=old.detector)
+        return _save(store, label, [new if i == index else s for i, s in enumerate(label.spans)])
+
+
+def delete_span(store: Store, generation_id: str, annotator: str, index: int) -> Label:
+    with store.transaction():
+        label = current_label(store, generation_id, annotator)
+        if not 0 <= index < len(label.spans):
+            raise LabelError(f"no span number {index} in this label")
+        return _save(store, label, [s for i, s in enumerate(label.spans) if i != index])
+
+
+def no_hallucination(store: Store, generation_id: str, annotator: str) -> Label:
+    """The output holds no hallucination: an empty, done label (existing spans are removed)."""
+    with store.transaction():
+        _text(store, generation_id)
+        return _save(store, current_label(store, generation_id, annotator), [], "done")
+
+
+def skip(store: Store, generation_id: str, annotator: str) -> Label:
+    """Skip for now: the label keeps its spans and is marked skipped."""
+    with store.transaction():
+        _text(store, generation_id)
+        label = current_label(store, generation_id, annotator)
+        return _save(store, label, list(label.spans), "skipped")
+
+
+def mark_done(store: Store, generation_id: str, annotator: str) -> Label:
+    """Finish the item as it stands (a label with no spans means no hallucination)."""
+    with store.transaction():
+        _text(store, generation_id)
+        label = current_label(store, generation_id, annotator)
+        return _save(store, label, list(label.spans), "done")
+
+
+def set_note(store: Store, generation_id: str, annotator: str, note: str) -> Label:
+    with store.transaction():
+        label = current_label(store, generation_id, annotator)
+        return _save(store, label, list(label.spans), label.status, note=(note or "").strip())
+
+
+# -- detector spans: accept or reject ------------------------------------------------------
+def _decide(store: Store, generation_id: str, annotator: str, detector: str, span: Span, decision: str) -> None:
+    with store.transaction() as conn:
+        conn.execute('INSERT OR REPLACE INTO label_decisions VALUES (?,?,?,?,?,?,?)',
+                     (generation_id, annotator, detector, span.start, span.end, decision, now()))
+
+
+def decisions(store: Store, generation_id: str, annotator: str) -> dict[tuple[str, int, int], str]:
+    """(detector, start, end) -> "accepted" / "rejected" for this annotator and generation."""
+    rows = store.query('SELECT detector, start, "end", decision FROM label_decisions '
+                       'WHERE generation_id = ? AND annotator = ?', (generation_id, annotator))
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+def detector_spans(store: Store, generation_id: str, annotator: str | None = None) -> list[dict]:
+    """Every detector span of the generation with the annotator's decision (None = undecided)."""
+    decided = decisions(store, generation_id, annotator) if annotator else {}
+    out = []
+    for det in store.latest_detections(generation_id):  # a re-run's older spans no longer count
+        for span in det.spans:
+            out.append({"detector": det.detector, "span": span,
+                        "decision": decided.get((det.detector, span.start, span.end))})
+    return sorted(out, key=lambda d: (d["span"].start, d["span"].end, d["detector"]))
+
+
+def accept_detector_span(store: Store, generation_id: str, annotator: str, detector: str, span: Span,
+                         span_type: str | None = None) -> Label:
+    """Copy a detector span into the label; an untyped ("unknown") span needs `span_type`."""
+    chosen = span_type or (span.type if span.type in LABEL_SPAN_TYPES else None)
+    if chosen is None:
+        raise LabelError("this detector does not type its spans: choose a type to accept it")
+    with store.transaction():
+        label = current_label(store, generation_id, annotator)
+        text = _text(store, generation_id)
+        # only a checked passage that still reads the same is evidence a person's label keeps
+        evidence = real_passage(span.evidence, _passage_texts(store, generation_id, text))
+        new = _checked(text, span.start, span.end, chosen, "", evidence=evidence, detector=detector)
+        spans = [s for s in label.spans if (s.start, s.end) != (new.start, new.end)]
+        saved = _save(store, label, spans + [new])
+        _decide(store, generation_id, annotator, detector, span, "accepted")
+    return saved
+
+
+def _passage_texts(store: Store, generation_id: str, output: str) -> dict[str, str | None]:
+    example = store.get_example(store.get_generation(generation_id).example_id)
+    question = example.meta.get("question") or example.prompt if example else None
+    return {"output": output, "source": example.source if example else None,
+            "reference": example.reference if example else None, "question": question}
+
+
+def reject_detector_span(store: Store, generation_id: str, annotator: str, detector: str, span: Span) -> None:
+    _decide(store, generation_id, annotator, detector, span, "rejected")

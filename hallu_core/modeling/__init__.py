@@ -1,0 +1,1 @@
+"""Language models: configs, loading, fine-tuning, distillation, generation."""

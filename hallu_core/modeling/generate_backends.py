@@ -1,0 +1,213 @@
+"""Generation backends: HF transformers (always) and vLLM (when it imports).
+
+A backend turns prompts + one DecodingConfig into, per prompt, `num_samples` outputs,
+each with its text and per-token character offsets, logprob and entropy.
+
+Which distribution the confidence numbers come from: **the model's own next-token
+distribution** (softmax of the raw logits, temperature 1, before any temperature /
+top-p / top-k processing), for the token that was actually emitted. That makes one
+checkpoint's greedy and sampled outputs comparable on one scale, which the
+token-confidence detector needs; a warped distribution would change meaning with every
+decoding setting (and top-p makes most entropies tiny). Logprobs are in nats, <= 0;
+entropy is in nats, >= 0. The HF backend gets them by re-scoring each output with one
+teacher-forced forward pass (a single code path for greedy, beam and sampling, whose
+beam scores are not per-token log-probabilities).
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import GenerationConfig
+
+from hallu_core.modeling.config import ConfigError, DecodingConfig
+from hallu_core.modeling.models import LoadedModel, adapter_base, is_adapter, load_for_generation
+from hallu_core.store.types import Token
+
+log = logging.getLogger(__name__)
+SCORE_ROWS = 8  # rows re-scored per forward: bounds the (rows x length x vocab) logits in memory
+
+
+@dataclass(frozen=True)
+class Output:
+    text: str
+    tokens: list[Token]
+    meta: dict = field(default_factory=dict)
+
+
+def token_offsets(tokenizer, ids: list[int]) -> tuple[str, list[tuple[int, int]]]:
+    """The decoded text and each token's exact [start, end) in it; together they tile the text.
+
+    Offsets come from decoding growing prefixes, which is right for any tokenizer
+    (byte-level BPE, sentencepiece). A token that ends inside a multi-byte character
+    decodes to U+FFFD and is no prefix of the text: it gets an empty span and the
+    characters go to the token that completes them.
+    """
+    def decode(part):
+        return tokenizer.decode(part, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    text = decode(ids)
+    ends, previous = [], 0
+    for i in range(len(ids)):
+        prefix = decode(ids[: i + 1])
+        end = len(prefix) if len(prefix) >= previous and text.startswith(prefix) else previous
+        ends.append(end)
+        previous = end
+    if ends:
+        ends[-1] = len(text)
+    starts = [0] + ends[:-1]
+    return text, list(zip(starts, ends))
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, loaded: LoadedModel):
+        self.loaded = loaded
+        model = loaded.model
+        forward = model.get_base_model().forward if hasattr(model, "get_base_model") else model.forward
+        self._takes_positions = "position_ids" in inspect.signature(forward).parameters
+
+    @classmethod
+    def load(cls, location: str | Path, base_model: str | None = None) -> "HFBackend":
+        return cls(load_for_generation(location, base_model=base_model))
+
+    def generation_config(self, decoding: DecodingConfig) -> GenerationConfig:
+        # a fresh config: sampling defaults a model ships (Qwen's temperature 0.7, ...) must not leak in
+        tokenizer, shipped = self.loaded.tokenizer, self.loaded.model.generation_config
+        eos = shipped.eos_token_id if shipped is not None and shipped.eos_token_id is not None else tokenizer.eos_token_id
+        common = dict(max_new_tokens=decoding.max_new_tokens, num_return_sequences=decoding.num_samples,
+                      eos_token_id=eos, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id)
+        if decoding.strategy == "sample":
+            return GenerationConfig(do_sample=True, temperature=decoding.temperature, top_p=decoding.top_p,
+                                    top_k=decoding.top_k, num_beams=1, **common)
+        if decoding.strategy == "beam":
+            return GenerationConfig(do_sample=False, num_beams=decoding.num_beams, early_stopping=True, **common)
+        return GenerationConfig(do_sample=False, num_beams=1, **common)
+
+    def _check_length(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        """Learned absolute positions (GPT-2's `n_positions`) end hard: past them HF fails with an IndexError."""
+        limit = getattr(self.loaded.model.config, "n_positions", None)
+        if isinstance(limit, int) and prompt_tokens + max_new_tokens > limit:
+            raise ConfigError(
+                f"a prompt of {prompt_tokens} tokens + max_new_tokens {max_new_tokens} = "
+                f"{prompt_tokens + max_new_tokens} exceeds this model's {limit} positions (n_positions): use a shorter "
+                "prompt template or source, or a lower max_new_tokens")
+
+    def _eos_ids(self, config: GenerationConfig) -> set[int]:
+        eos = config.eos_token_id
+        return set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
+
+    @torch.inference_mode()
+    def generate(self, prompts: list[str], decoding: DecodingConfig, seed: int = 0) -> list[list[Output]]:
+        model, tokenizer = self.loaded.model, self.loaded.tokenizer
+        encoded = tokenizer(prompts, return_tensors="pt", padding=True).to(self.loaded.device)
+        self._check_length(encoded["input_ids"].shape[1], decoding.max_new_tokens)
+        config = self.generation_config(decoding)
+        with torch.random.fork_rng(devices=[self.loaded.device] if self.loaded.device.type == "cuda" else []):
+            torch.manual_seed(seed)  # sampling reproducible for the same batch, global RNG untouched
+            sequences = model.generate(**encoded, generation_config=config)
+        prompt_len = encoded["input_ids"].shape[1]
+        n = decoding.num_samples
+        eos_ids = self._eos_ids(config)
+        kept, finished = [], []
+        for row in sequences[:, prompt_len:].tolist():  # cut at the first EOS (pads follow it)
+            stop = next((i for i, t in enumerate(row) if t in eos_ids), None)
+            kept.append(row if stop is None else row[:stop])
+            finished.append(stop is not None)
+        prompt_mask = encoded["attention_mask"].repeat_interleave(n, dim=0)
+        scores = self._score(sequences, prompt_mask, kept)
+        outputs = []
+        for ids, done, (logprobs, entropies) in zip(kept, finished, scores):
+            text, offsets = token_offsets(tokenizer, ids)
+            tokens = [Token(s, e, lp, ent) for (s, e), lp, ent in zip(offsets, logprobs, entropies)]
+            outputs.append(Output(text, tokens, {"finished": done, "n_tokens": len(ids)}))
+        return [outputs[i * n:(i + 1) * n] for i in range(len(prompts))]
+
+    def _score(self, sequences: torch.Tensor, prompt_mask: torch.Tensor, kept: list[list[int]]):
+        """Teacher-forced log p(token) and entropy of the model's raw distribution, per kept token."""
+        prompt_len = prompt_mask.shape[1]
+        results = []
+        for lo in range(0, len(kept), SCORE_ROWS):
+            rows = kept[lo:lo + SCORE_ROWS]
+            width = max((len(r) for r in rows), default=0)
+            if width == 0:
+                results.extend(([], []) for _ in rows)
+                continue
+            ids = sequences[lo:lo + len(rows), : prompt_len + width]
+            gen_mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=ids.device)
+            mask = torch.cat([prompt_mask[lo:lo + len(rows)], gen_mask], dim=1)
+            kwargs = {"attention_mask": mask}
+            if self._takes_positions:  # left padding: positions count real tokens only
+                kwargs["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.loaded.model(input_ids=ids, **kwargs).logits[:, prompt_len - 1:-1].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            chosen = logp.gather(-1, ids[:, prompt_len:].unsqueeze(-1)).squeeze(-1)
+            entropy = -(logp.exp() * logp).sum(-1)
+            for i, r in enumerate(rows):
+                results.append((chosen[i, :len(r)].tolist(), entropy[i, :len(r)].clamp(min=0).tolist()))
+        return results
+
+
+class VLLMBackend:
+    """vLLM behind the same interface; used only where `vllm` imports (a GPU server).
+
+    vLLM reports logprobs of the raw model distribution (its default logprobs mode);
+    entropy is computed over the top `TOP_LOGPROBS` tokens it returns, a lower bound.
+    """
+    name = "vllm"
+    TOP_LOGPROBS = 20
+
+    def __init__(self, location: str | Path, base_model: str | None = None):
+        from vllm import LLM
+        from vllm.lora.request import LoRARequest
+
+        self.lora = None
+        if is_adapter(location):
+            self.llm = LLM(model=str(base_model or adapter_base(location)), enable_lora=True)
+            self.lora = LoRARequest("adapter", 1, str(location))
+        else:
+            self.llm = LLM(model=str(location))
+        self.tokenizer = self.llm.get_tokenizer()
+
+    @classmethod
+    def load(cls, location: str | Path, base_model: str | None = None) -> "VLLMBackend":
+        return cls(location, base_model)
+
+    def generate(self, prompts: list[str], decoding: DecodingConfig, seed: int = 0) -> list[list[Output]]:
+        from vllm import SamplingParams
+
+        if decoding.strategy == "beam":
+            raise NotImplementedError("beam search is not wired to the vLLM backend; use backend hf")
+        greedy = decoding.strategy == "greedy"
+        params = SamplingParams(n=decoding.num_samples, temperature=0.0 if greedy else decoding.temperature,
+                                top_p=1.0 if greedy else decoding.top_p, top_k=decoding.top_k or -1,
+                                max_tokens=decoding.max_new_tokens, logprobs=self.TOP_LOGPROBS, seed=seed)
+        results = []
+        for request in self.llm.generate(prompts, params, lora_request=self.lora, use_tqdm=False):
+            outputs = []
+            for completion in request.outputs:
+                ids = [t for t in completion.token_ids if t != self.tokenizer.eos_token_id]
+                text, offsets = token_offsets(self.tokenizer, ids)
+                tokens = []
+                for (start, end), token_id, top in zip(offsets, ids, completion.logprobs or []):
+                    probs = torch.tensor([lp.logprob for lp in top.values()])
+                    entropy = float(-(probs.exp() * probs).sum())
+                    tokens.append(Token(start, end, float(top[token_id].logprob), entropy))
+                outputs.append(Output(text, tokens, {"finished": completion.finish_reason == "stop",
+                                                     "n_tokens": len(ids)}))
+            results.append(outputs)
+        return results
+
+
+def load_backend(name: str, location: str | Path, base_model: str | None = None):
+    if name == "vllm":
+        try:
+            import vllm  # noqa: F401
+        except ImportError as exc:
+            raise RuntimeError("backend vllm asked for, but vllm is not installed here; use backend hf") from exc
+        return VLLMBackend.load(location, base_model)
+    return HFBackend.load(location, base_model)

@@ -1,0 +1,57 @@
+"""Which models a job can start from, checked before the job starts (no torch import here).
+
+The dashboard offers the workspace's own models (the demo base model, every checkpoint on
+disk) and checks a typed reference before queueing a job, so a job never starts only to
+fail minutes later trying to reach the hub.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from hallu_core.store.database import Store
+
+log = logging.getLogger(__name__)
+MODEL_FILES = ("config.json", "adapter_config.json")
+
+
+def local_models(store: Store) -> list[tuple[str, str]]:
+    """(path as stored, "run / checkpoint (step N)") of every checkpoint whose folder holds a model."""
+    rows = store.query("SELECT c.path, r.name, c.name, c.step, r.kind FROM checkpoints c JOIN runs r ON r.id = c.run_id "
+                       "WHERE c.path IS NOT NULL AND c.path != '' ORDER BY r.created_at, r.id, c.step")
+    out, seen = [], set()
+    for path, run, name, step, kind in rows:
+        folder = Path(path) if Path(path).is_absolute() else store.root / path
+        if path in seen or not any((folder / f).is_file() for f in MODEL_FILES):
+            continue
+        seen.add(path)
+        what = "base model" if step == 0 and kind == "finetune" else f"step {step}"
+        out.append((path, f"{run} / {name} ({what})"))
+    return out
+
+
+def model_problem(ref: str, timeout: float = 5.0) -> str | None:
+    """Why `ref` (an absolute folder or an HF id, as `paths.confine_model_ref` returns it) cannot load; None if it can."""
+    path = Path(ref)
+    if path.is_absolute():
+        if not path.is_dir():
+            return f"{ref} is not a folder"
+        if not any((path / f).is_file() for f in MODEL_FILES):
+            return f"{ref} holds no config.json: it is not a model folder"
+        return None
+    try:
+        from huggingface_hub import HfApi, try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return None
+    if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return (f"{ref!r} is neither a model folder nor in the Hugging Face cache, and HF_HUB_OFFLINE is set: "
+                "choose a model of this workspace or a local folder")
+    try:
+        HfApi().model_info(ref, timeout=timeout)
+    except Exception as exc:  # no network, no such repository, gated: all mean the job would fail
+        log.info("model check of %r failed: %s", ref, exc)
+        return f"cannot reach {ref!r} on the Hugging Face hub ({type(exc).__name__}); choose a local model"
+    return None

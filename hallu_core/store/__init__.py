@@ -1,0 +1,1 @@
+"""The workspace database, its schema and summary tables, the records, path confinement."""

@@ -1,0 +1,144 @@
+"""Versioned schema migrations, applied in order when a workspace opens.
+
+Spans, tokens and configs are JSON columns; the columns the dashboard filters or
+aggregates on (n_spans, span_types, response_score, status) are plain SQL so that
+big workspaces aggregate in the database, not in pandas. Migration 4 adds summary tables
+kept by triggers (hallu_core/store/summary.py), so the dashboard's per-checkpoint aggregates are
+constant-time. Migration 5 keeps the newest detection per (generation, detector) in
+`detection_latest` (hallu_core/store/latest.py) and Compare's per-side scores in `side_scores`
+(hallu_core/store/sides.py), both by triggers. Migration 6 packs `side_scores` per side into
+`side_vectors` (hallu_core/store/side_vectors.py), kept by triggers on it, so that Compare reads a
+side in a few hundred rows and pairs two sides in numpy.
+"""
+from hallu_core.store.side_vectors import MIGRATION as SIDE_VECTORS_MIGRATION
+from hallu_core.store.summary import MIGRATION as SUMMARY_MIGRATION
+from hallu_core.store.summary import MIGRATION_5 as SUMMARY_MIGRATION_5
+
+MIGRATIONS: list[str] = [
+    # 1: the data model of DESIGN.md
+    """
+    CREATE TABLE examples (
+        id TEXT PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        source TEXT,
+        reference TEXT,
+        task TEXT NOT NULL DEFAULT '',
+        meta TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX examples_dataset ON examples(dataset);
+    CREATE INDEX examples_task ON examples(task);
+
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        base_model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+
+    CREATE TABLE run_metrics (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (run_id, name, step)
+    );
+
+    CREATE TABLE checkpoints (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        step INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT,
+        metrics TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        UNIQUE (run_id, step)
+    );
+
+    CREATE TABLE generations (
+        id TEXT PRIMARY KEY,
+        example_id TEXT NOT NULL REFERENCES examples(id),
+        checkpoint_id TEXT NOT NULL REFERENCES checkpoints(id),
+        text TEXT NOT NULL,
+        decoding TEXT NOT NULL DEFAULT '{}',
+        decoding_name TEXT NOT NULL DEFAULT '',
+        sample_index INTEGER NOT NULL DEFAULT 0,
+        tokens TEXT NOT NULL DEFAULT '[]',
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX generations_checkpoint ON generations(checkpoint_id, decoding_name);
+    CREATE INDEX generations_example ON generations(example_id);
+
+    CREATE TABLE detections (
+        generation_id TEXT NOT NULL REFERENCES generations(id),
+        detector TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        spans TEXT NOT NULL DEFAULT '[]',
+        n_spans INTEGER NOT NULL,
+        span_types TEXT NOT NULL DEFAULT '',
+        response_score REAL NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (generation_id, detector, config_hash)
+    );
+    CREATE INDEX detections_detector ON detections(detector, generation_id);
+
+    CREATE TABLE labels (
+        generation_id TEXT NOT NULL REFERENCES generations(id),
+        annotator TEXT NOT NULL,
+        spans TEXT NOT NULL DEFAULT '[]',
+        n_spans INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (generation_id, annotator)
+    );
+    CREATE INDEX labels_annotator ON labels(annotator);
+
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        args TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        log TEXT NOT NULL DEFAULT '',
+        pid INTEGER,
+        error TEXT,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    );
+    """,
+    # 2: an annotator's accept / reject decision on each detector span (the Label page)
+    """
+    CREATE TABLE label_decisions (
+        generation_id TEXT NOT NULL,
+        annotator TEXT NOT NULL,
+        detector TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        decision TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (generation_id, annotator, detector, start, "end")
+    );
+    """,
+    # 3: covering indexes for the dashboard's aggregates (500k generations in about a second)
+    """
+    CREATE INDEX generations_cover ON generations(checkpoint_id, decoding_name, sample_index, id, example_id);
+    CREATE INDEX detections_cover ON detections(generation_id, detector, n_spans, response_score, span_types);
+    CREATE INDEX labels_cover ON labels(generation_id, annotator, status, n_spans);
+    """,
+    # 4: per-(checkpoint, decoding, knowledge[, source]) counts kept by triggers, back-filled
+    SUMMARY_MIGRATION,
+    # 5: the newest detection per (generation, detector) is the one that counts; Compare's per-side scores
+    SUMMARY_MIGRATION_5,
+    # 6: Compare's per-side columns (side_vectors), packed from side_scores and kept by triggers on it
+    SIDE_VECTORS_MIGRATION,
+]

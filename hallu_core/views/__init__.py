@@ -1,0 +1,1 @@
+"""What the dashboard shows: read-side queries, compare, judges, findings, HTML rendering."""
