@@ -1,4 +1,17 @@
-"""Hallu's core: everything the dashboard and the CLI do, without any UI."""
+"""Hallu's core: everything the dashboard and the CLI do, grouped in rooms that stand in layers.
+
+    store                                   the workspace database and its records
+    data                                    files in and out, prompts, the default workspace
+    modeling | detection                    models (train, distill, generate) | detectors, metrics
+    labeling                                the queue, agreement, adjudication
+    views                                   what pages show: queries, compare, findings, HTML
+    demo                                    the embedded demo's story
+    jobs                                    background work
+    cli | ui                                the command line | Streamlit helpers (pages/ use ui)
+
+A room imports only from rooms above it in this list (and `errors`, which imports nothing);
+tests/test_architecture.py fails on an import that points the other way or closes a cycle.
+"""
 import os
 
 # torch's OpenMP threads busy-wait by default; on a shared 2-core machine that costs

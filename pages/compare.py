@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core.views import compare
-from hallu_core.views import generation_list
-from hallu_core.views import judges
 from hallu_core.data import prompts
-from hallu_core.views import render
 from hallu_core.ui import charts, thresholds
 from hallu_core.ui.data import q
 from hallu_core.ui.judge import judge_picker
 from hallu_core.ui.widgets import context, empty_state, frame, show_html
+from hallu_core.views import compare, generation_list, judges, render
 
 frame()
 st.title("Compare")

@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core.detection import calibration
-from hallu_core.detection import evaluation
+from hallu_core.detection import evaluation, label_training, workspace_calibration
 from hallu_core.jobs import runner as jobs
-from hallu_core.views import judges
-from hallu_core.detection import label_training
-from hallu_core.views import render
-from hallu_core.detection import workspace_calibration
-from hallu_core.ui import detectors_ui as ui
-from hallu_core.ui import thresholds
+from hallu_core.ui import detectors_ui as ui, thresholds
 from hallu_core.ui.data import q, store
 from hallu_core.ui.judge import judge_picker
 from hallu_core.ui.widgets import empty_state, frame, job_panel
+from hallu_core.views import judges, render
 
 TRAIN_JOB = "detectors_train_job"
 CALIBRATE_JOB = "detectors_calibrate_job"
@@ -57,7 +52,7 @@ def measured_on(detector: str) -> str:
 
 table = [{"detector": d, "measured on": measured_on(d),
           "threshold": limit[d], "scores": scales[d] or "-",
-          **calibration.flat(calibration.figures(pairs_of[d], limit[d]))}
+          **evaluation.flat(evaluation.figures(pairs_of[d], limit[d]))}
          for d in measured]
 if table:
     st.dataframe(table, hide_index=True, key="det_table",
@@ -103,14 +98,14 @@ else:
         st.caption(render.md_escape(f"Calibrating on {gold}'s labels is not possible yet: {not_ready}."))
     if st.session_state.get(CALIBRATE_JOB):
         job_panel(st.session_state[CALIBRATE_JOB], key="det_calibrate_panel")
-    at = calibration.figures(pairs, threshold)
+    at = evaluation.figures(pairs, threshold)
     m = st.columns(6)
     for col, (level, name) in zip(m, [(lv, k) for lv in ("response", "span") for k in ("precision", "recall", "f1")]):
         col.metric(f"{level} {name}", f"{at[level][name]:.3f}")
-    st.plotly_chart(ui.pr_figure(calibration.pr_curve(pairs), at, f"{detector}: precision / recall"),
+    st.plotly_chart(ui.pr_figure(evaluation.pr_curve(pairs), at, f"{detector}: precision / recall"),
                     key="det_pr_curve")
     st.markdown("**Per checkpoint** (at the chosen threshold)")
-    rows = calibration.per_checkpoint(pairs, threshold)
+    rows = evaluation.per_checkpoint(pairs, threshold)
     st.dataframe(rows, hide_index=True, key="det_per_checkpoint",
                  column_config={k: PCT for k in rows[0] if k not in ("checkpoint", "step", "n")})
 

@@ -5,12 +5,12 @@ import math
 
 import streamlit as st
 
-from hallu_core.views import render
-from hallu_core.views.generation_list import SORTS, GenerationFilter
 from hallu_core.store.types import SPAN_TYPES
 from hallu_core.ui.data import q
 from hallu_core.ui.detail import show_detail
 from hallu_core.ui.widgets import checkpoint_options, empty_state, frame
+from hallu_core.views import render
+from hallu_core.views.generation_list import GenerationFilter, SORTS
 
 frame()
 st.title("Inspect")

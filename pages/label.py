@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core.views import generation_list
 from hallu_core.labeling import queue as labeling
-from hallu_core.views import render
 from hallu_core.ui import adjudication_ui, labeling_ui as ui
 from hallu_core.ui.data import store
 from hallu_core.ui.detail import grounding
 from hallu_core.ui.span_selector import span_selector
 from hallu_core.ui.widgets import empty_state, frame, show_html
+from hallu_core.views import generation_list, render
 
 frame()
 st.title("Label")

@@ -4,12 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from hallu_core.data import io
-from hallu_core.views import judges
-from hallu_core.views import render
 from hallu_core.ui import charts
 from hallu_core.ui.data import clear, q, store
 from hallu_core.ui.judge import judge_picker
 from hallu_core.ui.widgets import empty_state, frame
+from hallu_core.views import judges, render
 
 KNOWLEDGE = ("known", "new", "unseen")  # meta.knowledge values, in the order of the story
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core.views import judges
-from hallu_core.views import render
-from hallu_core.views.queries import rate_points, source_name
 from hallu_core.ui import charts, forms
 from hallu_core.ui.data import q
 from hallu_core.ui.findings_ui import findings_section
 from hallu_core.ui.judge import judge_picker
 from hallu_core.ui.widgets import checkpoint_options, empty_state, frame
+from hallu_core.views import judges, render
+from hallu_core.views.queries import rate_points, source_name
 
 frame()
 st.title("Runs")

@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
-from hallu_core.detection.detectors.span import BUILTIN_SPAN, SpanDetector  # noqa: E402
+from hallu_core.detection.detectors.span import SpanDetector  # noqa: E402
+from hallu_core.detection.detectors.span_model import BUILTIN_SPAN  # noqa: E402
 from hallu_core.detection.detectors.span_split import load_split, tuning_folds  # noqa: E402
 from hallu_core.detection.detectors.span_train import TrainConfig, examples_from_items, train, write_artifact  # noqa: E402
 from hallu_core.detection.detectors.synthetic_spans import synthesize  # noqa: E402

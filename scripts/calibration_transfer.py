@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hallu_core.detection import calibration as labeled  # noqa: E402
+from hallu_core.detection import evaluation as labeled  # noqa: E402
 from hallu_core.detection.detectors import calibrate  # noqa: E402
 from hallu_core.detection.detectors.calibrate_fit import group_folds, quality  # noqa: E402
 from hallu_core.store.database import Store  # noqa: E402

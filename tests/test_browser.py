@@ -6,7 +6,6 @@ test-artifacts/. Skipped, saying why, where Chromium or Playwright is missing.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 

@@ -8,12 +8,12 @@ import sqlite3
 
 import pytest
 
-from hallu_core.views import compare as cmp
-from hallu_core.store import side_vectors
 from hallu_core.data import synthetic
-from hallu_core.store.schema import MIGRATIONS
+from hallu_core.store import side_vectors
 from hallu_core.store.database import Store
+from hallu_core.store.schema import MIGRATIONS
 from hallu_core.store.types import Detection, Generation, Label, Span
+from hallu_core.views import compare as cmp
 
 from test_summary import expected_sides
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from hallu_core.detection.detectors.filemode import detect_file, items_from_records, read_records
 from hallu_core.data.records import ImportValidationError
+from hallu_core.detection.detectors.filemode import detect_file, items_from_records, read_records
 
 
 def write_rows(path, rows):
@@ -37,8 +37,8 @@ def test_responses_of_one_source_are_each_others_samples(tmp_path):
 
 def test_file_mode_and_the_workspace_build_the_same_items_for_a_file(store, ragtruth_path):
     """One RAGTruth row gets one grounding (question, source, samples) in `detect-file` and after `import`."""
-    from hallu_core.detection.detect import detect_items
     from hallu_core.data.io import import_file
+    from hallu_core.detection.detect import detect_items
 
     import_file(store, ragtruth_path)
     in_workspace = {i.id: i for i in detect_items(store, store.generations())}

@@ -10,7 +10,8 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 from hallu_core.detection.detectors import DetectItem  # noqa: E402
 from hallu_core.store.types import Span  # noqa: E402
-from hallu_core.detection.detectors.span import SpanDetector, combine, encode, token_runs, window_starts  # noqa: E402
+from hallu_core.detection.detectors.span import SpanDetector  # noqa: E402
+from hallu_core.detection.detectors.span_model import combine, encode, token_runs, window_starts  # noqa: E402
 from hallu_core.detection.detectors.span_train import TrainConfig, TrainExample, train  # noqa: E402
 
 CORPUS = ["Paris is the capital of France.", "Berlin is the capital of Germany.", "Zoë Müller lives in Zürich.",
@@ -206,7 +207,7 @@ def test_default_routes_each_task_to_its_members_and_pools_their_spans(monkeypat
 
 def test_shipped_span_weights_are_small_and_give_word_aligned_spans():
     from hallu_core.detection.detectors import get_detector
-    from hallu_core.detection.detectors.span import BUILTIN_SPAN
+    from hallu_core.detection.detectors.span_model import BUILTIN_SPAN
 
     assert (BUILTIN_SPAN / "adapter.safetensors").stat().st_size < 8_000_000  # an adapter, never the encoder
     det = get_detector("span")

@@ -2,9 +2,9 @@
 compared with, or at nothing (and says so); a human label keeps only such a passage."""
 from __future__ import annotations
 
-from hallu_core.labeling import queue as labeling
 from hallu_core.detection.detectors import DetectItem, get_detector
 from hallu_core.detection.detectors.evidence import NONE_FOUND, real_passage
+from hallu_core.labeling import queue as labeling
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Run, Span
 
 BIO = "Name: Sarbel Eltam\nBorn: 1994 in Drennick\nProfession: journalist\nEmployer: Tidewater Surveys"

@@ -1,11 +1,14 @@
 """Findings in words follow the stored numbers: two fabricated histories give two different, correct stories,
 and a run with nothing to judge gives no sentence that claims anything."""
 from fixtures_dashboard import imported_ws, synthetic_ws  # noqa: F401
-from hallu_core.views import findings
-from hallu_core.views.findings import (
-    Finding, decoding_finding, knowledge_finding, loss_finding, run_findings, template_finding,
-)
 from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, Span
+from hallu_core.views import finding_sentences
+from hallu_core.views.finding_sentences import Finding
+from hallu_core.views.finding_sentences import decoding_finding
+from hallu_core.views.finding_sentences import knowledge_finding
+from hallu_core.views.finding_sentences import loss_finding
+from hallu_core.views.finding_sentences import template_finding
+from hallu_core.views.findings import run_findings
 
 KNOWLEDGE = ("known", "new")
 N = 40  # outputs per (checkpoint, decoding, knowledge) cell: enough not to be called thin
@@ -240,10 +243,10 @@ def test_runs_page_on_an_imported_run_claims_nothing_it_lacks(imported_ws, monke
 def test_imported_models_are_named_without_their_file_order_step():
     rows = [{"checkpoint": "gpt-4", "step": 0, "n": 50, "positive": 4},
             {"checkpoint": "llama-7b", "step": 1, "n": 50, "positive": 20}]
-    text = findings.best_checkpoint_finding(rows, "labels: gold", steps=False).text
+    text = finding_sentences.best_checkpoint_finding(rows, "labels: gold", steps=False).text
     assert text == ("Judged by labels: gold: gpt-4 hallucinates least, 8% of 50 outputs (every decoding pooled); "
                     "the most is llama-7b at 40%.")
-    assert findings.decoding_finding([{"decoding": "imported", "n": 50, "positive": 4}]) is None
+    assert finding_sentences.decoding_finding([{"decoding": "imported", "n": 50, "positive": 4}]) is None
 
 
 def test_unseen_facts_join_the_knowledge_sentence_when_recorded():

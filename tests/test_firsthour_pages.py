@@ -7,9 +7,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from fixtures_dashboard import synthetic_ws  # noqa: F401 (a fixture)
-from hallu_core.views import judges
 from hallu_core.detection import label_training
 from hallu_core.store.database import Store
+from hallu_core.views import judges
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

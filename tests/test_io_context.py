@@ -5,10 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from hallu_core.views import queries
 from hallu_core.data.io import ImportValidationError, export_file, import_file
 from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, Span
+from hallu_core.views import queries
 
 CONTEXT = ("run", "run_kind", "step", "decoding", "sample_index", "prompt_template", "meta")
 

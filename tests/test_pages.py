@@ -5,10 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fixtures_dashboard import HOSTILE, any_ws, empty_ws, imported_ws, synthetic_ws  # noqa: F401
-from hallu_core.views import generation_list
-from hallu_core.views import queries
-from hallu_core.views import render
 from hallu_core.store.database import Store
+from hallu_core.views import generation_list, queries, render
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "runs", "inspect", "compare"]

@@ -14,7 +14,7 @@ import tempfile
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hallu_core.data.io import import_file
@@ -224,8 +224,8 @@ spans_of = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)).map(sorted
 @FAST
 @given(a=spans_of, b=spans_of)
 def test_character_overlap_counts_stay_within_both_span_sets(a, b):
-    from hallu_core.labeling.agreement import char_f1
     from hallu_core.detection.metrics import span_prf, union_counts
+    from hallu_core.labeling.agreement import char_f1
 
     overlap, na, nb = union_counts(a, b)
     assert 0 <= overlap <= min(na, nb)

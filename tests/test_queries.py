@@ -1,11 +1,9 @@
 """queries.py: SQL aggregates, filters, pagination, diffs and rankings against hand-counted cases."""
 import pytest
 
-from hallu_core.views import compare as cmp
-from hallu_core.views import generation_list as gl
-from hallu_core.views import queries as q
 from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+from hallu_core.views import compare as cmp, generation_list as gl, queries as q
 
 
 def gen(ex, ck, text, dec="greedy", sample=0):

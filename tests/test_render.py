@@ -7,8 +7,8 @@ import pytest
 
 from hypothesis import given, settings, strategies as st
 
-from hallu_core.views import render
 from hallu_core.store.types import Span, Token
+from hallu_core.views import render
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> "q" \'s\' &amp; javascript:x'
 

@@ -7,15 +7,13 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from hallu_core.views import compare as cmp
-from hallu_core.views import queries as q
 from hallu_core.data import prompts
-from hallu_core.store import sides
-from hallu_core.store import summary
 from hallu_core.data.io import import_file
-from hallu_core.store.schema import MIGRATIONS
-from hallu_core.store.database import Store, statements
-from hallu_core.store.types import SPAN_TYPES, Checkpoint, Detection, Example, Generation, Label, Run, Span
+from hallu_core.store import schema, sides, summary
+from hallu_core.store.database import Store
+from hallu_core.store.schema import MIGRATIONS, statements
+from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, SPAN_TYPES, Span
+from hallu_core.views import compare as cmp, queries as q
 
 from fixtures_dashboard import ragtruth_lines
 
@@ -249,7 +247,7 @@ def test_synthetic_workspace_and_rebuild(tmp_path):
     before = stored(store)
     with store.transaction() as conn:
         conn.execute("DELETE FROM source_summary")
-    summary.rebuild(store)
+    schema.rebuild(store)
     assert stored(store) == before
     assert_in_sync(store)
     store.close()

@@ -5,8 +5,8 @@ import threading
 import pytest
 from click.testing import CliRunner
 
-from hallu_core.data import workspace
 from hallu_core.cli.main import main
+from hallu_core.data import workspace
 from hallu_core.store.database import StoreError
 
 

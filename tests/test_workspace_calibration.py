@@ -6,8 +6,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from hallu_core.detection import workspace_calibration
 from hallu_core.cli.main import main
+from hallu_core.detection import workspace_calibration
 from hallu_core.detection.detect import run_detection
 from hallu_core.detection.detectors import calibrate
 from hallu_core.store.database import Store

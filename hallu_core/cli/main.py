@@ -1,57 +1,14 @@
-"""`hallu`: the command line. Every command takes --workspace DIR (or HALLU_WORKSPACE)."""
+"""`hallu`: the command line. Every command takes --workspace DIR (or HALLU_WORKSPACE).
+
+The group lives here; its commands live one module per kind of work (workspace, models, detectors).
+"""
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import os
-import sys
-from pathlib import Path
 
 import click
 
-from hallu_core.data.bundle import app_path
-from hallu_core.errors import ModelLoadError
-from hallu_core.data.records import ImportValidationError
-from hallu_core.store.database import StoreError
-from hallu_core.data.workspace import ENV_VAR, open_workspace
-
-workspace_option = click.option(
-    "--workspace", "-w", type=click.Path(file_okay=False), envvar=ENV_VAR, default=None,
-    help=f"Workspace folder (default: ${ENV_VAR}, else the embedded default workspace).")
-
-
-def with_store(command):
-    """Open the workspace for a command and turn known failures into clear, non-zero exits."""
-    @workspace_option
-    @functools.wraps(command)
-    def wrapper(workspace, **kwargs):
-        try:
-            store = open_workspace(workspace)
-            return command(store, **kwargs)
-        except ImportValidationError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except (StoreError, ValueError, ModelLoadError, OSError) as exc:  # OSError: HF loaders, missing files
-            raise click.ClickException(str(exc)) from exc
-    return wrapper
-
-
-def progress_bar(description: str):
-    """A tqdm bar driven by the core's progress(done, total, message) callable."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc=description, unit="it", dynamic_ncols=True, disable=None)
-
-    def progress(done: int, total: int, message: str = "") -> None:
-        if total and bar.total != total:
-            bar.total = total
-        bar.n = done
-        if message:
-            bar.set_postfix_str(message[:60], refresh=False)
-        bar.refresh()
-
-    progress.close = bar.close
-    return progress
+from hallu_core.cli import detectors, models, workspace
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,87 +20,9 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-@main.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--dataset", help="Dataset name for the examples (default: the file name without extension).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), help="Override the extension.")
-@with_store
-def import_command(store, file, dataset, fmt):
-    """Import FILE (JSONL in RAGTruth schema or example rows, CSV, Parquet). All or nothing."""
-    from hallu_core.data.io import import_file
-
-    summary = import_file(store, file, dataset=dataset, fmt=fmt)
-    click.echo(json.dumps(summary))
-
-
-@main.command("export")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Output file; the format comes from the extension (.jsonl, .csv, .parquet).")
-@click.option("--annotator", "annotators", multiple=True, help="Only these annotators' labels (repeatable).")
-@click.option("--run", "run_id", help="Only generations of this run id.")
-@with_store
-def export_command(store, out, annotators, run_id):
-    """Export generations with their labels (RAGTruth-schema JSONL, or flat CSV/Parquet)."""
-    from hallu_core.data.io import export_file
-
-    click.echo(json.dumps(export_file(store, out, annotators=list(annotators) or None, run_id=run_id)))
-
-
-@main.command("info")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@with_store
-def info_command(store, as_json):
-    """Counts of what the workspace holds."""
-    counts = {"workspace": str(store.root), **store.counts(), "annotators": store.annotators()}
-    if as_json:
-        click.echo(json.dumps(counts))
-        return
-    for key, value in counts.items():
-        click.echo(f"{key:>12}: {', '.join(value) if isinstance(value, list) else value}")
-
-
-@main.command("jobs")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per job.")
-@with_store
-def jobs_command(store, as_json):
-    """Recent background jobs and their progress."""
-    from dataclasses import asdict
-
-    from hallu_core.jobs.runner import refresh_jobs
-
-    for job in refresh_jobs(store):
-        if as_json:
-            click.echo(json.dumps({k: v for k, v in asdict(job).items() if k != "log"}))
-        else:
-            click.echo(f"{job.id}  {job.kind:<9} {job.status:<11} {job.done}/{job.total}  {job.message}"
-                       + (f"  error: {job.error}" if job.error else ""))
-
-
-@main.command("serve")
-@click.option("--port", default=8501, show_default=True, type=int)
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to listen on; 127.0.0.1 keeps the dashboard local to this machine.")
-@workspace_option
-def serve_command(port, host, workspace):
-    """Start the dashboard on the workspace."""
-    try:
-        app = app_path()
-        store = open_workspace(workspace)  # builds the default workspace before the server starts
-    except (StoreError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    env = {**os.environ, ENV_VAR: str(store.root)}
-    command = [sys.executable, "-m", "streamlit", "run", str(app),
-               "--server.port", str(port), "--server.address", host, "--server.headless", "true",
-               "--browser.gatherUsageStats", "false",
-               # no file watcher: an edit (or an upgrade) under site-packages must not hot-reload a
-               # running dashboard half-way, which breaks Streamlit's pickled caches
-               "--server.fileWatcherType", "none"]
-    click.echo(f"Hallu dashboard on http://{host}:{port}  (workspace {store.root})")
-    sys.stdout.flush()
-    os.execve(sys.executable, command, env)  # become the server: a signal to `hallu serve` reaches it
-
-
-from hallu_core.cli import models as cli_model  # noqa: E402,F401  (registers the model and detector commands)
+for _module in (workspace, models, detectors):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -1,1 +1,5 @@
-"""Data in and out of a workspace: import, export, validation, prompts, the default and synthetic workspaces."""
+"""Data in and out of a workspace: import, export and validation of files (JSONL, CSV, Parquet),
+prompt templates, the embedded default workspace and the synthetic workspace builder for tests.
+
+May import: `store`.
+"""

@@ -15,10 +15,9 @@ from pathlib import Path
 from hallu_core.data.records import (
     GenerationRecord, ImportValidationError, Problem, check_example, check_generation,
 )
+from hallu_core.data import prompts, tables
 from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, content_hash
-from hallu_core.data import prompts
-from hallu_core.data import tables
 
 log = logging.getLogger(__name__)
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from hallu_core.data import prompts
 from hallu_core.data.records import Problem
-from hallu_core.store.run_kinds import run_kind
 from hallu_core.store.database import Store
+from hallu_core.store.run_kinds import run_kind
 
 GENERATION_COLUMNS = ["id", "task_type", "model", "source_id", "question", "source", "reference", "response",
                       "run", "run_kind", "step", "decoding", "sample_index", "prompt_template", "meta"]

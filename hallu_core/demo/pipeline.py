@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Callable
 
 from hallu_core.data import prompts
-from hallu_core.modeling.config import DistillConfig, TrainConfig, default_demo_decodings
 from hallu_core.demo.base_model import PretrainSettings, build_base_model
 from hallu_core.demo.demo_report import demo_figures, demo_findings, oracle_labels, oracle_rates, run_detectors
 from hallu_core.demo.world import EVAL_DATASET, World, write_world
+from hallu_core.modeling.config import DistillConfig, TrainConfig, default_demo_decodings
 from hallu_core.modeling.distill import distill
 from hallu_core.modeling.generate import generate_for_checkpoints
-from hallu_core.store.database import Store
 from hallu_core.modeling.train import finetune
+from hallu_core.store.database import Store
 from hallu_core.store.types import Run, content_hash
 
 log = logging.getLogger(__name__)

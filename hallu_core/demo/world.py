@@ -25,8 +25,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hallu_core.store.types import Example
 from hallu_core.demo import text
+from hallu_core.store.types import Example
 from hallu_core.demo.vocab import (
     AWARDS, BIRTH_YEARS, CITIES, EMPLOYERS, FIELD_VOCAB, NAME_SYLLABLES, PROFESSIONS, SPOUSES,
 )

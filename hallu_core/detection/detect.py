@@ -9,6 +9,7 @@ imported models), which is what RAGTruth-style imports offer.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import NamedTuple, Sequence
 
 from hallu_core.detection.detectors.base import DetectItem, no_progress
@@ -70,10 +71,13 @@ def detect_items(store: Store, generations: list[Generation]) -> list[DetectItem
     return [detect_item(examples[g.example_id], g, siblings[g.example_id]) for g in generations]
 
 
+def map_dir(store: Store) -> Path:
+    """Where a workspace keeps the calibration maps refitted on its own labels (workspace_calibration.py)."""
+    return store.artifacts / "calibration"
+
+
 def workspace_detector(store: Store, name: str, **config):
     """A detector as this workspace runs it: a calibration map refitted on its own labels wins."""
-    from hallu_core.detection.workspace_calibration import map_dir  # it builds on this module
-
     detector = get_detector(name, **config)
     detector.calibration_dir = map_dir(store)
     return detector

@@ -13,19 +13,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from pathlib import Path
 
 from hallu_core.detection import label_training
+from hallu_core.detection.detect import map_dir  # noqa: F401  (where the maps live; callers read it here too)
 from hallu_core.detection.detectors import calibrate
 from hallu_core.store.database import Store
 
 log = logging.getLogger(__name__)
 JOB_KIND = "calibrate"
 MIN_LABELS = 20
-
-
-def map_dir(store: Store) -> Path:
-    return store.artifacts / "calibration"
 
 
 def own_threshold(store: Store | None, detector: str) -> float | None:

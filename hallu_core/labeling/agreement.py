@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from hallu_core.labeling.queue import ADJUDICATED, LabelError, _checked, _text
 from hallu_core.detection.metrics import union_counts
+from hallu_core.labeling.spans import ADJUDICATED, LabelError, checked_span, output_text
 from hallu_core.store.database import Store
 from hallu_core.store.types import Label, Span, now
 
@@ -123,12 +123,12 @@ def candidate_spans(store: Store, generation_id: str) -> list[dict]:
 
 def adjudicate(store: Store, generation_id: str, spans: list[Span], reviewer: str = "") -> Label:
     """Store the final span set of an item as annotator "adjudicated" (note names the reviewer)."""
-    text = _text(store, generation_id)
+    text = output_text(store, generation_id)
     checked = []
     for s in spans:
         if s.type not in ("conflict", "baseless", "self_contradiction"):
             raise LabelError(f"adjudicated spans need a type, got {s.type!r}")
-        checked.append(_checked(text, s.start, s.end, s.type, s.note, evidence=s.evidence, detector=s.detector))
+        checked.append(checked_span(text, s.start, s.end, s.type, s.note, evidence=s.evidence, detector=s.detector))
     unique = {(s.start, s.end, s.type): s for s in checked}
     old = store.get_label(generation_id, ADJUDICATED)
     label = Label(generation_id, ADJUDICATED, [unique[k] for k in sorted(unique)], "done",

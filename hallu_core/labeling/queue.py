@@ -17,32 +17,20 @@ import logging
 from dataclasses import replace
 
 from hallu_core.detection.detectors.evidence import real_passage
+from hallu_core.labeling.agreement import disagreements
+from hallu_core.labeling.spans import (  # noqa: F401  (LABEL_SPAN_TYPES, clean_annotator: said here for callers)
+    ADJUDICATED, LABEL_SPAN_TYPES, LabelError, checked_span, clean_annotator, output_text,
+)
 from hallu_core.store.database import Store
 from hallu_core.store.types import Label, Span, now
 
 log = logging.getLogger(__name__)
 
-LABEL_SPAN_TYPES = ("conflict", "baseless", "self_contradiction")
 QUEUE_ORDERS = {
     "unlabeled": "unlabeled first",
     "score": "highest detector score first",
     "disagreement": "annotators' disagreement first",
 }
-ADJUDICATED = "adjudicated"
-MAX_ANNOTATOR_LEN = 64
-
-class LabelError(ValueError):
-    """An action that cannot be applied (bad offsets, unknown type, missing generation)."""
-
-
-def clean_annotator(name: str | None) -> str:
-    """A usable annotator name, or LabelError saying why not."""
-    name = " ".join((name or "").split())
-    if not name:
-        raise LabelError("enter your name as annotator first")
-    if len(name) > MAX_ANNOTATOR_LEN:
-        raise LabelError(f"annotator names are at most {MAX_ANNOTATOR_LEN} characters")
-    return name
 
 
 # -- the queue ------------------------------------------------------------------------
@@ -88,8 +76,6 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
     plain = [_row(r) for r in store.query(sql, [ADJUDICATED, annotator, *params, limit])]
     if order == "unlabeled":
         return plain
-    from hallu_core.labeling.agreement import disagreements  # local: agreement imports this module
-
     disputed = disagreements(store, run_id=run_id, checkpoint_id=checkpoint_id)[:limit]
     mine = finished_by(store, annotator, [d["generation_id"] for d in disputed])  # not only the first `limit`
     head = [{"generation_id": d["generation_id"], "labeled": d["generation_id"] in mine,
@@ -130,13 +116,6 @@ def progress_counts(store: Store, annotator: str, *, run_id: str | None = None,
 
 
 # -- actions (each one saved at once) ----------------------------------------------------
-def _text(store: Store, generation_id: str) -> str:
-    gen = store.get_generation(generation_id)
-    if gen is None:
-        raise LabelError(f"no generation {generation_id!r} in this workspace")
-    return gen.text
-
-
 def current_label(store: Store, generation_id: str, annotator: str) -> Label:
     """The stored label, or an empty unsaved draft."""
     return store.get_label(generation_id, annotator) or Label(generation_id, annotator, [], "draft")
@@ -151,24 +130,12 @@ def _save(store: Store, label: Label, spans: list[Span], status: str | None = No
                                     note=label.note if note is None else note, updated_at=now()))
 
 
-def _checked(text: str, start: int, end: int, span_type: str, note: str = "", **extra) -> Span:
-    if span_type not in LABEL_SPAN_TYPES:
-        raise LabelError(f"span type {span_type!r} is not one of {', '.join(LABEL_SPAN_TYPES)}")
-    try:
-        start, end = int(start), int(end)
-    except (TypeError, ValueError) as exc:
-        raise LabelError(f"offsets must be integers, got {start!r}/{end!r}") from exc
-    if not 0 <= start < end <= len(text):
-        raise LabelError(f"span [{start}, {end}) is empty or outside the output (length {len(text)})")
-    return Span(start, end, span_type, 1.0, note=(note or "").strip(), **extra)
-
-
 def add_span(store: Store, generation_id: str, annotator: str, start: int, end: int, span_type: str,
              note: str = "") -> Label:
     """Add one typed span; adding the same offsets and type again changes nothing."""
     with store.transaction():
         label = current_label(store, generation_id, annotator)
-        span = _checked(_text(store, generation_id), start, end, span_type, note)
+        span = checked_span(output_text(store, generation_id), start, end, span_type, note)
         spans = [s for s in label.spans if (s.start, s.end, s.type) != (span.start, span.end, span.type)]
         return _save(store, label, spans + [span])
 
@@ -180,7 +147,7 @@ def edit_span(store: Store, generation_id: str, annotator: str, index: int, *, s
         if not 0 <= index < len(label.spans):
             raise LabelError(f"no span number {index} in this label")
         old = label.spans[index]
-        new = _checked(_text(store, generation_id), old.start if start is None else start,
+        new = checked_span(output_text(store, generation_id), old.start if start is None else start,
                        old.end if end is None else end, old.type if span_type is None else span_type,
                        old.note if note is None else note, evidence=old.evidence, detector=old.detector)
         return _save(store, label, [new if i == index else s for i, s in enumerate(label.spans)])
@@ -197,14 +164,14 @@ def delete_span(store: Store, generation_id: str, annotator: str, index: int) ->
 def no_hallucination(store: Store, generation_id: str, annotator: str) -> Label:
     """The output holds no hallucination: an empty, done label (existing spans are removed)."""
     with store.transaction():
-        _text(store, generation_id)
+        output_text(store, generation_id)
         return _save(store, current_label(store, generation_id, annotator), [], "done")
 
 
 def skip(store: Store, generation_id: str, annotator: str) -> Label:
     """Skip for now: the label keeps its spans and is marked skipped."""
     with store.transaction():
-        _text(store, generation_id)
+        output_text(store, generation_id)
         label = current_label(store, generation_id, annotator)
         return _save(store, label, list(label.spans), "skipped")
 
@@ -212,7 +179,7 @@ def skip(store: Store, generation_id: str, annotator: str) -> Label:
 def mark_done(store: Store, generation_id: str, annotator: str) -> Label:
     """Finish the item as it stands (a label with no spans means no hallucination)."""
     with store.transaction():
-        _text(store, generation_id)
+        output_text(store, generation_id)
         label = current_label(store, generation_id, annotator)
         return _save(store, label, list(label.spans), "done")
 
@@ -256,10 +223,10 @@ def accept_detector_span(store: Store, generation_id: str, annotator: str, detec
         raise LabelError("this detector does not type its spans: choose a type to accept it")
     with store.transaction():
         label = current_label(store, generation_id, annotator)
-        text = _text(store, generation_id)
+        text = output_text(store, generation_id)
         # only a checked passage that still reads the same is evidence a person's label keeps
         evidence = real_passage(span.evidence, _passage_texts(store, generation_id, text))
-        new = _checked(text, span.start, span.end, chosen, "", evidence=evidence, detector=detector)
+        new = checked_span(text, span.start, span.end, chosen, "", evidence=evidence, detector=detector)
         spans = [s for s in label.spans if (s.start, s.end) != (new.start, new.end)]
         saved = _save(store, label, spans + [new])
         _decide(store, generation_id, annotator, detector, span, "accepted")

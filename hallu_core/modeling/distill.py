@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForCausalLM, Trainer, TrainerCallback
 
-from hallu_core.modeling.config import SHRINK, ConfigError, DistillConfig
+from hallu_core.modeling.config import ConfigError, DistillConfig, SHRINK
 from hallu_core.modeling.models import load_model, load_tokenizer
 from hallu_core.store.database import Store
 from hallu_core.modeling.train import (Progress, _base_location, _trainer, last_complete_checkpoint, register_run, run_dir,

@@ -21,11 +21,11 @@ from typing import Callable
 import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
-from hallu_core.modeling.config import TrainConfig
 from hallu_core.errors import JobCancelled
+from hallu_core.modeling.config import TrainConfig
 from hallu_core.modeling.models import dropout_overrides, load_model, load_tokenizer, resolve_device, resolve_dtype
-from hallu_core.store.database import Store
 from hallu_core.modeling.train_data import CompletionCollator, load_records, split_records, tokenize_records
+from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Run, content_hash
 
 log = logging.getLogger(__name__)

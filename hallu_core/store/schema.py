@@ -10,9 +10,11 @@ constant-time. Migration 5 keeps the newest detection per (generation, detector)
 `side_vectors` (hallu_core/store/side_vectors.py), kept by triggers on it, so that Compare reads a
 side in a few hundred rows and pairs two sides in numpy.
 """
+import sqlite3
+
+from hallu_core.store import summary
 from hallu_core.store.side_vectors import MIGRATION as SIDE_VECTORS_MIGRATION
-from hallu_core.store.summary import MIGRATION as SUMMARY_MIGRATION
-from hallu_core.store.summary import MIGRATION_5 as SUMMARY_MIGRATION_5
+from hallu_core.store.summary import MIGRATION as SUMMARY_MIGRATION, MIGRATION_5 as SUMMARY_MIGRATION_5
 
 MIGRATIONS: list[str] = [
     # 1: the data model of DESIGN.md
@@ -142,3 +144,28 @@ MIGRATIONS: list[str] = [
     # 6: Compare's per-side columns (side_vectors), packed from side_scores and kept by triggers on it
     SIDE_VECTORS_MIGRATION,
 ]
+
+
+def statements(script: str) -> list[str]:
+    """The statements of an SQL script; a trigger's body (`BEGIN ...; ...; END`) stays whole."""
+    out, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                out.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n\t;"):
+        out.append(pending.strip())
+    return out
+
+
+def rebuild(store) -> None:
+    """Recompute every derived table from the base tables (a repair after raw writes that bypassed triggers)."""
+    with store.transaction() as conn:
+        for name in summary.LATEST_TRIGGERS:
+            conn.execute(f"DROP TRIGGER {name}")
+        for table in summary.DERIVED:
+            conn.execute(f"DELETE FROM {table}")
+        for statement in statements(summary.BACKFILL_5 + "".join(summary.LATEST_TRIGGERS.values())):
+            conn.execute(statement)

@@ -69,7 +69,7 @@ def trigger(name: str, event: str, body: str, when: str = "") -> str:
     return f"CREATE TRIGGER {name} {event} FOR EACH ROW {('WHEN ' + when) if when else ''} BEGIN {body} END;"
 
 
-# triggers on detection_latest: dropped and recreated around a rebuild (summary.rebuild)
+# triggers on detection_latest: dropped and recreated around a rebuild (schema.rebuild)
 LATEST_TRIGGERS = {
     "sides_latest_insert": trigger("sides_latest_insert", "AFTER INSERT ON detection_latest",
                                     _insert(_from_detection("NEW"))),

@@ -16,7 +16,7 @@ spans in them (done labels only).
 
 Triggers on generations, detections, labels and examples apply each row's delta in the same
 transaction as the write, whichever code path writes. REPLACE fires the delete triggers only
-with `PRAGMA recursive_triggers`, which every Store connection sets. `rebuild` recomputes
+with `PRAGMA recursive_triggers`, which every Store connection sets. `schema.rebuild` recomputes
 everything from the base tables (the migration's back-fill; a repair after raw writes).
 
 MIGRATION is schema migration 4: change the summary by adding a migration, never by editing
@@ -27,8 +27,7 @@ with a re-run detector change) and adds Compare's `side_scores` (hallu_core/stor
 """
 from __future__ import annotations
 
-from hallu_core.store import latest
-from hallu_core.store import sides
+from hallu_core.store import latest, sides
 from hallu_core.store.sides import trigger as _trigger  # one trigger builder for both summaries
 from hallu_core.store.types import SPAN_TYPES
 
@@ -248,7 +247,7 @@ def _stored_delta(r: str, sign: int) -> str:
                        f"{frm.format(gid=f'{r}.generation_id', also='')}")
 
 
-LATEST_TRIGGERS = {  # on detection_latest: dropped and recreated around a rebuild
+LATEST_TRIGGERS = {  # on detection_latest: dropped and recreated around a rebuild (schema.rebuild)
     "summary_latest_insert": _trigger("summary_latest_insert", "AFTER INSERT ON detection_latest",
                                       _newest_delta("NEW", +1)),
     "summary_latest_delete": _trigger("summary_latest_delete", "AFTER DELETE ON detection_latest",
@@ -297,16 +296,3 @@ MIGRATION_5 = ("".join(f"DROP TRIGGER {name};" for name in REPLACED) + latest.TA
                + latest.BACKFILL + _any_row_set_delta(RERUN_GENERATIONS, -1, *_X_KEY)
                + _latest_set_delta(RERUN_GENERATIONS, +1) + CLEANUP + sides.BACKFILL
                + TRIGGERS_5 + "".join(LATEST_TRIGGERS.values()) + sides.TRIGGERS)
-
-
-def rebuild(store) -> None:
-    """Recompute every derived table from the base tables (a repair after raw writes that bypassed triggers)."""
-    from hallu_core.store.database import statements
-
-    with store.transaction() as conn:
-        for name in LATEST_TRIGGERS:
-            conn.execute(f"DROP TRIGGER {name}")
-        for table in DERIVED:
-            conn.execute(f"DELETE FROM {table}")
-        for statement in statements(BACKFILL_5 + "".join(LATEST_TRIGGERS.values())):
-            conn.execute(statement)

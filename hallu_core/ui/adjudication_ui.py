@@ -6,12 +6,12 @@ from itertools import combinations
 import streamlit as st
 
 from hallu_core.labeling import agreement
-from hallu_core.views import render
-from hallu_core.views.judges import is_synthetic
 from hallu_core.labeling.queue import ADJUDICATED
 from hallu_core.ui.data import store
 from hallu_core.ui.labeling_ui import act
 from hallu_core.ui.widgets import show_html
+from hallu_core.views import render
+from hallu_core.views.judges import is_synthetic
 
 
 def _save_adjudication(gid: str, candidates: list[dict], key: str, reviewer: str) -> None:

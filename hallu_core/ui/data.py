@@ -12,12 +12,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from hallu_core.views import compare
-from hallu_core.views import generation_list
-from hallu_core.views import judges
-from hallu_core.views import queries
-from hallu_core.store.database import DB_NAME, Store
 from hallu_core.data.workspace import open_workspace, resolve_workspace
+from hallu_core.store.database import DB_NAME, Store
+from hallu_core.views import compare, generation_list, judges, queries
 
 
 def workspace_path() -> str:

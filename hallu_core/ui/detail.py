@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core.views import generation_list
-from hallu_core.views import judges
 from hallu_core.data import prompts
-from hallu_core.views import render
 from hallu_core.ui import thresholds
 from hallu_core.ui.judge import JUDGE, adopt_url_judge
 from hallu_core.ui.widgets import show_html
+from hallu_core.views import generation_list, judges, render
 
 
 def span_toggles(detail: dict, key: str) -> tuple[list[str], list[str]]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from hallu_core.detection import calibration
+from hallu_core.detection import evaluation
 from hallu_core.ui.charts import PALETTE
 from hallu_core.ui.data import _store, data_version, store, workspace_path
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _pairs(path: str, version: tuple, detector: str, annotator: str, run_id: str | None) -> list[dict]:
-    return calibration.labeled_pairs(_store(path), detector, annotator, run_id=run_id)
+    return evaluation.labeled_pairs(_store(path), detector, annotator, run_id=run_id)
 
 
 def pairs(detector: str, annotator: str, run_id: str | None = None) -> list[dict]:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hallu_core.ui.data import _store, data_version, workspace_path
+from hallu_core.ui.judge import judge_picker
 from hallu_core.views import render
 from hallu_core.views.findings import run_findings
 from hallu_core.views.judges import describe
-from hallu_core.ui.data import _store, data_version, workspace_path
-from hallu_core.ui.judge import judge_picker
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from hallu_core.data import prompts
-from hallu_core.views import render
 from hallu_core.ui.data import q, store
+from hallu_core.views import render
 
 ACTIVE_JOB = "runs_active_job"
 CUSTOM = "custom"  # the generate form's template choice that reads the custom template field
@@ -83,7 +83,7 @@ def _weight_paths(checkpoint_labels: dict[str, str]) -> dict[str, str]:
 
 def distill_form(checkpoint_labels: dict[str, str]) -> None:
     """A student trained on a teacher checkpoint's token distributions (hallu_core.modeling.distill)."""
-    from hallu_core.modeling.config import SHRINK, ConfigError, DistillConfig
+    from hallu_core.modeling.config import ConfigError, DistillConfig, SHRINK
 
     datasets = q("datasets")
     usable = list(_weight_paths(checkpoint_labels))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hallu_core.ui.data import q
 from hallu_core.views import render
 from hallu_core.views.judges import Source, describe, rank
 from hallu_core.views.queries import source_name
-from hallu_core.ui.data import q
 
 JUDGE = "judge"  # session key of the user's choice (a source name such as "labels:gold")
 

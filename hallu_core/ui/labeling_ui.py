@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from hallu_core.labeling import queue as labeling
+from hallu_core.labeling.spans import LabelError, MAX_ANNOTATOR_LEN, clean_annotator
 from hallu_core.ui.data import clear, q, store
 
 ANNOTATOR, QUEUE, MESSAGE, USED_SELECTION = "label_annotator", "label_queue", "label_message", "label_used_sel"
@@ -19,10 +20,10 @@ def annotator_input() -> str | None:
     """The annotator's name, remembered for the browser session (and as ?annotator=...)."""
     if ANNOTATOR not in st.session_state:
         st.session_state[ANNOTATOR] = st.query_params.get("annotator", "")
-    st.text_input("Your name (annotator)", key=ANNOTATOR, max_chars=labeling.MAX_ANNOTATOR_LEN)
+    st.text_input("Your name (annotator)", key=ANNOTATOR, max_chars=MAX_ANNOTATOR_LEN)
     try:
-        name = labeling.clean_annotator(st.session_state[ANNOTATOR])
-    except labeling.LabelError:
+        name = clean_annotator(st.session_state[ANNOTATOR])
+    except LabelError:
         return None
     if st.query_params.get("annotator") != name:
         st.query_params["annotator"] = name
@@ -83,7 +84,7 @@ def act(action, *args, advance: bool = False, message: str = "", **kwargs) -> No
     """Run a labeling action (a button callback); errors come back as a message, not a crash."""
     try:
         action(store(), *args, **kwargs)
-    except (labeling.LabelError, ValueError) as exc:
+    except (LabelError, ValueError) as exc:
         st.session_state[MESSAGE] = ("error", str(exc))
         return
     clear()

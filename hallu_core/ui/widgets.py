@@ -5,8 +5,8 @@ import time
 
 import streamlit as st
 
-from hallu_core.views import render
 from hallu_core.ui.data import q, store, workspace_path
+from hallu_core.views import render
 
 CTX_CHECKPOINT, CTX_DECODING = "ctx_checkpoint", "ctx_decoding"
 

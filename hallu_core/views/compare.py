@@ -15,9 +15,9 @@ from typing import Iterable, NamedTuple
 import numpy as np
 
 from hallu_core.store import side_vectors
+from hallu_core.store.database import Store
 from hallu_core.views.generation_list import _like
 from hallu_core.views.queries import Source, _rows
-from hallu_core.store.database import Store
 
 Side = tuple[str, str]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from hallu_core.views.queries import _marks, _rows
 from hallu_core.store.database import Store
+from hallu_core.views.queries import _marks
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import json
 from typing import Iterable
 
 from hallu_core.data import prompts
-from hallu_core.store.run_kinds import run_kind
 from hallu_core.store.database import Store
+from hallu_core.store.run_kinds import run_kind
 
 Source = tuple[str, str]  # ("detector", name) | ("labels", annotator)
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from hallu_core.detection.detectors import calibrate
 from hallu_core.store.types import Span, Token, content_hash
 
 Progress = Callable[[int, int, str], None]
@@ -87,8 +88,6 @@ class BaseDetector:
     @property
     def calibration(self):
         """This detector's calibration map (calibrate.DetectorCalibration), or None."""
-        from hallu_core.detection.detectors import calibrate
-
         if not self.use_calibration:
             return None
         key = (self.name, self.fingerprint(), self.calibration_dir)

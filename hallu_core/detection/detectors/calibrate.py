@@ -156,14 +156,12 @@ class DetectorCalibration:
 
     def apply(self, results: list, tasks: list[str]) -> list:
         """Results with calibrated scores; spans scoring under the threshold are dropped."""
-        from hallu_core.detection.detectors.base import DetectResult
-
         out = []
         for result, task in zip(results, tasks):
             cal = self.span_map(task)
             spans = [replace(s, score=round(cal.apply(s.score), 4), raw_score=s.score) for s in result.spans]
-            out.append(DetectResult([s for s in spans if s.score >= self.threshold],
-                                    round(self.response_map(task).apply(result.response_score), 4)))
+            out.append(replace(result, spans=[s for s in spans if s.score >= self.threshold],
+                               response_score=round(self.response_map(task).apply(result.response_score), 4)))
         return out
 
     def to_dict(self) -> dict:

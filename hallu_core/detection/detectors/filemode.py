@@ -30,8 +30,8 @@ def gold_spans(record: GenerationRecord) -> list[Span]:
 def items_from_records(records: list[GenerationRecord]) -> list[DetectItem]:
     """The items the workspace path builds for the same rows after `hallu import` (one builder,
     `detect.detect_item`): responses sharing a source are each other's `samples` (RAGTruth: 6 models)."""
-    from hallu_core.detection.detect import detect_item
     from hallu_core.data.io import example_for
+    from hallu_core.detection.detect import detect_item
 
     examples = {r.id: example_for(r, "file") for r in records}
     outputs = {r.id: Generation(r.id, examples[r.id].id, r.model, r.response) for r in records}

@@ -20,7 +20,7 @@ from pathlib import Path
 from hallu_core.store.types import Span
 
 from hallu_core.detection.detectors.base import DetectItem, Progress, no_progress
-from hallu_core.detection.detectors.span import (ADAPTER_FILE, BUNDLED, CONFIG_FILE, attach_adapter, backbone_path, context_text, encode,
+from hallu_core.detection.detectors.span_model import (ADAPTER_FILE, BUNDLED, CONFIG_FILE, attach_adapter, backbone_path, context_text, encode,
                    read_artifact_config)
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from hallu_core.detection.detectors.span import context_text, compact_source
 from hallu_core.detection.detectors.base import DetectItem
+from hallu_core.detection.detectors.span_model import compact_source, context_text
 from hallu_core.detection.detectors.span_train import TrainExample
 from hallu_core.detection.detectors.text import sentences
 

@@ -1,0 +1,57 @@
+"""What every `hallu` command shares: the --workspace option, the store it opens, a progress bar."""
+from __future__ import annotations
+
+import functools
+
+import click
+
+from hallu_core.data.records import ImportValidationError
+from hallu_core.data.workspace import ENV_VAR, open_workspace
+from hallu_core.errors import ModelLoadError
+from hallu_core.store.database import StoreError
+
+workspace_option = click.option(
+    "--workspace", "-w", type=click.Path(file_okay=False), envvar=ENV_VAR, default=None,
+    help=f"Workspace folder (default: ${ENV_VAR}, else the embedded default workspace).")
+
+
+def with_store(command):
+    """Open the workspace for a command and turn known failures into clear, non-zero exits."""
+    @workspace_option
+    @functools.wraps(command)
+    def wrapper(workspace, **kwargs):
+        try:
+            store = open_workspace(workspace)
+            return command(store, **kwargs)
+        except ImportValidationError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except (StoreError, ValueError, ModelLoadError, OSError) as exc:  # OSError: HF loaders, missing files
+            raise click.ClickException(str(exc)) from exc
+    return wrapper
+
+
+def progress_bar(description: str):
+    """A tqdm bar driven by the core's progress(done, total, message) callable."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, unit="it", dynamic_ncols=True, disable=None)
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.n = done
+        if message:
+            bar.set_postfix_str(message[:60], refresh=False)
+        bar.refresh()
+
+    progress.close = bar.close
+    return progress
+
+
+def run_with_bar(description: str, work):
+    """`work(progress)` under a progress bar that is closed however the work ends."""
+    bar = progress_bar(description)
+    try:
+        return work(bar)
+    finally:
+        bar.close()
