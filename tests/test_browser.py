@@ -10,7 +10,7 @@ import json
 import pytest
 
 from fixtures_dashboard import build_synthetic
-from helpers.browser import ARTIFACTS, MARKS, browser, serve, stop, wait_idle  # noqa: F401 (browser: a fixture)
+from helpers.browser import ARTIFACTS, MARKS, browser, choose, serve, stop, wait_idle  # noqa: F401 (browser: a fixture)
 
 pytestmark = MARKS
 try:
@@ -124,6 +124,25 @@ def test_click_through_on_the_default_workspace(browser, tmp_path):
         page, dialogs = new_page(browser)
         walk(page, url, "default")
         assert dialogs == []
+        page.close()
+    finally:
+        stop(proc)
+
+
+def test_a_deep_link_on_a_fresh_server_takes_the_first_change(browser, tmp_path):
+    """The first visitor of a just-started server opens /inspect, not /: the first filter they pick
+    applies (it was dropped: Streamlit served that first run from pages/, with other widget ids)."""
+    ws = build_synthetic(tmp_path / "ws")
+    proc, url = serve(ws, tmp_path / "serve.log")
+    try:
+        page, _ = new_page(browser)
+        page.goto(url + "/inspect?task=qa")
+        expect(page.locator("h1", has_text="Inspect")).to_be_visible(timeout=60000)
+        wait_idle(page)
+        choose(page, "f-det", "lexical")
+        expect(page.locator(".st-key-f-det input").first).to_have_value("lexical", timeout=30000)
+        assert "task=qa" in page.url  # the link's own parameters survive the hop through app.py
+        shot(page, "synthetic-6-deep-link-first-change")
         page.close()
     finally:
         stop(proc)

@@ -62,14 +62,18 @@ def frame() -> None:
     """Called first by every page: the app's frame (sidebar, a link's ?judge=) when app.py did not run it.
 
     Streamlit serves a deep link (/label) on a freshly started server from the `pages/` folder
-    before `app.py` has declared its navigation once, so a page must not rely on the frame."""
+    before `app.py` has declared its navigation once; that run hands over to app.py at once. Under
+    AppTest's switch_page a page runs alone, and this frame is all it gets."""
     if st.session_state.get(FRAME):
         return
     from hallu_core.ui.judge import adopt_url_judge
 
     st.set_page_config(page_title="Hallu", layout="wide")
-    if len(_known_pages()) > 1:  # Streamlit is serving the pages/ folder: show the app's menu instead
-        st.navigation(pages())  # the app's menu, not Streamlit's list of files; this page goes on running
+    if len(_known_pages()) > 1:  # Streamlit is serving the pages/ folder: run this page through app.py instead
+        st.navigation(pages())
+        # widget ids depend on which script ran the page: rendered from here, the visitor's first change
+        # would reach app.py's run under another id and be dropped
+        st.rerun()
     sidebar()
     adopt_url_judge()
 
