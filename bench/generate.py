@@ -61,7 +61,7 @@ def main() -> None:
         backend = HFBackend.load(location)
         prompts = [e.prompt for e in build_world(0, eval_size=max(args.prompts, 3)).eval_examples][: args.prompts]
         # min_new_tokens-free greedy; the same prompts either way, so both modes do the same work
-        decoding = DecodingConfig("greedy", max_new_tokens=args.max_new_tokens)
+        decoding = DecodingConfig(strategy="greedy", max_new_tokens=args.max_new_tokens)
         backend.generate(prompts[:2], decoding)  # warm-up
         batched_s, batched_tokens = timed(backend, prompts, decoding, args.batch_size, args.repeats)
         single_s, single_tokens = timed(backend, prompts, decoding, 1, args.repeats)

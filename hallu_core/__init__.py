@@ -9,7 +9,8 @@
     jobs                                    background work
     cli | ui                                the command line | Streamlit helpers (pages/ use ui)
 
-A room imports only from rooms above it in this list (and `errors`, which imports nothing);
+A room imports only from rooms above it in this list, and from the two modules beside them:
+`errors` (exception types; imports nothing) and `validated` (the base of every config; pydantic).
 tests/test_architecture.py fails on an import that points the other way or closes a cycle.
 """
 import os

@@ -21,8 +21,8 @@ from hallu_core.store.database import Store  # noqa: E402
 from hallu_core.store.types import Checkpoint, Example, Run, generation_id  # noqa: E402
 
 PROMPTS = ["Ada Lindqvist was born in", "Question: In which city was Bo Varesh born?\nAnswer:", "Café", "Bo"]
-GREEDY = DecodingConfig("greedy", max_new_tokens=12)
-SAMPLE = DecodingConfig("sample", temperature=1.0, top_p=0.9, top_k=20, num_samples=3, max_new_tokens=10, seed=3)
+GREEDY = DecodingConfig(strategy="greedy", max_new_tokens=12)
+SAMPLE = DecodingConfig(strategy="sample", temperature=1.0, top_p=0.9, top_k=20, num_samples=3, max_new_tokens=10, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_sampling_gives_n_samples_reproducibly(backend):
 
 
 def test_beam_search_returns_the_top_beams(backend):
-    beam = DecodingConfig("beam", num_beams=3, num_samples=2, max_new_tokens=8)
+    beam = DecodingConfig(strategy="beam", num_beams=3, num_samples=2, max_new_tokens=8)
     outputs = backend.generate(PROMPTS[:2], beam)
     assert [len(o) for o in outputs] == [2, 2]
     for samples in outputs:
@@ -137,7 +137,7 @@ def test_rerun_skips_existing_generations(tmp_path, tiny_dir):
     assert g.tokens and g.meta["logprob_basis"] == "model"
     again = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY, SAMPLE])
     assert again == {"generated": 0, "skipped": 16, "checkpoints": 1}
-    more = DecodingConfig("greedy", max_new_tokens=4)  # a new decoding only adds its own
+    more = DecodingConfig(strategy="greedy", max_new_tokens=4)  # a new decoding only adds its own
     assert generate_for_checkpoints(store, ["ck0"], example_ids=["ex0"], decodings=[GREEDY, more])["generated"] == 1
 
 
@@ -193,7 +193,7 @@ def _with_sources(tmp_path, tiny_dir):
 
 def test_a_closed_book_id_is_the_id_generations_always_had():
     # the shipped sample_data/workspace stores this generation under this id (computed before templates existed)
-    decoding = DecodingConfig("greedy", max_new_tokens=40).hash_dict()
+    decoding = DecodingConfig(strategy="greedy", max_new_tokens=40).hash_dict()
     identity = prompts.identity(decoding, prompts.CLOSED_BOOK)
     assert generation_id("demo-s0-p0079-employer", "31ae5eabc0630931", identity, 0) == "bb2dffbd98af1aaf"
     assert prompts.identity(decoding, "{prompt}") == decoding  # closed-book written out is closed-book
@@ -254,7 +254,7 @@ def test_a_bad_template_is_refused_naming_field_and_value(template, named):
     from hallu_core.modeling.config import ConfigError, GenerateConfig
 
     with pytest.raises(ConfigError) as err:
-        GenerateConfig(("ck0",), prompt_template=template)
+        GenerateConfig(checkpoints=("ck0",), prompt_template=template)
     assert str(err.value).startswith(f"prompt_template = {template!r}: ") and named in str(err.value)
 
 
@@ -274,9 +274,9 @@ def test_the_template_survives_a_jobs_json_trip_and_old_configs_stay_closed_book
 
     from hallu_core.modeling.config import GenerateConfig
 
-    grounded = GenerateConfig(("ck0",), prompt_template="Facts: {source}\n{prompt}")
+    grounded = GenerateConfig(checkpoints=("ck0",), prompt_template="Facts: {source}\n{prompt}")
     assert GenerateConfig.from_dict(json.loads(json.dumps(grounded.to_dict()))) == grounded
-    before_templates = {k: v for k, v in GenerateConfig(("ck0",)).to_dict().items() if k != "prompt_template"}
+    before_templates = {k: v for k, v in GenerateConfig(checkpoints=("ck0",)).to_dict().items() if k != "prompt_template"}
     assert GenerateConfig.from_dict(before_templates).prompt_template == prompts.CLOSED_BOOK
 
 

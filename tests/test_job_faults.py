@@ -122,8 +122,8 @@ def gen_store(tmp_path, tiny_dir):
 
 def _generate_config(batch_size=4):
     return GenerateConfig(checkpoints=("ck",), dataset="d", batch_size=batch_size,
-                          decodings=(DecodingConfig("greedy", max_new_tokens=24),
-                                     DecodingConfig("sample", num_samples=2, max_new_tokens=16, seed=1)))
+                          decodings=(DecodingConfig(strategy="greedy", max_new_tokens=24),
+                                     DecodingConfig(strategy="sample", num_samples=2, max_new_tokens=16, seed=1)))
 
 
 def test_killed_generation_keeps_whole_rows_and_a_rerun_adds_no_duplicates(gen_store):

@@ -160,14 +160,14 @@ def test_train_config_names_the_bad_field(field, value, message, tiny_dir):
 def test_configs_round_trip_through_json(tiny_dir):
     config = _config(tiny_dir, lora_target_modules=("c_attn",))
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    gen = GenerateConfig(("ck1",), decodings=(DecodingConfig(), DecodingConfig("sample", temperature=0.8, top_p=0.95)))
+    gen = GenerateConfig(checkpoints=("ck1",), decodings=(DecodingConfig(), DecodingConfig(strategy="sample", temperature=0.8, top_p=0.95)))
     assert GenerateConfig.from_dict(json.loads(json.dumps(gen.to_dict()))) == gen
     assert GenerateConfig.from_dict(gen.to_dict()) == gen  # in-process, without a JSON trip (forms do this)
     assert [d.name for d in gen.decodings] == ["greedy", "sample-t0.8-p0.95"]
     with pytest.raises(ConfigError, match="unknown field"):
         TrainConfig.from_dict({**config.to_dict(), "lr": 1})
     with pytest.raises(ConfigError, match="num_samples"):
-        DecodingConfig("greedy", num_samples=2)
+        DecodingConfig(strategy="greedy", num_samples=2)
 
 
 @pytest.mark.gpu

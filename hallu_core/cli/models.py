@@ -1,7 +1,8 @@
-"""`hallu` commands that train and run models: demo, finetune, distill, generate."""
+"""`hallu` commands that train and run models: demo, finetune, distill, generate, config-schema."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 from pathlib import Path
 
@@ -34,30 +35,29 @@ def demo_command(store, seed, new_knowledge, report):
     click.echo(f"{summary['generations']} generations in {summary['seconds']['total']:.0f} s; workspace {store.root}")
 
 
-@click.command("finetune")
-@click.argument("config", type=click.Path(exists=True, dir_okay=False))
-@click.option("--run-id", help="Resume or name this run (default: derived from the config).")
-@with_store
-def finetune_command(store, config, run_id):
-    """Fine-tune a causal LM from a TrainConfig JSON file; resumes an interrupted run."""
-    from hallu_core.modeling.config import TrainConfig
-    from hallu_core.modeling.train import finetune
+def _training_command(name: str, config_class: str, trainer: str, doc: str) -> click.Command:
+    """`hallu finetune` / `hallu distill`: a config file in, a run out (resumed where it stopped). The
+    trainer is named as "module:function" and imported when the command runs (it loads torch)."""
+    @click.command(name, help=doc)
+    @click.argument("config", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--run-id", help="Resume or name this run (default: derived from the config).")
+    @with_store
+    def command(store, config, run_id):
+        from hallu_core.modeling import config as configs
 
-    _echo_run(store, run_with_bar("finetune", lambda bar: finetune(store, TrainConfig.from_file(config),
-                                                                    run_id=run_id, progress=bar)))
+        module, function = trainer.split(":")
+        train = getattr(importlib.import_module(module), function)
+        cfg = getattr(configs, config_class).from_file(config)
+        _echo_run(store, run_with_bar(name, lambda bar: train(store, cfg, run_id=run_id, progress=bar)))
+    return command
 
 
-@click.command("distill")
-@click.argument("config", type=click.Path(exists=True, dir_okay=False))
-@click.option("--run-id", help="Resume or name this run (default: derived from the config).")
-@with_store
-def distill_command(store, config, run_id):
-    """Distil a teacher into a student from a DistillConfig JSON file; resumes an interrupted run."""
-    from hallu_core.modeling.config import DistillConfig
-    from hallu_core.modeling.distill import distill
-
-    _echo_run(store, run_with_bar("distill", lambda bar: distill(store, DistillConfig.from_file(config),
-                                                                  run_id=run_id, progress=bar)))
+finetune_command = _training_command(
+    "finetune", "TrainConfig", "hallu_core.modeling.train:finetune",
+    "Fine-tune a causal LM from a TrainConfig JSON file; resumes an interrupted run.")
+distill_command = _training_command(
+    "distill", "DistillConfig", "hallu_core.modeling.distill:distill",
+    "Distil a teacher into a student from a DistillConfig JSON file; resumes an interrupted run.")
 
 
 def _echo_run(store, run) -> None:
@@ -95,12 +95,24 @@ def generate_command(store, config, run_id, checkpoint_ids, dataset, strategy, t
         refs = list(checkpoint_ids) + ([run_id] if run_id else [])
         if not refs:
             raise click.UsageError("name checkpoints with --run or --checkpoint, or give a CONFIG file")
-        decoding = DecodingConfig(strategy, num_beams, temperature, top_p, top_k, num_samples, max_new_tokens)
-        cfg = GenerateConfig(tuple(refs), dataset, (decoding,), batch_size)
+        decoding = DecodingConfig(strategy=strategy, num_beams=num_beams, temperature=temperature, top_p=top_p,
+                                  top_k=top_k, num_samples=num_samples, max_new_tokens=max_new_tokens)
+        cfg = GenerateConfig(checkpoints=tuple(refs), dataset=dataset, decodings=(decoding,), batch_size=batch_size)
     if prompt_template is not None:
-        cfg = dataclasses.replace(cfg, prompt_template=prompt_template)  # validated again by __post_init__
+        cfg = cfg.replace(prompt_template=prompt_template)  # checked again, as a new config is
     summary = run_with_bar("generate", lambda bar: generate_from_config(store, cfg, progress=bar))
     click.echo(json.dumps(summary))
 
 
-COMMANDS = [demo_command, finetune_command, distill_command, generate_command]
+@click.command("config-schema")
+@click.argument("name", type=click.Choice(["finetune", "distill", "generate", "decoding"]))
+def config_schema_command(name):
+    """Print the JSON schema of a config file: each field's type, default, bounds and what it allows."""
+    from hallu_core.modeling import config
+
+    model = {"finetune": config.TrainConfig, "distill": config.DistillConfig, "generate": config.GenerateConfig,
+             "decoding": config.DecodingConfig}[name]
+    click.echo(json.dumps(model.model_json_schema(), indent=1))
+
+
+COMMANDS = [demo_command, finetune_command, distill_command, generate_command, config_schema_command]

@@ -44,6 +44,7 @@ def sidebar() -> None:
 
 
 FRAME = "_hallu_frame_running"
+HANDED_OVER = "_hallu_handed_over_to_app"
 
 
 def pages() -> list:
@@ -69,11 +70,15 @@ def frame() -> None:
     from hallu_core.ui.judge import adopt_url_judge
 
     st.set_page_config(page_title="Hallu", layout="wide")
-    if len(_known_pages()) > 1:  # Streamlit is serving the pages/ folder: run this page through app.py instead
+    if len(_known_pages()) > 1:  # Streamlit is serving the pages/ folder: show the app's menu instead
         st.navigation(pages())
-        # widget ids depend on which script ran the page: rendered from here, the visitor's first change
-        # would reach app.py's run under another id and be dropped
-        st.rerun()
+        if st.context.headers and not st.session_state.get(HANDED_OVER):
+            # A browser's first visit: widget ids depend on which script ran the page; rendered from
+            # here, the visitor's first change would reach app.py's run under another id and be dropped.
+            # Once per session (no rerun loop), and never under AppTest (no browser, no headers), whose
+            # switch_page runs a page alone on purpose.
+            st.session_state[HANDED_OVER] = True
+            st.rerun()
     sidebar()
     adopt_url_judge()
 

@@ -14,14 +14,17 @@ import logging
 import random
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from hallu_core.store.types import Span
+from pydantic import Field, StrictInt, StrictStr
 
 from hallu_core.detection.detectors.base import DetectItem, Progress, no_progress
-from hallu_core.detection.detectors.span_model import (ADAPTER_FILE, BUNDLED, CONFIG_FILE, attach_adapter, backbone_path, context_text, encode,
-                   read_artifact_config)
+from hallu_core.detection.detectors.span_model import (
+    ADAPTER_FILE, BUNDLED, CONFIG_FILE, attach_adapter, backbone_path, context_text, encode, read_artifact_config,
+)
+from hallu_core.store.types import Span
+from hallu_core.validated import Config, number
 
 log = logging.getLogger(__name__)
 LORA_DEFAULT = {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": ["query", "key", "value", "dense"]}
@@ -36,20 +39,21 @@ class TrainExample:
     origin: str = "human"  # human | synthetic:<perturbation> | faithful
 
 
-@dataclass
-class TrainConfig:
-    backbone: str = BUNDLED
-    max_length: int = 384
-    overlap: int = 64
-    epochs: int = 2
-    lr: float = 5e-4
-    batch_size: int = 8
-    pos_weight: float = 2.0
-    warmup: float = 0.1
-    seed: int = 0
-    device: str | None = None
-    threads: int | None = None
-    lora: dict = field(default_factory=lambda: dict(LORA_DEFAULT))
+class TrainConfig(Config):
+    """How `train` fits the adapter; saved whole as the artifact's "recipe". Each description says what a
+    field allows (the error's words and the JSON schema's)."""
+    backbone: StrictStr = Field(BUNDLED, min_length=1, description="an HF encoder id or a local folder")
+    max_length: StrictInt = Field(384, gt=0, description="a positive integer (tokens per window)")
+    overlap: StrictInt = Field(64, ge=0, description="a non-negative integer (tokens two windows share)")
+    epochs: StrictInt = Field(2, gt=0, description="a positive integer")
+    lr: number(ge=0) = Field(5e-4, description="a non-negative number")
+    batch_size: StrictInt = Field(8, gt=0, description="a positive integer")
+    pos_weight: number(gt=0) = Field(2.0, description="a positive number (the hallucinated tokens' loss weight)")
+    warmup: number(ge=0, le=1) = Field(0.1, description="a number in [0, 1] (share of the steps)")
+    seed: StrictInt = Field(0, description="an integer")
+    device: StrictStr | None = Field(None, description="null (CUDA when available) or a torch device")
+    threads: StrictInt | None = Field(None, ge=0, description="null or a number of CPU threads")
+    lora: dict = Field(default_factory=lambda: dict(LORA_DEFAULT), description="peft LoRA settings (r, alpha, ...)")
 
 
 @dataclass
@@ -140,7 +144,7 @@ def train(examples: list[TrainExample], cfg: TrainConfig, init_adapter: str | No
     losses, step, started = [], 0, time.time()
     bar = tqdm(total=steps, desc="train span detector", unit="batch", disable=not show_bar)
     artifact = {"backbone": cfg.backbone, "max_length": cfg.max_length, "overlap": cfg.overlap, "combine": "min",
-                "lora": lora, "recipe": {**asdict(cfg), "examples": len(examples), "windows": len(rows),
+                "lora": lora, "recipe": {**cfg.model_dump(), "examples": len(examples), "windows": len(rows),
                                          "init_adapter": bool(init_adapter)}}
     model.train()
     for epoch in range(cfg.epochs):
