@@ -87,6 +87,25 @@ def test_runs_form_refuses_an_invalid_config(synthetic_ws, monkeypatch):  # noqa
     assert Store(synthetic_ws).jobs() == []
 
 
+def test_the_runs_forms_show_the_configs_own_defaults_and_limits(synthetic_ws, monkeypatch):  # noqa: F811
+    """One definition: a config's default moves the form's default, and its help says what the config allows."""
+    from hallu_core.modeling.config import DecodingConfig, DistillConfig, TrainConfig
+
+    at = open_page(synthetic_ws, "runs", monkeypatch)
+    inputs = {(n.label, n.key): n for n in at.number_input}
+    for (label, key), model, name in ((("Learning rate", None), TrainConfig, "learning_rate"),
+                                      (("Max steps (-1: use epochs)", None), TrainConfig, "max_steps"),
+                                      (("Temperature", "distill-t"), DistillConfig, "temperature"),
+                                      (("Max new tokens", None), DecodingConfig, "max_new_tokens")):
+        widget = next(w for (lab, k), w in inputs.items() if lab == label and (key is None or k == key))
+        field = model.model_fields[name]
+        assert widget.value == field.default
+        assert field.description in widget.help
+    monkeypatch.setattr(DecodingConfig.model_fields["max_new_tokens"], "default", 40)
+    at = open_page(synthetic_ws, "runs", monkeypatch)
+    assert next(w for w in at.number_input if w.label == "Max new tokens").value == 40
+
+
 def test_runs_shows_job_progress_log_and_error(tmp_path, monkeypatch):
     from fixtures_dashboard import build_synthetic
     from hallu_core.jobs.runner import start_job, wait_for

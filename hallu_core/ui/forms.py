@@ -1,4 +1,5 @@
-"""Forms that start background jobs; every config goes through its validating dataclass."""
+"""Forms that start background jobs; every config goes through its validating model (modeling/config.py),
+whose defaults and words the widgets show (`from_config`), so a form and a config file never disagree."""
 from __future__ import annotations
 
 import streamlit as st
@@ -9,6 +10,12 @@ from hallu_core.views import render
 
 ACTIVE_JOB = "runs_active_job"
 CUSTOM = "custom"  # the generate form's template choice that reads the custom template field
+
+
+def from_config(model, name: str) -> dict:
+    """A number widget's default and help, from the config field it fills."""
+    field = model.model_fields[name]
+    return {"value": field.default, "help": f"Allowed: {field.description}."}
 
 
 def _start(kind: str, args: dict) -> None:
@@ -39,16 +46,18 @@ def finetune_form() -> None:
         dataset = st.selectbox("Training dataset (prompt → reference)", datasets or ["(no datasets)"])
         c1, c2, c3 = st.columns(3)
         method = c1.radio("Method", ["full", "lora"], horizontal=True)
-        learning_rate = c2.number_input("Learning rate", value=5e-4, format="%.6f", min_value=0.0)
-        epochs = c3.number_input("Epochs", value=3.0, min_value=0.0, step=0.5)
+        learning_rate = c2.number_input("Learning rate", format="%.6f", min_value=0.0,
+                                        **from_config(TrainConfig, "learning_rate"))
+        epochs = c3.number_input("Epochs", min_value=0.0, step=0.5, **from_config(TrainConfig, "epochs"))
         c1, c2, c3 = st.columns(3)
-        batch_size = c1.number_input("Batch size", value=8, min_value=0, step=1)
-        max_steps = c2.number_input("Max steps (-1: use epochs)", value=-1, step=10)
-        every = c3.number_input("Eval and save every N steps", value=50, min_value=0, step=10)
+        batch_size = c1.number_input("Batch size", min_value=0, step=1, **from_config(TrainConfig, "batch_size"))
+        max_steps = c2.number_input("Max steps (-1: use epochs)", step=10, **from_config(TrainConfig, "max_steps"))
+        every = c3.number_input("Eval and save every N steps", min_value=0, step=10,
+                                **from_config(TrainConfig, "eval_every"))
         c1, c2, c3 = st.columns(3)
-        lora_r = c1.number_input("LoRA r", value=8, min_value=0, step=1)
-        lora_alpha = c2.number_input("LoRA alpha", value=16, min_value=0, step=1)
-        seed = c3.number_input("Seed", value=0, step=1)
+        lora_r = c1.number_input("LoRA r", min_value=0, step=1, **from_config(TrainConfig, "lora_r"))
+        lora_alpha = c2.number_input("LoRA alpha", min_value=0, step=1, **from_config(TrainConfig, "lora_alpha"))
+        seed = c3.number_input("Seed", step=1, **from_config(TrainConfig, "seed"))
         submitted = st.form_submit_button("Start fine-tune", type="primary")
     if submitted:
         from hallu_core.store.paths import PathNotAllowed, confine_model_ref
@@ -103,15 +112,21 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
         dataset = st.selectbox("Training dataset (prompt → reference)", datasets or ["(no datasets)"],
                                key="distill-ds")
         c1, c2, c3 = st.columns(3)
-        temperature = c1.number_input("Temperature", value=2.0, min_value=0.0, step=0.5, key="distill-t")
-        alpha = c2.number_input("Alpha (weight of the KL term; the rest: hard labels)", value=0.5, min_value=0.0,
-                                max_value=1.0, step=0.1, key="distill-alpha")
-        learning_rate = c3.number_input("Learning rate", value=5e-4, format="%.6f", min_value=0.0, key="distill-lr")
+        temperature = c1.number_input("Temperature", min_value=0.0, step=0.5, key="distill-t",
+                                      **from_config(DistillConfig, "temperature"))
+        alpha = c2.number_input("Alpha (weight of the KL term; the rest: hard labels)", min_value=0.0, max_value=1.0,
+                                step=0.1, key="distill-alpha", **from_config(DistillConfig, "alpha"))
+        learning_rate = c3.number_input("Learning rate", format="%.6f", min_value=0.0, key="distill-lr",
+                                        **from_config(DistillConfig, "learning_rate"))
         c1, c2, c3, c4 = st.columns(4)
-        epochs = c1.number_input("Epochs", value=3.0, min_value=0.0, step=0.5, key="distill-epochs")
-        max_steps = c2.number_input("Max steps (-1: use epochs)", value=-1, step=10, key="distill-steps")
-        batch_size = c3.number_input("Batch size", value=8, min_value=0, step=1, key="distill-bs")
-        every = c4.number_input("Eval and save every N steps", value=50, min_value=0, step=10, key="distill-every")
+        epochs = c1.number_input("Epochs", min_value=0.0, step=0.5, key="distill-epochs",
+                                 **from_config(DistillConfig, "epochs"))
+        max_steps = c2.number_input("Max steps (-1: use epochs)", step=10, key="distill-steps",
+                                    **from_config(DistillConfig, "max_steps"))
+        batch_size = c3.number_input("Batch size", min_value=0, step=1, key="distill-bs",
+                                     **from_config(DistillConfig, "batch_size"))
+        every = c4.number_input("Eval and save every N steps", min_value=0, step=10, key="distill-every",
+                                **from_config(DistillConfig, "eval_every"))
         submitted = st.form_submit_button("Start distillation", type="primary")
     if submitted:
         from hallu_core.modeling.model_refs import model_problem
@@ -156,13 +171,17 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
         dataset = st.selectbox("Prompts from dataset", ["(all examples)"] + datasets)
         c1, c2, c3, c4 = st.columns(4)
         strategy = c1.selectbox("Decoding", ["greedy", "beam", "sample"])
-        temperature = c2.number_input("Temperature", value=1.0, min_value=0.0, step=0.1)
-        top_p = c3.number_input("Top-p", value=1.0, min_value=0.0, max_value=1.0, step=0.05)
-        top_k = c4.number_input("Top-k (0 = off)", value=0, min_value=0, step=1)
+        temperature = c2.number_input("Temperature", min_value=0.0, step=0.1,
+                                      **from_config(DecodingConfig, "temperature"))
+        top_p = c3.number_input("Top-p", min_value=0.0, max_value=1.0, step=0.05,
+                                **from_config(DecodingConfig, "top_p"))
+        top_k = c4.number_input("Top-k (0 = off)", min_value=0, step=1, **from_config(DecodingConfig, "top_k"))
         c1, c2, c3 = st.columns(3)
-        num_beams = c1.number_input("Beams", value=1, min_value=1, step=1)
-        num_samples = c2.number_input("Samples per prompt", value=1, min_value=1, step=1)
-        max_new_tokens = c3.number_input("Max new tokens", value=64, min_value=1, step=8)
+        num_beams = c1.number_input("Beams", min_value=1, step=1, **from_config(DecodingConfig, "num_beams"))
+        num_samples = c2.number_input("Samples per prompt", min_value=1, step=1,
+                                      **from_config(DecodingConfig, "num_samples"))
+        max_new_tokens = c3.number_input("Max new tokens", min_value=1, step=8,
+                                         **from_config(DecodingConfig, "max_new_tokens"))
         c1, c2 = st.columns([1, 3])
         template = c1.selectbox("Prompt template", [*prompts.TEMPLATES, CUSTOM],
                                 help="closed-book: the prompt as is; grounded: the example's source, then the prompt")
