@@ -28,9 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hallu_core.views import compare as cmp  # noqa: E402
-from hallu_core.views import generation_list as gl  # noqa: E402
-from hallu_core.views import queries as q  # noqa: E402
+from hallu_core.views import compare as cmp, generation_list as gl, queries as q  # noqa: E402
 from hallu_core.data import synthetic  # noqa: E402
 from hallu_core.store.database import Store  # noqa: E402
 

@@ -18,8 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from hallu_core.detection.detectors import get_detector  # noqa: E402
-from hallu_core.detection.detectors import encoder  # noqa: E402
+from hallu_core.detection.detectors import get_detector, encoder  # noqa: E402
 from hallu_core.detection.detectors.filemode import items_from_records, read_records  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/ragtruth_dev.jsonl"

@@ -3,11 +3,9 @@ and a run with nothing to judge gives no sentence that claims anything."""
 from fixtures_dashboard import imported_ws, synthetic_ws  # noqa: F401
 from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, Span
 from hallu_core.views import finding_sentences
-from hallu_core.views.finding_sentences import Finding
-from hallu_core.views.finding_sentences import decoding_finding
-from hallu_core.views.finding_sentences import knowledge_finding
-from hallu_core.views.finding_sentences import loss_finding
-from hallu_core.views.finding_sentences import template_finding
+from hallu_core.views.finding_sentences import (
+    Finding, decoding_finding, knowledge_finding, loss_finding, template_finding,
+)
 from hallu_core.views.findings import run_findings
 
 KNOWLEDGE = ("known", "new")

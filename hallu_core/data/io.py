@@ -12,10 +12,10 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
+from hallu_core.data import prompts, tables
 from hallu_core.data.records import (
     GenerationRecord, ImportValidationError, Problem, check_example, check_generation,
 )
-from hallu_core.data import prompts, tables
 from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, content_hash
 

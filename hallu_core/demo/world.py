@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hallu_core.demo import text
-from hallu_core.store.types import Example
 from hallu_core.demo.vocab import (
     AWARDS, BIRTH_YEARS, CITIES, EMPLOYERS, FIELD_VOCAB, NAME_SYLLABLES, PROFESSIONS, SPOUSES,
 )
+from hallu_core.store.types import Example
 
 STATUSES = ("known", "new", "unseen")
 FINETUNE_SETS = ("known-only", "new-knowledge")

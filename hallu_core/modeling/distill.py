@@ -28,10 +28,10 @@ from transformers import AutoConfig, AutoModelForCausalLM, Trainer, TrainerCallb
 
 from hallu_core.modeling.config import ConfigError, DistillConfig, SHRINK
 from hallu_core.modeling.models import load_model, load_tokenizer
-from hallu_core.store.database import Store
 from hallu_core.modeling.train import (Progress, _base_location, _trainer, last_complete_checkpoint, register_run, run_dir,
                     run_id_for, train_recorded)
 from hallu_core.modeling.train_data import IGNORE, load_records, split_records, tokenize_records
+from hallu_core.store.database import Store
 from hallu_core.store.types import Run
 
 log = logging.getLogger(__name__)

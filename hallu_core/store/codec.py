@@ -3,16 +3,9 @@ from __future__ import annotations
 
 import json
 
-from hallu_core.store.types import Checkpoint
-from hallu_core.store.types import Detection
-from hallu_core.store.types import Example
-from hallu_core.store.types import Generation
-from hallu_core.store.types import Job
-from hallu_core.store.types import Label
-from hallu_core.store.types import Run
-from hallu_core.store.types import Token
-from hallu_core.store.types import canonical_json
-from hallu_core.store.types import spans_from_json
+from hallu_core.store.types import (
+    Checkpoint, Detection, Example, Generation, Job, Label, Run, Token, canonical_json, spans_from_json,
+)
 
 
 def json_text(value) -> str:

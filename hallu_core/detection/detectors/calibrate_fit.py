@@ -15,9 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from hallu_core.detection.metrics import response_prf, span_prf
-
 from hallu_core.detection.detectors import calibrate
+from hallu_core.detection.metrics import response_prf, span_prf
 
 GRID = [round(float(t), 2) for t in np.arange(0.0, 0.96, 0.05)]
 MIN_TASK_SPANS = 60  # a task gets its own span map only with this many spans (else the pooled one)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import math
 
-from hallu_core.store.types import Span
-
 from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, result_from_spans
+from hallu_core.store.types import Span
 
 
 class TokenConfidence(BaseDetector):

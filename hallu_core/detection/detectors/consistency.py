@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from hallu_core.store.types import Span
-
-from hallu_core.detection.detectors.base import BaseDetector
-from hallu_core.detection.detectors.base import DetectItem
-from hallu_core.detection.detectors.base import DetectResult
-from hallu_core.detection.detectors.base import Progress
-from hallu_core.detection.detectors.base import no_progress
-from hallu_core.detection.detectors.base import result_from_spans
+from hallu_core.detection.detectors.base import (
+    BaseDetector, DetectItem, DetectResult, Progress, no_progress, result_from_spans,
+)
 from hallu_core.detection.detectors.encoder import encode, windowed
 from hallu_core.detection.detectors.text import clauses, sentences
+from hallu_core.store.types import Span
 
 
 def clause_consistency(items: list[DetectItem], model_path: str | None = None):

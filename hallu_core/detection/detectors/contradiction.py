@@ -6,12 +6,11 @@ another sentence, is flagged with the earlier mention as evidence.
 """
 from __future__ import annotations
 
-from hallu_core.store.types import Span
-
 from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, result_from_spans
 from hallu_core.detection.detectors.evidence import passage
 from hallu_core.detection.detectors.lexical import tag_words
 from hallu_core.detection.detectors.text import sentences, words
+from hallu_core.store.types import Span
 
 # "born in Paris", "founded in 1990": key word, one linking word, value. Looser patterns
 # mostly catch lists ("included Reba ... included Eric"), which are not contradictions.

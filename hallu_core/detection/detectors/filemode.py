@@ -7,10 +7,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from hallu_core.data.records import GenerationRecord
-from hallu_core.store.types import Generation, Span
-
 from hallu_core.detection.detectors.base import DetectItem, Progress
 from hallu_core.detection.detectors.registry import get_detector
+from hallu_core.store.types import Generation, Span
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hallu_core.detection.metrics import prf, response_prf, span_prf
-from hallu_core.store.types import Span, content_hash
-
 from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, Progress, no_progress
 from hallu_core.detection.detectors.calibrate_fit import group_folds
 from hallu_core.detection.detectors.evidence import NONE_FOUND
 from hallu_core.detection.detectors.units import (CLAUSE_FEATURES, RESPONSE_FEATURES, WORD_FEATURES, Units, build_units, clause_labels,
                     word_labels, word_runs)
+from hallu_core.detection.metrics import prf, response_prf, span_prf
+from hallu_core.store.types import Span, content_hash
 
 log = logging.getLogger(__name__)
 BUILTIN = Path(__file__).with_name("weights")

@@ -9,11 +9,10 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from hallu_core.store.types import Span
-
 from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, result_from_spans
 from hallu_core.detection.detectors.evidence import NONE_FOUND, passage
 from hallu_core.detection.detectors.text import is_content, is_name, is_number, normalize, sentences, words
+from hallu_core.store.types import Span
 
 KIND_SCORE = {"number": 0.9, "name": 0.75, "word": 0.45}
 _CLOCK = re.compile(r"\b(\d{1,2}):(\d{1,2})\b")

@@ -12,15 +12,11 @@ import logging
 import os
 from functools import lru_cache
 
-from hallu_core.store.types import Span
-
-from hallu_core.detection.detectors.base import BaseDetector
-from hallu_core.detection.detectors.base import DetectItem
-from hallu_core.detection.detectors.base import DetectResult
-from hallu_core.detection.detectors.base import Progress
-from hallu_core.detection.detectors.base import no_progress
-from hallu_core.detection.detectors.base import result_from_spans
+from hallu_core.detection.detectors.base import (
+    BaseDetector, DetectItem, DetectResult, Progress, no_progress, result_from_spans,
+)
 from hallu_core.detection.detectors.text import sentences
+from hallu_core.store.types import Span
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,11 @@ import json
 import re
 from dataclasses import dataclass
 
-from hallu_core.store.types import Span
-
 from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, result_from_spans
 from hallu_core.detection.detectors.evidence import NONE_FOUND, passage
 from hallu_core.detection.detectors.record_hours import hours_claims, parse_hours
 from hallu_core.detection.detectors.text import sentences
+from hallu_core.store.types import Span
 
 # output phrase -> record attribute path; `park` marks phrases that only count in a clause about parking
 SLOTS: list[tuple[str, str]] = [

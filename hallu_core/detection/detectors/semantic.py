@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from hallu_core.store.types import Span
-
-from hallu_core.detection.detectors.base import BaseDetector
-from hallu_core.detection.detectors.base import DetectItem
-from hallu_core.detection.detectors.base import DetectResult
-from hallu_core.detection.detectors.base import Progress
-from hallu_core.detection.detectors.base import no_progress
-from hallu_core.detection.detectors.base import result_from_spans
+from hallu_core.detection.detectors.base import (
+    BaseDetector, DetectItem, DetectResult, Progress, no_progress, result_from_spans,
+)
 from hallu_core.detection.detectors.encoder import encode, windowed
 from hallu_core.detection.detectors.evidence import NONE_FOUND, passage
 from hallu_core.detection.detectors.text import Piece, clauses, sentences
+from hallu_core.store.types import Span
 
 
 EVIDENCE_FLOOR = 0.3  # MiniLM cosine under which the closest source sentence is unrelated (measured on the demo)

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hallu_core.store.types import Span
-
 from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, Progress, no_progress
+from hallu_core.store.types import Span
 
 log = logging.getLogger(__name__)
 from hallu_core.detection.detectors.span_model import (

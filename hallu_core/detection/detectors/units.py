@@ -5,14 +5,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hallu_core.store.types import Span
-
 from hallu_core.detection.detectors.base import DetectItem
 from hallu_core.detection.detectors.encoder import windowed
 from hallu_core.detection.detectors.features import FEATURES, _locate, batch_features
 from hallu_core.detection.detectors.record import RECORD_FEATURES, record_features
 from hallu_core.detection.detectors.record_claims import RecordClaims
 from hallu_core.detection.detectors.text import clauses
+from hallu_core.store.types import Span
 
 _F = {n: i for i, n in enumerate(FEATURES)}
 CLAUSE_FEATURES = [f"mean_{n}" for n in FEATURES] + [f"max_{n}" for n in FEATURES] + ["n_words", "n_unsupported"]
