@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import ARTIFACTS, MARKS, browser, choose, server  # noqa: F401 (browser, server: fixtures)
+from helpers.browser import ARTIFACTS, MARKS, browser, choose, server, wait_idle  # noqa: F401 (browser, server: fixtures)
 from helpers.labeling import build
 
 pytestmark = MARKS
@@ -174,6 +174,7 @@ def test_two_annotators_agreement_adjudication_and_export(browser, server, works
     expect(gus.get_by_text("hidden while labeling blind")).to_be_visible()
     gus.get_by_text("Adjudicator view", exact=True).click()
     expect(gus.get_by_text("Agreement between annotators")).to_be_visible(timeout=20_000)
+    wait_idle(gus)  # the export button is built by this run: a click during the run can be lost
     gus.screenshot(path=str(ARTIFACTS / "label-agreement-export.png"), full_page=True)
     with gus.expect_download(timeout=30_000) as info:
         gus.get_by_role("button", name="Download labels").click()
