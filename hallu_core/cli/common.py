@@ -1,11 +1,11 @@
-"""What every `hallu` command shares: the --workspace option, the store it opens, a progress bar."""
+"""What every `hallu` command shares: the --workspace option, the store it opens, clear errors, a progress bar."""
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 
 import click
 
-from hallu_core.data.records import ImportValidationError
 from hallu_core.data.workspace import ENV_VAR, open_workspace
 from hallu_core.errors import ModelLoadError
 from hallu_core.store.database import StoreError
@@ -15,18 +15,23 @@ workspace_option = click.option(
     help=f"Workspace folder (default: ${ENV_VAR}, else the embedded default workspace).")
 
 
+@contextmanager
+def clear_errors():
+    """Known failures (a refused file, a bad value, a model or workspace that cannot load) as one clear
+    line and a non-zero exit, never a traceback."""
+    try:
+        yield
+    except (StoreError, ValueError, ModelLoadError, OSError) as exc:  # ValueError: a refused import too
+        raise click.ClickException(str(exc)) from exc
+
+
 def with_store(command):
-    """Open the workspace for a command and turn known failures into clear, non-zero exits."""
+    """Open the workspace for a command, under `clear_errors`."""
     @workspace_option
     @functools.wraps(command)
     def wrapper(workspace, **kwargs):
-        try:
-            store = open_workspace(workspace)
-            return command(store, **kwargs)
-        except ImportValidationError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except (StoreError, ValueError, ModelLoadError, OSError) as exc:  # OSError: HF loaders, missing files
-            raise click.ClickException(str(exc)) from exc
+        with clear_errors():
+            return command(open_workspace(workspace), **kwargs)
     return wrapper
 
 

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from hallu_core.cli.common import run_with_bar, with_store, workspace_option
+from hallu_core.cli.common import clear_errors, run_with_bar, with_store, workspace_option
 
 
 def _known_detector(ctx, param, names):
@@ -54,15 +54,11 @@ def detectors_command():
 @click.option("--model", help="For plug-in detectors: an HF model id or local folder.")
 def detect_file_command(in_file, detector, out, train_on, model):
     """Detect on a RAGTruth-schema file without a workspace: one {"id", "spans"} line per input."""
-    from hallu_core.data.records import ImportValidationError
     from hallu_core.detection.detectors.filemode import detect_file
-    from hallu_core.errors import ModelLoadError
 
-    try:
+    with clear_errors():
         count = run_with_bar(detector, lambda bar: detect_file(in_file, detector, out, train_on=train_on,
                                                                  progress=bar, **({"model": model} if model else {})))
-    except (ImportValidationError, ValueError, ModelLoadError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"out": out, "responses": count}))
 
 
@@ -157,7 +153,7 @@ def train_detector_command(data_files, annotators, workspace, out, init, backbon
     if not data_files and not annotators:
         raise click.UsageError("give labeled data: --data FILE and/or --annotator NAME")
     init_adapter = {"builtin": str(BUILTIN_SPAN), "none": None}.get(init, init)
-    try:
+    with clear_errors():
         artifact = read_artifact_config(init_adapter) if init_adapter else {}
         if backbone and init_adapter:
             raise click.UsageError("--backbone trains a fresh adapter: add --from none")
@@ -167,8 +163,6 @@ def train_detector_command(data_files, annotators, workspace, out, init, backbon
         cfg = TrainConfig(backbone=backbone or artifact.get("backbone", BUNDLED), max_length=max_length,
                           epochs=epochs, lr=lr, batch_size=batch_size, device=device, threads=threads, seed=seed)
         result = train(examples, cfg, init_adapter=init_adapter, show_bar=True)
-    except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
     thresholds = artifact.get("thresholds", {"": 0.5})
     path = write_artifact(out, result.state, {**result.artifact, "thresholds": thresholds,
                                               "max_windows": artifact.get("max_windows", 3)})

@@ -7,10 +7,9 @@ import sys
 
 import click
 
-from hallu_core.cli.common import with_store, workspace_option
+from hallu_core.cli.common import clear_errors, with_store, workspace_option
 from hallu_core.data.bundle import app_path
 from hallu_core.data.workspace import ENV_VAR, open_workspace
-from hallu_core.store.database import StoreError
 
 
 @click.command("import")
@@ -76,11 +75,9 @@ def jobs_command(store, as_json):
 @workspace_option
 def serve_command(port, host, workspace):
     """Start the dashboard on the workspace."""
-    try:
+    with clear_errors():
         app = app_path()
         store = open_workspace(workspace)  # builds the default workspace before the server starts
-    except (StoreError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
     env = {**os.environ, ENV_VAR: str(store.root)}
     command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.port", str(port), "--server.address", host, "--server.headless", "true",

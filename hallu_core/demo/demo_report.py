@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Mapping
 
 from hallu_core.data import prompts
 from hallu_core.demo.oracle import oracle_spans
+from hallu_core.detection.detect import run_detection
 from hallu_core.store.types import Checkpoint, Example, Generation, Label
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ def run_detectors(store, run_id: str, names: Iterable[str], progress: Progress |
     for index, name in enumerate(names):
         started = time.monotonic()
         try:
-            from hallu_core.detection.detect import run_detection
-
             summary = run_detection(store, name, run_id=run_id)
         except Exception as exc:  # a detector still being written must not sink the demo
             log.warning("detector %s skipped: %s: %s", name, type(exc).__name__, exc)

@@ -164,9 +164,9 @@ def _tag(seed: int, sizes: DemoSizes) -> str:
 def _train_runs(store: Store, world: World, world_dir: Path, base_dir: Path, seed: int, tag: str, sizes: DemoSizes,
                 progress: Progress) -> dict[str, Run]:
     """The four runs from the base model, in order (the distilled student's teacher is known-only's last step)."""
-    schedule = dict(epochs=sizes.finetune_epochs, batch_size=sizes.finetune_batch,
-                  save_every=sizes.save_every, eval_every=sizes.save_every, lr_scheduler="constant",
-                  val_fraction=0.1, seed=seed, max_length=128, report_to=("tensorboard",))
+    schedule = dict(epochs=sizes.finetune_epochs, batch_size=sizes.finetune_batch, save_every=sizes.save_every,
+                    eval_every=sizes.save_every, lr_scheduler="constant", val_fraction=0.1, seed=seed,
+                    max_length=128, report_to=("tensorboard",))
     runs: dict[str, Run] = {}
     for k, name in enumerate(RUNS):
         data = "known-only" if name == "known-only" else "new-knowledge"

@@ -16,15 +16,14 @@ import numpy as np
 
 from hallu_core.store import side_vectors
 from hallu_core.store.database import Store
-from hallu_core.views.generation_list import _like
-from hallu_core.views.queries import Source, _rows
+from hallu_core.views.queries import Source, dicts, like_pattern
 
 Side = tuple[str, str]
 
 
 def example_generations(store: Store, example_id: str) -> list[dict]:
     """All generations of one example (sample 0 first) with their checkpoint names."""
-    return _rows(store.query(
+    return dicts(store.query(
         """SELECT g.id, g.checkpoint_id, g.decoding_name AS decoding, g.sample_index, c.name AS checkpoint,
                   c.step, r.name AS run FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id
            JOIN runs r ON r.id = c.run_id WHERE g.example_id = ? ORDER BY g.sample_index, r.created_at, c.step""",
@@ -112,8 +111,6 @@ def _ranked(store: Store, p: _Pairs, side_a: Side, side_b: Side, source: Source,
             offset: int) -> list[dict]:
     """One page of a ranking: by span change, then score change (a NULL score counts as no change), then
     prompt id. Numbers sort the change; ids are read for the page and the rows tied with its last one."""
-    if kind not in RANKINGS:
-        raise ValueError("kind must be regressions or fixes")
     sign = 1 if kind == "regressions" else -1
     change = sign * (p.b_spans - p.a_spans)
     score_change = np.nan_to_num(sign * (p.b_scores - p.a_scores), nan=0.0)
@@ -205,9 +202,9 @@ def shared_examples(store: Store, sides: list[Side], limit: int = 200, search: s
         params += [ckpt, dec]
     if search.strip():
         clauses.append("e.prompt LIKE ? ESCAPE '\\'")
-        params.append(_like(search.strip()))
+        params.append(like_pattern(search.strip()))
     extra = "".join(" AND " + c for c in clauses)
-    return _rows(store.query(
+    return dicts(store.query(
         f"""SELECT DISTINCT g.example_id, substr(e.prompt, 1, 120) AS prompt, e.task FROM generations g
             JOIN examples e ON e.id = g.example_id
             WHERE g.checkpoint_id = ? AND g.decoding_name = ? AND g.sample_index = 0{extra}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from hallu_core.store.database import Store
-from hallu_core.views.queries import _marks
+from hallu_core.views.queries import like_pattern, marks
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,6 @@ SORTS = {
     "checkpoint": "c.run_id, c.step, g.example_id, g.rowid",
     "example": "g.example_id, c.step, g.rowid",
 }
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _driven(f: GenerationFilter) -> bool:
@@ -76,18 +72,18 @@ def _filter_sql(f: GenerationFilter, driven: bool = False) -> tuple[str, list, b
     """
     clauses, params, needs_examples = [], [], False
     if f.checkpoint_ids:
-        clauses.append(f"g.checkpoint_id IN ({_marks(f.checkpoint_ids)})")
+        clauses.append(f"g.checkpoint_id IN ({marks(f.checkpoint_ids)})")
         params += list(f.checkpoint_ids)
     if f.decodings:
-        clauses.append(f"g.decoding_name IN ({_marks(f.decodings)})")
+        clauses.append(f"g.decoding_name IN ({marks(f.decodings)})")
         params += list(f.decodings)
     if f.tasks:
-        clauses.append(f"e.task IN ({_marks(f.tasks)})")
+        clauses.append(f"e.task IN ({marks(f.tasks)})")
         params += list(f.tasks)
         needs_examples = True
     if f.knowledge:  # example_knowledge: kept by the summary triggers, keyed by example
         clauses.append(f"g.example_id IN (SELECT example_id FROM example_knowledge WHERE knowledge IN "
-                       f"({_marks(f.knowledge)}))")
+                       f"({marks(f.knowledge)}))")
         params += list(f.knowledge)
     det, det_params = _detection_clauses(f)
     if det and driven:
@@ -109,7 +105,7 @@ def _filter_sql(f: GenerationFilter, driven: bool = False) -> tuple[str, list, b
         params += [f.annotator] if f.annotator else []
     if f.search.strip():
         clauses.append("(g.text LIKE ? ESCAPE '\\' OR e.prompt LIKE ? ESCAPE '\\')")
-        params += [_like(f.search.strip())] * 2
+        params += [like_pattern(f.search.strip())] * 2
         needs_examples = True
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params, needs_examples
 
@@ -198,7 +194,7 @@ def generation_rows(store: Store, ids: list[str], detector: str | None = None) -
                      AND l.status = 'done') AS labeled_by
             FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id JOIN runs r ON r.id = c.run_id
             JOIN examples e ON e.id = g.example_id
-            WHERE g.id IN ({_marks(ids)})""", dp + list(ids))
+            WHERE g.id IN ({marks(ids)})""", dp + list(ids))
     by_id = {r["id"]: dict(r) for r in rows}
     out = []
     for gid in ids:

@@ -24,12 +24,19 @@ Source = tuple[str, str]  # ("detector", name) | ("labels", annotator)
 # meta "knowledge" (the demo world records it; imports may too); the summary tables key on it.
 
 
-def _rows(rows) -> list[dict]:
+def dicts(rows) -> list[dict]:
+    """sqlite3 rows as plain dicts (what the pages and their caches take)."""
     return [dict(r) for r in rows]
 
 
-def _marks(values) -> str:
+def marks(values) -> str:
+    """One `?` per value, for an `IN (...)` list."""
     return ",".join("?" * len(values))
+
+
+def like_pattern(text: str) -> str:
+    """`text` as a LIKE pattern that matches it anywhere, its own % and _ literal (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def distinct_indexed(store: Store, table: str, column: str) -> list[str]:
@@ -84,7 +91,7 @@ def overview(store: Store) -> dict:
 
 def checkpoints(store: Store) -> list[dict]:
     """Every checkpoint with its run, the decodings it was generated with and its generation count."""
-    rows = _rows(store.query(
+    rows = dicts(store.query(
         """SELECT c.id AS checkpoint_id, c.name AS checkpoint, c.step, c.run_id, r.name AS run, r.kind, r.config,
                   c.path, c.metrics
            FROM checkpoints c JOIN runs r ON r.id = c.run_id ORDER BY r.created_at, r.id, c.step"""))
@@ -102,7 +109,7 @@ def checkpoints(store: Store) -> list[dict]:
 
 
 def runs(store: Store) -> list[dict]:
-    rows = _rows(store.query(
+    rows = dicts(store.query(
         """SELECT r.id AS run_id, r.name, r.kind, r.base_model, r.status, r.created_at, r.config, r.meta,
                   (SELECT COUNT(*) FROM checkpoints c WHERE c.run_id = r.id) AS checkpoints,
                   (SELECT MAX(step) FROM run_metrics m WHERE m.run_id = r.id) AS last_step
