@@ -105,7 +105,8 @@ def test_the_shipped_sample_workspace_generations_keep_their_ids():
         meta = json.loads(meta)
         template = meta.get("prompt_template_text") or meta.get("prompt_template") or prompts.CLOSED_BOOK
         config = DecodingConfig.from_dict(json.loads(decoding))
-        assert generation_id(example, checkpoint, prompts.identity(config.hash_dict(), template), index) == gid
+        chat = {"chat_template": meta["chat_template"]} if "chat_template" in meta else {}  # a chat model's prompts
+        assert generation_id(example, checkpoint, {**prompts.identity(config.hash_dict(), template), **chat}, index) == gid
         assert prompts.label(config.name, prompts.name_of(template)) == name
 
 

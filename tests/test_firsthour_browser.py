@@ -11,6 +11,8 @@ Screenshots (test-artifacts/firsthour-*.png) back docs/dashboard.md.
 """
 from __future__ import annotations
 
+import re
+
 import shutil
 import sqlite3
 import time
@@ -196,9 +198,10 @@ def test_finetune_offers_the_workspace_models_and_refuses_one_that_cannot_load(b
     before = len(Store(workspace).jobs())
     page = new_page(browser, server, "/runs", height=1400)
     form = page.locator('[data-testid="stForm"]').first
-    base = form.get_by_role("combobox", name="Base model (this workspace's models)")
-    expect(base).to_have_value("demo-s0-known-only / base (base model)", timeout=30_000)  # not "imported"
-    form.get_by_role("textbox", name="…or another base model (HF id or local folder; overrides the choice)")\
+    base = form.get_by_role("combobox", name="Base model (bundled models and this workspace's)")
+    # the bundled pretrained model first (it is installed by ./setup.sh), never "imported"
+    expect(base).to_have_value(re.compile(r"^smollm2-135m-instruct \(bundled: "), timeout=30_000)
+    form.get_by_role("textbox", name="…or another base model (HF id, local folder or .gguf file; overrides the choice)")\
         .fill("imported")
     form.get_by_role("button", name="Start fine-tune").click()
     expect(page.get_by_text("Not started: 'imported' is neither a model folder nor in the Hugging Face cache"))\

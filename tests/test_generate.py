@@ -129,14 +129,15 @@ def _workspace(tmp_path, tiny_dir):
 def test_rerun_skips_existing_generations(tmp_path, tiny_dir):
     store = _workspace(tmp_path, tiny_dir)
     first = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY, SAMPLE], batch_size=2)
-    assert first == {"generated": 4 * (1 + 3), "skipped": 0, "checkpoints": 1}
+    assert {k: first[k] for k in ("generated", "skipped", "checkpoints")} == {"generated": 4 * (1 + 3), "skipped": 0, "checkpoints": 1}
+    assert 0 <= first["empty"] <= first["generated"]
     stored = store.generations(checkpoint_id="ck0")
     assert {g.id for g in stored} == {generation_id(f"ex{i}", "ck0", d.hash_dict(), k)
                                       for i in range(4) for d in (GREEDY, SAMPLE) for k in range(d.num_samples)}
     g = next(g for g in stored if g.decoding_name == "greedy")
     assert g.tokens and g.meta["logprob_basis"] == "model"
     again = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY, SAMPLE])
-    assert again == {"generated": 0, "skipped": 16, "checkpoints": 1}
+    assert again == {"generated": 0, "skipped": 16, "checkpoints": 1, "empty": 0}
     more = DecodingConfig(strategy="greedy", max_new_tokens=4)  # a new decoding only adds its own
     assert generate_for_checkpoints(store, ["ck0"], example_ids=["ex0"], decodings=[GREEDY, more])["generated"] == 1
 
@@ -221,7 +222,7 @@ def test_grounded_and_closed_book_outputs_of_one_checkpoint_never_overwrite_each
     assert texts == {"Known: {source}\n{prompt}"}
     again = generate_for_checkpoints(store, ["ck0"], dataset="eval", decodings=[GREEDY],
                                      prompt_template=prompts.GROUNDED)
-    assert again == {"generated": 0, "skipped": 4, "checkpoints": 1}
+    assert again == {"generated": 0, "skipped": 4, "checkpoints": 1, "empty": 0}
     assert store.counts()["generations"] == 12
 
 
@@ -286,3 +287,24 @@ def test_a_prompt_past_the_models_positions_is_refused_with_its_sizes(backend):
     with pytest.raises(ConfigError, match=r"exceeds this model's 96 positions \(n_positions\)"):
         backend.generate([long_prompt, PROMPTS[0]], GREEDY)
     assert backend.generate(PROMPTS[:1], GREEDY)[0][0].text is not None  # short prompts still generate
+
+
+def test_runs_of_one_base_model_share_its_greedy_answers_but_not_its_samples(tmp_path, tiny_dir, monkeypatch):
+    """Every run of a base model has it as step 0: greedy answers are computed once (one model load) and stored
+    for each run's checkpoint; sampled answers stay each checkpoint's own draws."""
+    from hallu_core.modeling import generate as generate_module
+
+    store = _workspace(tmp_path, tiny_dir)
+    store.add_run(Run("run2", "tiny-again", str(tiny_dir)))
+    store.add_checkpoint(Checkpoint("ck0b", "run2", 0, "base", str(tiny_dir)))
+    loads = []
+    real_load = generate_module.load_backend
+    monkeypatch.setattr(generate_module, "load_backend", lambda *a: loads.append(a) or real_load(*a))
+    summary = generate_for_checkpoints(store, ["ck0", "ck0b"], dataset="eval", decodings=[GREEDY], batch_size=3,
+                                       prompt_template=(prompts.CLOSED_BOOK, "Q: {prompt}"))
+    assert summary["generated"] == 2 * 2 * len(PROMPTS) and len(loads) == 1
+    first, second = ({(g.example_id, g.decoding_name): g.text for g in store.generations(checkpoint_id=c)}
+                     for c in ("ck0", "ck0b"))
+    assert first == second and len(first) == 2 * len(PROMPTS)
+    generate_for_checkpoints(store, ["ck0", "ck0b"], dataset="eval", decodings=[SAMPLE], batch_size=3)
+    assert len(loads) == 3  # sampling loads each checkpoint: its draws are seeded by the checkpoint

@@ -109,7 +109,7 @@ def test_export_reimports_into_a_fresh_workspace_keeping_meta_decodings_and_step
     assert {c.step for c in fresh.checkpoints()} == {0, 40}  # the file's steps, as they do not collide
     gen = fresh.get_generation("full-40-sample-t1.3-1")
     assert gen.decoding_name == "sample-t1.3"
-    assert gen.meta["origin"] == {"run": "full", "run_kind": "finetune", "step": 40}
+    assert gen.meta["origin"] == {"run": "full", "run_kind": "finetune", "base_model": "tiny", "step": 40}
     rates = queries.hallucination_rates(fresh, [("labels", "oracle")], by_decoding=False, by_knowledge=True)
     assert {(r["step"], r["knowledge"]): r["rate"] for r in rates} == {
         (0, "known"): 0.0, (0, "new"): 0.0, (40, "known"): 0.0, (40, "new"): 1.0}

@@ -147,3 +147,53 @@ def test_the_same_rows_under_another_dataset_name_are_refused_naming_where_they_
     assert (first.line, first.field) == (1, "id")
     assert "is already stored in dataset 'ragtruth_dev'" in first.message and "--dataset ragtruth_dev" in first.message
     assert store.counts() == before
+
+
+def _provenance_workspace(store, ragtruth_path):
+    """A fine-tuned run (base model as stored on the run: an HF id) with one output, beside an imported file."""
+    from hallu_core.store.types import Checkpoint, Example, Generation, Run
+
+    import_file(store, ragtruth_path)
+    store.add_examples([Example("ex-1", "bios", "Who is P1?", None, "P1 is a baker.")])
+    store.add_run(Run("run-ft", "ft", "HuggingFaceTB/SmolLM2-135M", config={"method": "lora"}, status="done"))
+    store.add_checkpoint(Checkpoint("ft-40", "run-ft", 40, "step-40"))
+    store.add_generations([Generation("ft-gen", "ex-1", "ft-40", "P1 is a pilot.", decoding_name="greedy")])
+    return {g.id: g.meta["model"] for g in store.generations() if g.id != "ft-gen"}  # imported id -> model
+
+
+def _read(path, suffix):
+    if suffix == "jsonl":
+        return {r["id"]: r for r in map(json.loads, path.open(encoding="utf-8"))}
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == "csv" else pd.read_parquet(path)
+    return {str(r["id"]): r for r in frame.drop_duplicates("id").to_dict("records")}
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
+def test_export_names_each_outputs_base_model_and_a_fresh_workspace_reads_it_back(store, ragtruth_path, tmp_path,
+                                                                                suffix):
+    imported = _provenance_workspace(store, ragtruth_path)
+    out = tmp_path / f"out.{suffix}"
+    export_file(store, out)
+    rows = _read(out, suffix)
+    assert rows["ft-gen"]["base_model"] == "HuggingFaceTB/SmolLM2-135M"  # the run's base, not its checkpoint
+    assert rows["ft-gen"]["model"] == "ft/step-40" and rows["ft-gen"]["run"] == "ft"  # the old fields unchanged
+    # an imported output has no training run: its base model is the generating model, as the import stored it
+    assert {gid: rows[gid]["base_model"] for gid in imported} == imported
+    assert {"gpt-4-0613", "mistral-7B-instruct"} <= set(imported.values())
+
+    fresh = Store(tmp_path / "fresh")
+    import_file(fresh, out, dataset="back")  # the field is accepted on import and kept through a second export
+    again = tmp_path / f"again.{suffix}"
+    export_file(fresh, again)
+    back = _read(again, suffix)
+    assert back["ft-gen"]["base_model"] == "HuggingFaceTB/SmolLM2-135M"
+    assert {gid: back[gid]["base_model"] for gid in imported} == imported
+    fresh.close()
+
+
+def test_a_base_model_that_is_not_text_is_refused(store, tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"id": "g1", "response": "ok", "model": "m", "base_model": 7}) + "\n",
+                    encoding="utf-8")
+    with pytest.raises(ImportValidationError, match=r"bad.jsonl:1: base_model: expected str, got int 7"):
+        import_file(store, path)

@@ -17,13 +17,24 @@ from hallu_core.cli.common import run_with_bar, with_store
               help="Share of the new-knowledge fine-tune's people that the base model never saw.")
 @click.option("--report", type=click.Path(dir_okay=False, writable=True),
               help="Also write the whole summary (rates, headline figures, findings, timings) as JSON here.")
+@click.option("--model", default=None, metavar="MODEL",
+              help="A real pretrained chat model (e.g. smollm2-135m-instruct, see `hallu models`) instead of the "
+                   "synthetic world: probe real facts, two LoRA fine-tunes (known-only, half unknown), generate, "
+                   "oracle labels, accuracy with intervals.")
+@click.option("--steps", default=None, type=click.IntRange(3, 100_000), metavar="N",
+              help="With --model: LoRA steps per fine-tune (default 48; a checkpoint every third of them).")
 @with_store
-def demo_command(store, seed, new_knowledge, report):
-    """World -> base model -> four runs -> generate per checkpoint -> detect; prints oracle rates and findings."""
+def demo_command(store, seed, new_knowledge, report, model, steps):
+    """World -> base model -> four runs -> generate per checkpoint -> detect; prints oracle rates and findings.
+
+    With --model: the same question on a real pretrained model and real facts (docs/demo.md)."""
+    from hallu_core.demo.demo_report import format_figures, format_findings, format_rates
     from hallu_core.demo.pipeline import DemoSizes, run_demo
 
-    from hallu_core.demo.demo_report import format_figures, format_findings, format_rates
-
+    if model:
+        return _real_demo(store, model, seed, new_knowledge, report, steps)
+    if steps is not None:
+        raise click.UsageError("--steps goes with --model (the synthetic demo's schedule is fixed)")
     sizes = dataclasses.replace(DemoSizes(), new_knowledge=new_knowledge)
     summary = run_with_bar("demo", lambda bar: run_demo(store, seed=seed, sizes=sizes, progress=bar))
     for name, rows in summary["rates"].items():
@@ -33,6 +44,23 @@ def demo_command(store, seed, new_knowledge, report):
     if report:
         Path(report).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"{summary['generations']} generations in {summary['seconds']['total']:.0f} s; workspace {store.root}")
+
+
+def _real_demo(store, model: str, seed: int, new_knowledge: float, report: str | None, steps: int | None) -> None:
+    from hallu_core.demo.demo_report import format_findings
+    from hallu_core.demo.real_model import RealSizes, run_real_demo
+    from hallu_core.demo.real_report import format_report
+
+    sizes = RealSizes(new_share=new_knowledge)
+    if steps:
+        sizes = dataclasses.replace(sizes, max_steps=steps, save_every=max(1, steps // 3))
+    summary = run_with_bar("demo", lambda bar: run_real_demo(store, model, seed=seed, sizes=sizes, progress=bar))
+    click.echo(format_report(summary["report"]))
+    click.echo(format_findings(summary["findings"]))
+    if report:
+        Path(report).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"{summary['generations']} generations from {summary['known_facts']} known of {summary['facts']} "
+               f"probed facts in {summary['seconds']['total']:.0f} s; workspace {store.root}")
 
 
 def _training_command(name: str, config_class: str, trainer: str, doc: str) -> click.Command:
@@ -104,6 +132,48 @@ def generate_command(store, config, run_id, checkpoint_ids, dataset, strategy, t
     click.echo(json.dumps(summary))
 
 
+@click.command("ask")
+@click.argument("model")
+@click.argument("prompt")
+@click.option("--source", help="Grounding text, put before the prompt as the grounded template does.")
+@click.option("--max-new-tokens", default=64, show_default=True, type=click.IntRange(1, 4096))
+@click.option("--chat-template", type=click.Choice(["auto", "never"]), default="auto", show_default=True,
+              help="auto: a model with a chat template gets the prompt as a user turn; never: the raw prompt.")
+@click.option("--system-prompt", help="The system turn's text (default: the chat template's own).")
+@with_store
+def ask_command(store, model, prompt, source, max_new_tokens, chat_template, system_prompt):
+    """Print one greedy answer of MODEL to PROMPT.
+
+    MODEL: an HF id or folder, a .gguf file, a bundled model's name (`hallu models`), a checkpoint id,
+    RUN:STEP or a run id (its last checkpoint)."""
+    from hallu_core.modeling.ask import ask
+
+    out = run_with_bar("ask", lambda bar: ask(store, model, prompt, source=source, max_new_tokens=max_new_tokens,
+                                                chat_template=chat_template, system_prompt=system_prompt,
+                                                progress=bar))
+    click.echo(out.text)
+    if not out.text.strip():
+        click.echo("(the model produced no text: try --chat-template auto or a higher --max-new-tokens)", err=True)
+
+
+@click.command("models")
+@with_store
+def models_command(store):
+    """The models you can start from: bundled ones (with where they came from) and this workspace's checkpoints."""
+    from hallu_core.errors import ModelLoadError
+    from hallu_core.modeling.model_refs import local_models
+    from hallu_core.modeling.model_sources import BUNDLED, bundled_file
+
+    for model in BUNDLED.values():
+        try:
+            where = str(bundled_file(model.name))
+        except ModelLoadError:
+            where = f"not installed (run: {model.install})"
+        click.echo(f"{model.name}\t{model.origin}\t{where}")
+    for path, label in local_models(store):
+        click.echo(f"{path}\t{label}")
+
+
 @click.command("config-schema")
 @click.argument("name", type=click.Choice(["finetune", "distill", "generate", "decoding"]))
 def config_schema_command(name):
@@ -115,4 +185,5 @@ def config_schema_command(name):
     click.echo(json.dumps(model.model_json_schema(), indent=1))
 
 
-COMMANDS = [demo_command, finetune_command, distill_command, generate_command, config_schema_command]
+COMMANDS = [demo_command, finetune_command, distill_command, generate_command, ask_command, models_command,
+            config_schema_command]

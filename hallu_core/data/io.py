@@ -197,8 +197,8 @@ def _store_generations(store: Store, records: list[GenerationRecord], dataset: s
 
 
 def _generation(r: GenerationRecord, example_id: str, checkpoint_id: str) -> Generation:
-    """An imported output; an exported file's context (run, kind, step) is kept as its `origin`."""
-    origin = {k: r.context[k] for k in ("run", "run_kind", "step") if k in r.context}
+    """An imported output; an exported file's context (run, kind, base model, step) is kept as its `origin`."""
+    origin = {k: r.context[k] for k in ("run", "run_kind", "base_model", "step") if k in r.context}
     meta = {"model": r.model, "extra": r.extra, **({"origin": origin} if origin else {}),
             **({"prompt_template": r.context["prompt_template"]} if "prompt_template" in r.context else {})}
     # a template's outputs keep a side of their own, as when generated here ("greedy · grounded")

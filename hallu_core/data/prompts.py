@@ -96,3 +96,14 @@ def split(decoding_label: str) -> tuple[str, str]:
     """(decoding name, template name) of a decoding label; closed-book when it names no template."""
     decoding, sep, template = decoding_label.rpartition(SEPARATOR)
     return (decoding, template) if sep and decoding else (decoding_label, CLOSED_BOOK)
+
+
+def as_seen(generation_meta: dict, prompt: str, source: str | None) -> str | None:
+    """The text a generated output's model was given: the stored chat-formatted prompt, else the template
+    rendered again; None for imported outputs (Hallu did not prompt them)."""
+    if generation_meta.get("model_prompt"):
+        return generation_meta["model_prompt"]
+    if "backend" not in generation_meta:
+        return None
+    spec = generation_meta.get("prompt_template_text") or generation_meta.get("prompt_template") or CLOSED_BOOK
+    return render(spec, prompt, source)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from hallu_core.store.types import SPAN_TYPES, Span
 
 GENERATION_FIELDS = ("id", "task_type", "model", "source", "response", "labels", "source_id", "question",
-                     "reference", "annotators", "run", "run_kind", "step", "decoding", "sample_index",
-                     "prompt_template", "meta")
+                     "reference", "annotators", "run", "run_kind", "base_model", "step", "decoding",
+                     "sample_index", "prompt_template", "meta")
 # where an exported generation came from (hallu_core/data/tables.py writes them); kept on import, never required
-CONTEXT_FIELDS = {"run": (str,), "run_kind": (str,), "step": (int,), "decoding": (str,), "sample_index": (int,),
-                  "prompt_template": (str,)}
+CONTEXT_FIELDS = {"run": (str,), "run_kind": (str,), "base_model": (str,), "step": (int,), "decoding": (str,),
+                  "sample_index": (int,), "prompt_template": (str,)}
 EXAMPLE_FIELDS = ("id", "prompt", "source", "reference", "task", "meta")
 LABEL_FIELDS = ("start", "end", "text", "type", "label_type", "annotator", "score", "note", "created_at",
                 "updated_at")

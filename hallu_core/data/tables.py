@@ -19,7 +19,8 @@ from hallu_core.store.database import Store
 from hallu_core.store.run_kinds import run_kind
 
 GENERATION_COLUMNS = ["id", "task_type", "model", "source_id", "question", "source", "reference", "response",
-                      "run", "run_kind", "step", "decoding", "sample_index", "prompt_template", "meta"]
+                      "run", "run_kind", "base_model", "step", "decoding", "sample_index", "prompt_template",
+                      "meta"]
 INTEGER_COLUMNS = ("step", "sample_index")  # nullable integers in the table; `meta` is JSON text
 SPAN_COLUMNS = ["start", "end", "text", "type", "label_type", "score", "note"]
 TYPE_NAMES = {"conflict": "Conflict", "baseless": "Baseless Info", "self_contradiction": "Self Contradiction",
@@ -32,7 +33,7 @@ def export_records(store: Store, annotators: list[str] | None = None, run_id: st
     rows = store.query(f"""
         SELECT g.id, g.text, g.decoding, g.decoding_name, g.sample_index, g.meta, e.task, e.source, e.reference,
                e.id AS example_id, e.prompt, e.meta AS example_meta, c.name AS checkpoint, c.step,
-               r.name AS run, r.kind, r.config
+               r.name AS run, r.kind, r.config, r.base_model
         FROM generations g JOIN examples e ON e.id = g.example_id
         JOIN checkpoints c ON c.id = g.checkpoint_id JOIN runs r ON r.id = c.run_id
         {where} ORDER BY g.rowid""", params)
@@ -85,10 +86,19 @@ def _context(row, meta: dict, example_meta: dict) -> dict:
     decoding, in_label = prompts.split(row["decoding_name"])
     decoding = decoding if template and in_label == template else row["decoding_name"]
     return {"run": row["run"], "run_kind": _run_kind(row["kind"], row["config"]),
-            "step": row["step"], "decoding": decoding, "sample_index": row["sample_index"],
+            "base_model": _base_model(row, meta), "step": row["step"], "decoding": decoding,
+            "sample_index": row["sample_index"],
             "prompt_template": template,
             # source_id and question are columns of their own
             "meta": {k: v for k, v in example_meta.items() if k not in ("source_id", "question")}}
+
+
+def _base_model(row, meta: dict) -> str:
+    """The model a run started from, as stored on the run; an import has no training run, so its outputs
+    name the file's `base_model` where it gave one (a re-imported export), else the generating model."""
+    if row["kind"] != "import":
+        return row["base_model"]
+    return meta.get("origin", {}).get("base_model") or row["checkpoint"]
 
 
 def flat_rows(records: list[dict]) -> list[dict]:

@@ -49,7 +49,9 @@ def generate_job(store: Store, args: dict, progress) -> dict:
     if made == 0 and existed:  # say so, rather than end on a bare "done 0/0"
         progress(1, 1, f"nothing to do: all {existed:,} generations already existed")
     else:
-        progress(1, 1, f"generated {made:,}" + (f"; {existed:,} already existed and were kept" if existed else ""))
+        progress(1, 1, f"generated {made:,}" + (f"; {existed:,} already existed and were kept" if existed else "")
+                 + (f"; {result['empty']:,} are EMPTY (no text: a chat model prompted without its template, or "
+                    "max_new_tokens too low?)" if result.get("empty") else ""))
     return result
 
 

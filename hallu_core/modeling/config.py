@@ -13,9 +13,24 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictInt, StrictStr, field_validator, model_validator
 
 from hallu_core.data import prompts
+from hallu_core.modeling.chat import CHAT_MODES
 from hallu_core.validated import Config, ConfigError, Fraction, PositiveInt, Text, check, number
 
 __all__ = ["ConfigError", "DecodingConfig", "DistillConfig", "GenerateConfig", "TrainConfig", "default_demo_decodings"]
+
+
+CHAT_HELP = ("auto (a tokenizer with a chat template gets prompts as a user turn and answers as the assistant's) "
+             "or never (raw prompts)")
+SYSTEM_HELP = "null (the chat template's own default) or the system turn's text"
+
+
+def _without_chat_defaults(out: dict) -> dict:
+    """The chat fields count in a config's dict (and so its id) only when set: configs saved before keep their ids."""
+    if out.get("chat_template") == "auto":
+        out.pop("chat_template")
+    if out.get("system_prompt") is None:
+        out.pop("system_prompt", None)
+    return out
 
 
 LR_SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
@@ -43,6 +58,11 @@ class _Training(Config):
     report_to: tuple[Literal["tensorboard", "mlflow"], ...] = Field(
         ("tensorboard",), description="a list drawn from tensorboard, mlflow")
     name: Text = "finetune"
+    chat_template: Literal[CHAT_MODES] = Field("auto", description=CHAT_HELP)
+    system_prompt: StrictStr | None = Field(None, description=SYSTEM_HELP)
+
+    def to_dict(self) -> dict:
+        return _without_chat_defaults(super().to_dict())
 
     @field_validator("max_steps")
     @classmethod
@@ -72,7 +92,7 @@ class TrainConfig(_Training):
     _key_order = ("base_model", "dataset", "train_file", "method", "learning_rate", "epochs", "max_steps",
                   "batch_size", "grad_accum", "weight_decay", "dropout", "lora_r", "lora_alpha", "lora_dropout",
                   "lora_target_modules", "eval_every", "save_every", "seed", "max_length", "val_fraction",
-                  "warmup_steps", "lr_scheduler", "report_to", "name")
+                  "warmup_steps", "lr_scheduler", "report_to", "name", "chat_template", "system_prompt")
 
 
 SHRINK = "shrink"  # DistillConfig.student: the teacher's own architecture with fewer layers
@@ -97,7 +117,7 @@ class DistillConfig(_Training):
     _key_order = ("teacher", "student", "student_layers", "dataset", "train_file", "temperature", "alpha",
                   "learning_rate", "epochs", "max_steps", "batch_size", "grad_accum", "weight_decay", "eval_every",
                   "save_every", "seed", "max_length", "val_fraction", "warmup_steps", "lr_scheduler", "report_to",
-                  "name")
+                  "name", "chat_template", "system_prompt")
 
     @model_validator(mode="after")
     def _layers_only_for_shrink(self):
@@ -161,6 +181,8 @@ class GenerateConfig(Config):
     backend: Literal["hf", "vllm"] = Field("hf", description="one of hf, vllm")
     prompt_template: str = Field(prompts.CLOSED_BOOK, description=(
         "a template name (closed-book, grounded) or a template text with {prompt} and {source}"))
+    chat_template: Literal[CHAT_MODES] = Field("auto", description=CHAT_HELP)
+    system_prompt: StrictStr | None = Field(None, description=SYSTEM_HELP)
 
     @field_validator("decodings", mode="before")
     @classmethod
@@ -178,7 +200,7 @@ class GenerateConfig(Config):
         return value
 
     def to_dict(self) -> dict:
-        return {**super().to_dict(), "checkpoints": list(self.checkpoints)}
+        return _without_chat_defaults({**super().to_dict(), "checkpoints": list(self.checkpoints)})
 
 
 def default_demo_decodings(max_new_tokens: int = 48,

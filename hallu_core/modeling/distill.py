@@ -26,10 +26,20 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForCausalLM, Trainer, TrainerCallback
 
-from hallu_core.modeling.config import ConfigError, DistillConfig, SHRINK
+from hallu_core.modeling.chat import chat_format
+from hallu_core.modeling.config import SHRINK, ConfigError, DistillConfig
+from hallu_core.modeling.model_sources import local_model
 from hallu_core.modeling.models import load_model, load_tokenizer
-from hallu_core.modeling.train import (Progress, _base_location, _trainer, last_complete_checkpoint, register_run, run_dir,
-                    run_id_for, train_recorded)
+from hallu_core.modeling.train import (
+    Progress,
+    _base_location,
+    _trainer,
+    last_complete_checkpoint,
+    register_run,
+    run_dir,
+    run_id_for,
+    train_recorded,
+)
 from hallu_core.modeling.train_data import IGNORE, load_records, split_records, tokenize_records
 from hallu_core.store.database import Store
 from hallu_core.store.types import Run
@@ -52,7 +62,7 @@ def resolve_teacher(store: Store, ref: str) -> tuple[str, str | None, str | None
     except ConfigError:
         if not Path(ref).exists() and store.get_run(ref.rsplit(":", 1)[0]):
             raise  # a run of this workspace without that checkpoint, or without any yet
-        return ref, None, None  # not in the workspace: an HF id or a folder
+        return local_model(ref, store.root), None, None  # not in the workspace: an HF id, a folder or a .gguf
     checkpoint = store.get_checkpoint(ids[-1])  # a run id means its last checkpoint
     location, base = checkpoint_location(store, checkpoint)
     return location, base, checkpoint.id
@@ -153,10 +163,10 @@ class DistillTrainer(Trainer):
         super().log(logs, *args, **kwargs)
 
 
-def _prepare_student(config: DistillConfig, teacher, tokenizer, output_dir: Path) -> str:
+def _prepare_student(config: DistillConfig, teacher, tokenizer, output_dir: Path, student_ref: str) -> str:
     """Where the student starts from: the given model, or the shrunk teacher saved once in the run's folder."""
     if config.student != SHRINK:
-        return config.student
+        return student_ref
     init = output_dir / STUDENT_INIT
     if not (init / "config.json").is_file():
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -176,16 +186,18 @@ def distill(store: Store, config: DistillConfig, *, records: list[dict] | None =
     run_id = run_id or run_id_for(config)
     output_dir = run_dir(store, run_id)
     teacher_location, teacher_base, teacher_checkpoint = resolve_teacher(store, config.teacher)
+    student_ref = config.student if config.student == SHRINK else local_model(config.student, store.root, progress)
     if config.student == SHRINK:
         tokenizer = load_tokenizer(teacher_location)
         _shrink_layers(AutoConfig.from_pretrained(teacher_base or teacher_location), config.student_layers,
                        config.teacher)  # a student_layers that cannot shrink is refused before any weights load
     else:
-        tokenizer = check_same_tokenizer(teacher_location, config.student)
+        tokenizer = check_same_tokenizer(teacher_location, student_ref)
     records = records if records is not None else load_records(store, config)
     train_records, val_records = split_records(records, config.val_fraction, config.seed)
-    train_set = tokenize_records(tokenizer, train_records, config.max_length)
-    val_set = tokenize_records(tokenizer, val_records, config.max_length)
+    chat = chat_format(tokenizer, config.chat_template, config.system_prompt)
+    train_set = tokenize_records(tokenizer, train_records, config.max_length, chat)
+    val_set = tokenize_records(tokenizer, val_records, config.max_length, chat)
 
     resume = last_complete_checkpoint(output_dir)
     student_base = (store.relpath(output_dir / STUDENT_INIT) if config.student == SHRINK
@@ -202,7 +214,7 @@ def distill(store: Store, config: DistillConfig, *, records: list[dict] | None =
         if hasattr(teacher, "merge_and_unload"):  # a LoRA teacher only infers: fold the adapter in
             teacher = teacher.merge_and_unload()
         teacher.requires_grad_(False)
-        student = load_model(_prepare_student(config, teacher, tokenizer, output_dir), dtype=torch.float32)
+        student = load_model(_prepare_student(config, teacher, tokenizer, output_dir, student_ref), dtype=torch.float32)
         return _trainer(store, config, run_id, output_dir, tokenizer, train_set, val_set, progress, callbacks,
                         distributed=False, is_main=True, model=student, trainer_class=DistillTrainer,
                         trainer_kwargs={"teacher": teacher, "temperature": config.temperature, "alpha": config.alpha,

@@ -8,15 +8,21 @@ logprob/entropy are in `generate_backends`.
 from __future__ import annotations
 
 import gc
+import json
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import torch
 
 from hallu_core.data import prompts
+from hallu_core.modeling.chat import ChatFormat, chat_format
+from hallu_core.modeling.chat import identity as chat_identity
 from hallu_core.modeling.config import ConfigError, DecodingConfig, GenerateConfig
 from hallu_core.modeling.generate_backends import Output, load_backend
+from hallu_core.modeling.model_sources import local_model
+from hallu_core.modeling.models import load_tokenizer
 from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Example, Generation, content_hash, generation_id
 
@@ -59,7 +65,8 @@ def checkpoint_location(store: Store, checkpoint: Checkpoint) -> tuple[str, str 
         location = str(store.abspath(location))
     if (Path(location).is_absolute() or location.startswith("artifacts/")) and not Path(location).exists():
         raise FileNotFoundError(f"checkpoint {checkpoint.name!r}: folder {location} is missing")
-    return location, base
+    # a bundled model's short name or a .gguf file: its converted folder (converted on first use)
+    return local_model(location, store.root), (local_model(base, store.root) if base else None)
 
 
 def select_examples(store: Store, *, examples: Iterable[Example] | None = None, example_ids: Iterable[str] | None = None,
@@ -76,19 +83,26 @@ def select_examples(store: Store, *, examples: Iterable[Example] | None = None, 
 def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, examples: Iterable[Example] | None = None,
                              example_ids: Iterable[str] | None = None, dataset: str | None = None,
                              decodings: Sequence[DecodingConfig] = (DecodingConfig(),), batch_size: int = 16,
-                             backend: str = "hf", prompt_template: str = prompts.CLOSED_BOOK,
+                             backend: str = "hf", prompt_template: str | Sequence[str] = prompts.CLOSED_BOOK,
+                             chat_template: str = "auto", system_prompt: str | None = None,
                              progress: Progress | None = None) -> dict:
     """Generate every missing (example, checkpoint, decoding, sample); returns counts.
 
     Examples: `examples` as given, else the workspace's (one `dataset`, or all), narrowed
-    to `example_ids` when given. Each prompt goes through `prompt_template` (prompts.py).
-    Returns {"generated", "skipped", "checkpoints"}.
+    to `example_ids` when given. Each prompt goes through `prompt_template` (prompts.py; several templates
+    share each model load), then, for a
+    model whose tokenizer has one, its chat template (chat.py; `chat_template="never"` keeps raw prompts).
+    Returns {"generated", "skipped", "checkpoints", "empty"}: `empty` counts stored outputs with no text
+    (a chat model prompted raw answers its end-of-turn token at once), which is also logged as a warning.
     """
     progress = progress or _no_progress
-    if (why := prompts.problem(prompt_template)) is not None:
-        raise ConfigError(f"prompt_template = {prompt_template!r}: {why}")
+    templates = [prompt_template] if isinstance(prompt_template, str) else list(dict.fromkeys(prompt_template))
+    for template in templates:
+        if (why := prompts.problem(template)) is not None:
+            raise ConfigError(f"prompt_template = {template!r}: {why}")
     chosen = select_examples(store, examples=examples, example_ids=example_ids, dataset=dataset)
-    _check_sources(chosen, prompt_template)
+    for template in templates:
+        _check_sources(chosen, template)
     checkpoints = []
     for cid in checkpoint_ids:
         checkpoint = store.get_checkpoint(cid)
@@ -96,40 +110,96 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
             raise ConfigError(f"no checkpoint {cid!r} in the workspace")
         checkpoints.append(checkpoint)
     # plan first, so progress has a true total and finished work is never reloaded
-    plan, skipped = [], 0
+    plan, skipped, chats = [], 0, {}
     for checkpoint in checkpoints:
-        for decoding in decodings:
-            identity = prompts.identity(decoding.hash_dict(), prompt_template)
-            ids = {(e.id, k): generation_id(e.id, checkpoint.id, identity, k)
-                   for e in chosen for k in range(decoding.num_samples)}
-            existing = store.existing_generation_ids(ids.values())
-            todo = [(i, e) for i, e in enumerate(chosen)
-                    if any(ids[e.id, k] not in existing for k in range(decoding.num_samples))]
-            skipped += len(existing)
-            if todo:
-                plan.append((checkpoint, decoding, todo))
-    total = sum(len(todo) for _, _, todo in plan)
-    done = generated = 0
+        chats[checkpoint.id] = _chat_for(store, checkpoint, chat_template, system_prompt)
+        for template in templates:
+            for decoding in decodings:
+                identity = _identity(decoding, template, chats[checkpoint.id])
+                ids = {(e.id, k): generation_id(e.id, checkpoint.id, identity, k)
+                       for e in chosen for k in range(decoding.num_samples)}
+                existing = store.existing_generation_ids(ids.values())
+                todo = [(i, e) for i, e in enumerate(chosen)
+                        if any(ids[e.id, k] not in existing for k in range(decoding.num_samples))]
+                skipped += len(existing)
+                if todo:
+                    plan.append((checkpoint, decoding, template, todo))
+    total = sum(len(todo) for *_, todo in plan)
+    done = generated = empty = 0
     progress(0, total, "generating")
-    for checkpoint in {c.id: c for c, _, _ in plan}.values():  # one model load per checkpoint
-        location, base = checkpoint_location(store, checkpoint)
-        model = load_backend(backend, location, base)
-        for _, decoding, todo in (p for p in plan if p[0] is checkpoint):
+    shared = _SharedOutputs(store, [p[0] for p in plan])
+    for checkpoint in {p[0].id: p[0] for p in plan}.values():  # one model load per checkpoint
+        chat, entries = chats[checkpoint.id], [p for p in plan if p[0] is checkpoint]
+        model = None
+        if not all(shared.has(checkpoint, _identity(d, t, chat), [e for _, e in todo]) for _, d, t, todo in entries):
+            model = load_backend(backend, *checkpoint_location(store, checkpoint))
+            model.chat = chat
+        for _, decoding, template, todo in entries:
             # the seed depends on what is generated, not on when: reruns draw the same samples
-            identity = prompts.identity(decoding.hash_dict(), prompt_template)
+            identity = _identity(decoding, template, chat)
             seed = int(content_hash(checkpoint.id, identity, length=8), 16) % 2**31
             for first, batch in _batches(todo, batch_size):
-                texts = [prompts.render(prompt_template, e.prompt, e.source) for e in batch]
-                outputs = model.generate(texts, decoding, seed=seed + first)
+                outputs = shared.get(checkpoint, identity, batch)
+                if outputs is None:
+                    texts = [prompts.render(template, e.prompt, e.source) for e in batch]
+                    outputs = model.generate(texts, decoding, seed=seed + first)
+                    shared.keep(checkpoint, identity, batch, outputs)
+                empty += sum(not out.text.strip() for samples in outputs for out in samples)
                 generated += store.add_generations(_records(checkpoint, decoding, batch, outputs, backend,
-                                                            prompt_template))
+                                                            template, chat))
                 done += len(batch)
-                label = prompts.label(decoding.name, prompts.name_of(prompt_template))
+                label = prompts.label(decoding.name, prompts.name_of(template))
                 progress(done, total, f"{checkpoint.name} / {label}: {done}/{total}")
         del model
         _free_memory()
     log.info("generated %d, skipped %d existing, over %d checkpoints", generated, skipped, len(checkpoints))
-    return {"generated": generated, "skipped": skipped, "checkpoints": len(checkpoints)}
+    if empty:
+        log.warning("%d of %d new outputs are empty (no text, or special tokens only): a chat model prompted "
+                    "without its chat template, or max_new_tokens too low?", empty, generated)
+    return {"generated": generated, "skipped": skipped, "checkpoints": len(checkpoints), "empty": empty}
+
+
+class _SharedOutputs:
+    """Outputs of a deterministic decoding (greedy, beam) kept for checkpoints with the very same weights: every
+    run of one base model has that model as its step 0, and it answers greedily once, not once per run."""
+
+    def __init__(self, store: Store, checkpoints: list[Checkpoint]):
+        self.weights = {c.id: checkpoint_location(store, c) for c in checkpoints}
+        counts = Counter(self.weights.values())
+        self.twins = {key for key, n in counts.items() if n > 1}
+        self.outputs: dict[tuple, list[Output]] = {}
+
+    def _key(self, checkpoint: Checkpoint, identity: dict, example: Example) -> tuple | None:
+        weights = self.weights[checkpoint.id]
+        if weights not in self.twins or identity.get("strategy") == "sample":
+            return None
+        return weights, json.dumps(identity, sort_keys=True), example.id
+
+    def has(self, checkpoint: Checkpoint, identity: dict, examples: list[Example]) -> bool:
+        return all((key := self._key(checkpoint, identity, e)) is not None and key in self.outputs for e in examples)
+
+    def get(self, checkpoint: Checkpoint, identity: dict, examples: list[Example]) -> list[list[Output]] | None:
+        if not self.has(checkpoint, identity, examples):
+            return None
+        return [self.outputs[self._key(checkpoint, identity, e)] for e in examples]
+
+    def keep(self, checkpoint: Checkpoint, identity: dict, examples: list[Example],
+             outputs: list[list[Output]]) -> None:
+        for example, samples in zip(examples, outputs):
+            if (key := self._key(checkpoint, identity, example)) is not None:
+                self.outputs[key] = samples
+
+
+def _chat_for(store: Store, checkpoint: Checkpoint, mode: str, system_prompt: str | None) -> ChatFormat | None:
+    """The chat format a checkpoint's prompts go through (its tokenizer's template), None for raw prompts."""
+    if mode == "never" or not checkpoint.path:
+        return None
+    location, base = checkpoint_location(store, checkpoint)
+    return chat_format(load_tokenizer(location, base_model=base), mode, system_prompt)
+
+
+def _identity(decoding: DecodingConfig, prompt_template: str, chat: ChatFormat | None) -> dict:
+    return {**prompts.identity(decoding.hash_dict(), prompt_template), **chat_identity(chat)}
 
 
 def _batches(todo: list[tuple[int, Example]], batch_size: int):
@@ -150,6 +220,7 @@ def generate_from_config(store: Store, config: GenerateConfig, progress: Progres
     return generate_for_checkpoints(store, resolve_checkpoint_ids(store, config.checkpoints), dataset=config.dataset,
                                     decodings=config.decodings, batch_size=config.batch_size,
                                     backend=config.backend, prompt_template=config.prompt_template,
+                                    chat_template=config.chat_template, system_prompt=config.system_prompt,
                                     progress=progress)
 
 
@@ -189,9 +260,10 @@ def _template_meta(prompt_template: str) -> dict:
 
 
 def _records(checkpoint: Checkpoint, decoding: DecodingConfig, examples: list[Example],
-             outputs: list[list[Output]], backend: str, prompt_template: str = prompts.CLOSED_BOOK) -> list[Generation]:
+             outputs: list[list[Output]], backend: str, prompt_template: str = prompts.CLOSED_BOOK,
+             chat: ChatFormat | None = None) -> list[Generation]:
     records = []
-    identity = prompts.identity(decoding.hash_dict(), prompt_template)
+    identity = _identity(decoding, prompt_template, chat)
     label = prompts.label(decoding.name, prompts.name_of(prompt_template))
     template = _template_meta(prompt_template)
     for example, samples in zip(examples, outputs):
@@ -200,7 +272,7 @@ def _records(checkpoint: Checkpoint, decoding: DecodingConfig, examples: list[Ex
                 id=generation_id(example.id, checkpoint.id, identity, k), example_id=example.id,
                 checkpoint_id=checkpoint.id, text=out.text, decoding=decoding.hash_dict(),
                 decoding_name=label, sample_index=k, tokens=out.tokens,
-                meta={**out.meta, "backend": backend, "logprob_basis": "model", **template},
+                meta={**out.meta, "backend": backend, "logprob_basis": "model", **template, **chat_identity(chat)},
             ))
     return records
 

@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+from hallu_core.errors import ModelLoadError
 from hallu_core.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,18 @@ MODEL_FILES = ("config.json", "adapter_config.json")
 
 
 def local_models(store: Store) -> list[tuple[str, str]]:
-    """(path as stored, "run / checkpoint (step N)") of every checkpoint whose folder holds a model."""
+    """(reference, label) of every model a fine-tune can start from here: the bundled models that are
+    installed (by short name, with where they came from), then every checkpoint whose folder holds a model
+    (path as stored, "run / checkpoint (step N)")."""
+    from hallu_core.modeling.model_sources import BUNDLED, bundled_file
+
+    bundled = []
+    for model in BUNDLED.values():
+        try:
+            bundled_file(model.name)
+        except ModelLoadError:
+            continue
+        bundled.append((model.name, f"{model.name} (bundled: {model.origin})"))
     rows = store.query("SELECT c.path, r.name, c.name, c.step, r.kind FROM checkpoints c JOIN runs r ON r.id = c.run_id "
                        "WHERE c.path IS NOT NULL AND c.path != '' ORDER BY r.created_at, r.id, c.step")
     out, seen = [], set()
@@ -28,12 +40,22 @@ def local_models(store: Store) -> list[tuple[str, str]]:
         seen.add(path)
         what = "base model" if step == 0 and kind == "finetune" else f"step {step}"
         out.append((path, f"{run} / {name} ({what})"))
-    return out
+    return bundled + out
 
 
 def model_problem(ref: str, timeout: float = 5.0) -> str | None:
     """Why `ref` (an absolute folder or an HF id, as `paths.confine_model_ref` returns it) cannot load; None if it can."""
+    from hallu_core.modeling.model_sources import BUNDLED, bundled_file
+
+    if ref in BUNDLED:
+        try:
+            bundled_file(ref)
+        except ModelLoadError as exc:
+            return str(exc)
+        return None
     path = Path(ref)
+    if ref.lower().endswith(".gguf"):
+        return None if path.is_file() else f"{ref} is not a file"
     if path.is_absolute():
         if not path.is_dir():
             return f"{ref} is not a folder"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers.utils import logging as hf_logging
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from hallu_core.errors import ModelLoadError
 
@@ -56,14 +56,17 @@ def adapter_base(location: str | Path) -> str:
     return config["base_model_name_or_path"]
 
 
-def load_tokenizer(location: str | Path, *, for_generation: bool = False) -> PreTrainedTokenizerBase:
-    """A tokenizer with a pad token; left padding for generation so prompts end where new tokens start."""
+def load_tokenizer(location: str | Path, *, for_generation: bool = False,
+                   base_model: str | Path | None = None) -> PreTrainedTokenizerBase:
+    """A tokenizer with a pad token; left padding for generation so prompts end where new tokens start.
+
+    An adapter folder saved without its tokenizer uses its base's (`base_model`, else the one peft recorded)."""
     location = str(location)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
     except (OSError, ValueError) as exc:
-        if is_adapter(location):  # adapters saved without their tokenizer use the base's
-            return load_tokenizer(adapter_base(location), for_generation=for_generation)
+        if is_adapter(location):
+            return load_tokenizer(base_model or adapter_base(location), for_generation=for_generation)
         raise ModelLoadError(f"cannot load a tokenizer from {location}: {exc}") from exc
     if tokenizer.pad_token is None:
         # causal LMs rarely have one; EOS is safe because padded positions are masked
@@ -121,8 +124,10 @@ def load_for_generation(location: str | Path, *, base_model: str | Path | None =
                         device: torch.device | None = None) -> LoadedModel:
     """Model in eval mode + left-padding tokenizer, ready for batched generation."""
     model = load_model(location, base_model=base_model, device=device)
+    if hasattr(model, "merge_and_unload"):  # a LoRA adapter folded into its base: same outputs, faster steps
+        model = model.merge_and_unload()
     model.eval()
-    tokenizer = load_tokenizer(location, for_generation=True)
+    tokenizer = load_tokenizer(location, for_generation=True, base_model=base_model)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return LoadedModel(model, tokenizer, str(location))

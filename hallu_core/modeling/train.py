@@ -22,7 +22,9 @@ import torch
 from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from hallu_core.errors import JobCancelled
+from hallu_core.modeling.chat import chat_format
 from hallu_core.modeling.config import TrainConfig
+from hallu_core.modeling.model_sources import local_model
 from hallu_core.modeling.models import dropout_overrides, load_model, load_tokenizer, resolve_device, resolve_dtype
 from hallu_core.modeling.train_data import CompletionCollator, load_records, split_records, tokenize_records
 from hallu_core.store.database import Store
@@ -35,9 +37,19 @@ LOGGED_METRICS = ("loss", "eval_loss", "learning_rate", "grad_norm", "kl", "ce",
 CHECKPOINT_METRICS = {"loss": "train_loss", "eval_loss": "eval_loss", "kl": "train_kl", "eval_kl": "eval_kl"}
 
 
+# the launchers' rank and world-size variables, as accelerate reads them (torchrun sets RANK; `accelerate launch
+# --cpu` over mpirun sets only the MPI ones until the Trainer's TrainingArguments copies them into RANK)
+RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+WORLD_SIZE_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+def _env_int(names: tuple[str, ...], default: int) -> int:
+    return next((int(os.environ[name]) for name in names if os.environ.get(name)), default)
+
+
 def is_main_process() -> bool:
     """Rank 0 (or a plain single process): the only writer to the store."""
-    return int(os.environ.get("RANK", "0")) == 0
+    return _env_int(RANK_VARS, 0) == 0
 
 
 def run_id_for(config: TrainConfig) -> str:
@@ -148,15 +160,15 @@ def _training_args(config: TrainConfig, output_dir: Path, has_val: bool) -> Trai
     )
 
 
-def _build_model(config: TrainConfig, distributed: bool):
+def _build_model(config: TrainConfig, distributed: bool, location: str | None = None):
     # full fine-tuning keeps fp32 master weights (the Trainer's bf16 autocast does the rest);
     # LoRA loads the frozen base in bf16 on CUDA to halve its memory.
     device = torch.device("cpu") if distributed else None  # the Trainer places each rank's copy
     dtype = torch.float32 if config.method == "full" else None
-    model = load_model(config.base_model, device=device, dtype=dtype, config_overrides=dropout_overrides(config.dropout))
+    model = load_model(location or config.base_model, device=device, dtype=dtype,
+                       config_overrides=dropout_overrides(config.dropout))
     if config.method == "lora":
         from peft import LoraConfig, get_peft_model
-
         from transformers.pytorch_utils import Conv1D
 
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -200,12 +212,14 @@ def finetune(store: Store, config: TrainConfig, *, records: list[dict] | None = 
     run_id = run_id or run_id_for(config)
     output_dir = run_dir(store, run_id)
     is_main = is_main_process()
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    distributed = _env_int(WORLD_SIZE_VARS, 1) > 1
     records = records if records is not None else load_records(store, config)
     train_records, val_records = split_records(records, config.val_fraction, config.seed)
-    tokenizer = load_tokenizer(config.base_model)
-    train_set = tokenize_records(tokenizer, train_records, config.max_length)
-    val_set = tokenize_records(tokenizer, val_records, config.max_length)
+    location = local_model(config.base_model, store.root, progress)  # a bundled name or .gguf: its converted folder
+    tokenizer = load_tokenizer(location)
+    chat = chat_format(tokenizer, config.chat_template, config.system_prompt)
+    train_set = tokenize_records(tokenizer, train_records, config.max_length, chat)
+    val_set = tokenize_records(tokenizer, val_records, config.max_length, chat)
 
     resume = last_complete_checkpoint(output_dir)
     base = _base_location(store, config.base_model)
@@ -214,7 +228,8 @@ def finetune(store: Store, config: TrainConfig, *, records: list[dict] | None = 
                                 {**(run_meta or {}), "train_records": len(train_records),
                                  "val_records": len(val_records), "output_dir": store.relpath(output_dir)}))
     train_recorded(store, run_id, lambda: _trainer(store, config, run_id, output_dir, tokenizer, train_set, val_set,
-                                                   progress, callbacks, distributed, is_main),
+                                                   progress, callbacks, distributed, is_main,
+                                                   model=_build_model(config, distributed, location)),
                    resume, base, has_val=bool(val_set), is_main=is_main)
     return store.get_run(run_id) or Run(run_id, config.name, config.base_model)
 

@@ -1,8 +1,8 @@
 """Fine-tuning data: prompt/completion records, the train/val split, tokenization and batching.
 
 The loss is on completion tokens only: prompt positions get label -100, so the model
-learns to answer, not to repeat questions. Each completion ends with the tokenizer's EOS
-so a fine-tuned model learns where to stop.
+learns to answer, not to repeat questions. Each completion ends with the tokenizer's EOS (or, for a
+chat model, the template's end-of-turn text) so a fine-tuned model learns where to stop.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from hallu_core.modeling.chat import ChatFormat
 from hallu_core.modeling.config import ConfigError, TrainConfig
 from hallu_core.store.database import Store
 
@@ -61,15 +62,25 @@ def split_records(records: list[dict], val_fraction: float, seed: int) -> tuple[
     return [r for group in order for r in group], val
 
 
-def tokenize_records(tokenizer, records: list[dict], max_length: int) -> list[dict]:
-    # prompt and completion are tokenized apart, exactly as generation sees the prompt
-    prompts = tokenizer([r["prompt"] for r in records])["input_ids"] if records else []
-    completions = tokenizer([r["completion"] for r in records], add_special_tokens=False)["input_ids"] if records else []
+def tokenize_records(tokenizer, records: list[dict], max_length: int, chat: ChatFormat | None = None) -> list[dict]:
+    """Prompt and completion tokenized apart, exactly as generation sees the prompt.
+
+    Raw: the completion closed by EOS. Chat (`chat.py`): the prompt as a user turn up to the assistant's,
+    the completion as the answer closed by the template's end-of-turn text; the loss stays on the answer."""
+    if not records:
+        return []
+    if chat is None:
+        prompts = tokenizer([r["prompt"] for r in records])["input_ids"]
+        completions = [list(ids) + [tokenizer.eos_token_id] for ids in
+                       tokenizer([r["completion"] for r in records], add_special_tokens=False)["input_ids"]]
+    else:
+        prompts = tokenizer([chat.prompt(r["prompt"]) for r in records], add_special_tokens=False)["input_ids"]
+        end = chat.end_of_turn
+        completions = tokenizer([r["completion"].strip() + end for r in records], add_special_tokens=False)["input_ids"]
     out = []
     for prompt_ids, completion_ids in zip(prompts, completions):
-        completion_ids = list(completion_ids) + [tokenizer.eos_token_id]
-        input_ids = (list(prompt_ids) + completion_ids)[:max_length]
-        labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:max_length]
+        input_ids = (list(prompt_ids) + list(completion_ids))[:max_length]
+        labels = ([IGNORE] * len(prompt_ids) + list(completion_ids))[:max_length]
         if any(label != IGNORE for label in labels):  # a prompt longer than max_length teaches nothing
             out.append({"input_ids": input_ids, "labels": labels})
     return out

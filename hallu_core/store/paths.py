@@ -2,7 +2,7 @@
 
 A model or data path that a user types into the UI is resolved (symlinks, `..`, `~`)
 and must lie inside an allowed folder: the workspace, the models folder
-(`HALLU_MODELS_DIR`, default `<workspace>/models`), and whatever the operator adds
+(`HALLU_MODELS_DIR` or `HALLU_MODELS`, default `<workspace>/models`), and whatever the operator adds
 with `HALLU_ALLOWED_PATHS` (folders separated by `os.pathsep`). Without this, anyone
 who can reach the dashboard could make it read (or write checkpoints to) any file the
 server's user can. A value that is not a path but a Hugging Face model id ("gpt2",
@@ -33,7 +33,7 @@ class PathNotAllowed(ValueError):
 
 
 def models_dir(workspace: str | os.PathLike) -> Path:
-    configured = os.environ.get(MODELS_ENV, "").strip()
+    configured = (os.environ.get(MODELS_ENV, "") or os.environ.get("HALLU_MODELS", "")).strip()
     base = Path(configured).expanduser() if configured else Path(workspace) / "models"
     return base.resolve()
 

@@ -63,6 +63,10 @@ def show_detail(detail: dict, key: str) -> None:
     left, right = st.columns(2)
     with left:
         grounding(ex, spans)
+        seen = prompts.as_seen(gen.meta, ex.prompt, ex.source) if ex else None
+        if seen is not None:
+            with st.expander("Prompt as the model saw it"):
+                st.code(seen, language=None, wrap_lines=True)  # st.code shows text, never HTML
     with right:
         st.markdown("**Output**")
         show_html(render.highlight_spans(gen.text, spans))

@@ -39,10 +39,11 @@ def finetune_form() -> None:
     with st.form("finetune-form"):
         name = st.text_input("Run name", "finetune")
         c1, c2 = st.columns(2)
-        picked = c1.selectbox("Base model (this workspace's models)", list(local) or ["(none in this workspace)"],
-                              format_func=lambda p: local.get(p, p),
-                              help="The demo's base model and every checkpoint saved in this workspace.")
-        typed = c2.text_input("…or another base model (HF id or local folder; overrides the choice)", "")
+        picked = c1.selectbox("Base model (bundled models and this workspace's)",
+                              list(local) or ["(none in this workspace)"], format_func=lambda p: local.get(p, p),
+                              help="Bundled pretrained models (`hallu models`), the demo's base model and every "
+                                   "checkpoint saved in this workspace.")
+        typed = c2.text_input("…or another base model (HF id, local folder or .gguf file; overrides the choice)", "")
         dataset = st.selectbox("Training dataset (prompt → reference)", datasets or ["(no datasets)"])
         c1, c2, c3 = st.columns(3)
         method = c1.radio("Method", ["full", "lora"], horizontal=True)
@@ -92,7 +93,7 @@ def _weight_paths(checkpoint_labels: dict[str, str]) -> dict[str, str]:
 
 def distill_form(checkpoint_labels: dict[str, str]) -> None:
     """A student trained on a teacher checkpoint's token distributions (hallu_core.modeling.distill)."""
-    from hallu_core.modeling.config import ConfigError, DistillConfig, SHRINK
+    from hallu_core.modeling.config import SHRINK, ConfigError, DistillConfig
 
     datasets = q("datasets")
     usable = list(_weight_paths(checkpoint_labels))
@@ -159,6 +160,7 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
 
 
 def generate_form(checkpoint_labels: dict[str, str]) -> None:
+    from hallu_core.modeling.chat import CHAT_MODES
     from hallu_core.modeling.config import ConfigError, DecodingConfig, GenerateConfig
 
     datasets = q("datasets")
@@ -187,6 +189,10 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
                                 help="closed-book: the prompt as is; grounded: the example's source, then the prompt")
         custom = c2.text_input("Custom template (when 'custom')", placeholder="Facts: {source}\n{prompt}",
                                help="Text with {prompt} and optionally {source}; {{ and }} for literal braces.")
+        c1, c2 = st.columns([1, 3])
+        chat = c1.selectbox("Chat template", CHAT_MODES, help=GenerateConfig.model_fields["chat_template"].description)
+        system = c2.text_input("System prompt (chat models; empty: the template's own)", "",
+                               help="The system turn's text when the model has a chat template.")
         submitted = st.form_submit_button("Start generation", type="primary")
     if submitted:
         try:
@@ -195,7 +201,8 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
                                       max_new_tokens=int(max_new_tokens))
             config = GenerateConfig(checkpoints=tuple(ckpts), decodings=(decoding,),
                                     dataset=None if dataset == "(all examples)" else dataset,
-                                    prompt_template=custom if template == CUSTOM else template)
+                                    prompt_template=custom if template == CUSTOM else template,
+                                    chat_template=chat, system_prompt=system.strip() or None)
         except (ConfigError, TypeError) as exc:
             st.error(render.md_escape(f"Invalid config: {exc}"))
             return
@@ -207,9 +214,11 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
         from pathlib import Path
 
         from hallu_core.modeling.model_refs import model_problem
+        from hallu_core.modeling.model_sources import needs_conversion
 
         for ckpt in ckpts:  # a checkpoint whose folder went missing fails here, not minutes into the job
-            problem = model_problem(str(store().root / Path(paths[ckpt])))
+            ref = paths[ckpt]  # a folder in the workspace, or a bundled model's name / .gguf file (step 0)
+            problem = model_problem(ref if needs_conversion(ref) else str(store().root / Path(ref)))
             if problem:
                 st.error(render.md_escape(f"Not started: {checkpoint_labels.get(ckpt, ckpt)}: {problem}."))
                 return
