@@ -8,7 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
-build=$(mktemp -d)/workspace
+# The demo's run configs hold the build folder's absolute paths (base model, train files) and run ids hash
+# their configs: always build in the same folder, so a rebuild keeps every run, checkpoint and generation id.
+build=/tmp/tmp.k3aQYEMad0/workspace
+rm -rf "$build" "$(dirname "$build")/real-demo.json"
+mkdir -p "$(dirname "$build")"
 .venv/bin/hallu demo -w "$build"
 .venv/bin/hallu import sample_data/ragtruth_dev.jsonl -w "$build"
 run_id=$(.venv/bin/python -c "from hallu_core.store.types import content_hash; print(content_hash('import', 'ragtruth_dev'))")

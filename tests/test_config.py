@@ -96,6 +96,17 @@ def test_the_shipped_sample_workspace_runs_keep_their_ids():
         assert run_id(config) == rid
 
 
+def test_a_rebuilt_sample_workspace_keeps_the_demo_runs_it_shipped_before():
+    """scripts/build_sample_workspace.sh builds in one fixed folder: the demo configs' paths, and so their ids,
+    stay what earlier versions of the workspace had (links, labels and exports made against them still resolve)."""
+    with _sample_db() as db:
+        ids = {name: rid for rid, name in db.execute("SELECT id, name FROM runs")}
+    assert {name: ids.get(name) for name in ("demo-s0-known-only", "demo-s0-new-knowledge", "demo-s0-lora",
+                                             "demo-s0-distill")} == {
+        "demo-s0-known-only": "run-13b2e813a4f1", "demo-s0-new-knowledge": "run-ea3b3fb9cc6c",
+        "demo-s0-lora": "run-ab301e8c51ea", "demo-s0-distill": "run-f2d278cb4dcc"}
+
+
 def test_the_shipped_sample_workspace_generations_keep_their_ids():
     with _sample_db() as db:
         rows = db.execute("SELECT id, example_id, checkpoint_id, decoding, decoding_name, sample_index, meta "

@@ -195,3 +195,14 @@ def test_the_real_model_demo_builds_runs_an_analyst_can_export(converted, tmp_pa
     # a rerun reuses the probe, the runs and the generations
     again = run_real_demo(store, NAME, sizes=sizes)
     assert again["generate"]["generated"] == 0 and again["runs"] == summary["runs"]
+
+
+def test_the_bundled_model_is_offered_and_accepted_where_a_fine_tune_starts(tmp_path):
+    from hallu_core.modeling.model_refs import local_models, model_problem
+    from hallu_core.modeling.model_sources import bundled_file
+    from hallu_core.store.database import Store
+
+    offered = local_models(Store(tmp_path / "ws"))
+    assert offered[0][0] == NAME and "SmolLM2-135M-Instruct (Apache-2.0)" in offered[0][1]  # with its origin
+    assert model_problem(NAME) is None and model_problem(str(bundled_file(NAME))) is None
+    assert "is not a file" in model_problem(str(tmp_path / "other.gguf"))
