@@ -160,18 +160,15 @@ def ask_command(store, model, prompt, source, max_new_tokens, chat_template, sys
 @with_store
 def models_command(store):
     """The models you can start from: bundled ones (with where they came from) and this workspace's checkpoints."""
-    from hallu_core.errors import ModelLoadError
     from hallu_core.modeling.model_refs import local_models
-    from hallu_core.modeling.model_sources import BUNDLED, bundled_file
+    from hallu_core.modeling.model_sources import BUNDLED
 
+    offered = local_models(store)  # the installed bundled models first, with their origin, then the checkpoints
     for model in BUNDLED.values():
-        try:
-            where = str(bundled_file(model.name))
-        except ModelLoadError:
-            where = f"not installed (run: {model.install})"
-        click.echo(f"{model.name}\t{model.origin}\t{where}")
-    for path, label in local_models(store):
-        click.echo(f"{path}\t{label}")
+        if model.name not in dict(offered):
+            click.echo(f"{model.name}\tnot installed (run: {model.install})")
+    for ref, label in offered:
+        click.echo(f"{ref}\t{label}")
 
 
 @click.command("config-schema")

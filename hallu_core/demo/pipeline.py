@@ -70,7 +70,7 @@ TEST_SIZES = DemoSizes(n_known=16, n_unseen=6, eval_size=18, bios_per_entity=1, 
                        save_every=4, max_new_tokens=12, detectors=("lexical",))
 
 
-def _stage(progress: Progress, lo: int, hi: int, label: str) -> Progress:
+def stage_progress(progress: Progress, lo: int, hi: int, label: str) -> Progress:
     """Maps a stage's own (done, total) onto its share [lo, hi] of the demo's 100 units."""
     def report(done: int, total: int, message: str = "") -> None:
         frac = done / total if total else 1.0
@@ -109,21 +109,21 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
                          n_embd=sizes.n_embd, n_positions=sizes.n_positions, settings=PretrainSettings(
                              steps=sizes.pretrain_steps, batch_size=sizes.pretrain_batch, seed=seed,
                              time_budget_s=sizes.pretrain_budget_s),
-                         progress=_stage(progress, 2, 35, "base model"))
+                         progress=stage_progress(progress, 2, 35, "base model"))
     lap("base_model")
 
-    runs = _train_runs(store, world, world_dir, base_dir, seed, tag, sizes, _stage(progress, 35, 70, "training"))
+    runs = _train_runs(store, world, world_dir, base_dir, seed, tag, sizes, stage_progress(progress, 35, 70, "training"))
     lap("train")
 
     checkpoints = [c for run in runs.values() for c in store.checkpoints(run.id)]
     ids = [c.id for c in checkpoints]
     decodings = default_demo_decodings(sizes.max_new_tokens, sizes.temperatures)
-    gen_progress = _stage(progress, 70, 88, "generating")
+    gen_progress = stage_progress(progress, 70, 88, "generating")
     counts = generate_for_checkpoints(store, ids, examples=world.eval_examples, decodings=decodings,
-                                      batch_size=sizes.generate_batch, progress=_stage(gen_progress, 0, 75, ""))
+                                      batch_size=sizes.generate_batch, progress=stage_progress(gen_progress, 0, 75, ""))
     grounded = generate_for_checkpoints(store, ids, examples=world.eval_examples, decodings=decodings[:1],
                                         batch_size=sizes.generate_batch, prompt_template=prompts.GROUNDED,
-                                        progress=_stage(gen_progress, 75, 100, ""))
+                                        progress=stage_progress(gen_progress, 75, 100, ""))
     lap("generate")
 
     generations = [g for c in checkpoints for g in store.generations(checkpoint_id=c.id)]
@@ -131,7 +131,7 @@ def run_demo(store: Store, *, seed: int = 0, workdir: str | Path | None = None, 
     for k, run in enumerate(runs.values()):
         lo = 88 + k * 9 // len(runs)
         detector_report[run.name] = run_detectors(store, run.id, sizes.detectors,
-                                                  progress=_stage(progress, lo, lo + 9 // len(runs), "detecting"))
+                                                  progress=stage_progress(progress, lo, lo + 9 // len(runs), "detecting"))
     lap("detect")
 
     examples = {e.id: e for e in world.eval_examples}
@@ -178,7 +178,7 @@ def _train_runs(store: Store, world: World, world_dir: Path, base_dir: Path, see
         # grouped by person: validation holds people whose facts training never shows
         grouped = [{**r, "group": r["meta"]["entity_id"]} for r in records]
         train_file = str(world_dir / f"finetune-{data}.jsonl")
-        stage = _stage(progress, k * 100 // len(RUNS), (k + 1) * 100 // len(RUNS), name)
+        stage = stage_progress(progress, k * 100 // len(RUNS), (k + 1) * 100 // len(RUNS), name)
         if name == "distill":
             teacher = store.checkpoints(runs["known-only"].id)[-1].id
             config = DistillConfig(teacher=teacher, student=str(base_dir), train_file=train_file,

@@ -21,8 +21,8 @@ from typing import Callable
 
 from hallu_core.data import prompts
 from hallu_core.demo.demo_report import ORACLE, demo_findings, run_detectors
-from hallu_core.demo.facts import ORACLE_VERSION, Fact, fact_set, judge
-from hallu_core.demo.pipeline import _stage
+from hallu_core.demo.facts import ORACLE_VERSION, Fact, Verdict, fact_set, judge
+from hallu_core.demo.pipeline import stage_progress
 from hallu_core.demo.real_report import effect_report, fact_of
 from hallu_core.modeling.chat import chat_format
 from hallu_core.modeling.config import DecodingConfig, TrainConfig
@@ -72,31 +72,32 @@ def run_real_demo(store: Store, model: str = "smollm2-135m-instruct", *, seed: i
     def lap(name: str) -> None:
         timings[name] = round(time.monotonic() - started - sum(timings.values()), 1)
 
-    location = local_model(model, store.root, _stage(progress, 0, 5, "converting the model"))
+    location = local_model(model, store.root, stage_progress(progress, 0, 5, "converting the model"))
     lap("convert")
     facts = probe_draw(fact_set(), sizes.probe_size, seed)
-    known = probe(store, model, location, facts, sizes, _stage(progress, 5, 20, "probing the base model"))
+    known = probe(store, model, location, facts, sizes, stage_progress(progress, 5, 20, "probing the base model"))
     lap("probe")
     plan = split_facts(facts, known, sizes, seed)
     examples = eval_examples(plan["eval"], known, dataset_name(model))
     store.add_examples(examples)
     runs = {name: _finetune(store, model, name, plan[name], known, seed, sizes,
-                            _stage(progress, 20 + 25 * k, 45 + 25 * k, name)) for k, name in enumerate(RUNS)}
+                            stage_progress(progress, 20 + 25 * k, 45 + 25 * k, name)) for k, name in enumerate(RUNS)}
     lap("train")
     ids = [c.id for run in runs.values() for c in store.checkpoints(run.id)]
     greedy = DecodingConfig(strategy="greedy", max_new_tokens=sizes.max_new_tokens)
-    gen = _stage(progress, 70, 90, "generating closed-book and grounded")
+    gen = stage_progress(progress, 70, 90, "generating closed-book and grounded")
     counts = generate_for_checkpoints(store, ids, examples=examples, decodings=(greedy,), batch_size=sizes.batch,
                                       prompt_template=(prompts.CLOSED_BOOK, prompts.GROUNDED), progress=gen)
     lap("generate")
-    detectors = {name: run_detectors(store, run.id, sizes.detectors, _stage(progress, 90 + 4 * k, 94 + 4 * k,
-                                                                             "detecting"))
+    detectors = {name: run_detectors(store, run.id, sizes.detectors,
+                                     stage_progress(progress, 90 + 4 * k, 94 + 4 * k, "detecting"))
                  for k, (name, run) in enumerate(runs.items())}
     lap("detect")
     by_id = {e.id: e for e in examples}
     generations = [g for i in ids for g in store.generations(checkpoint_id=i) if g.example_id in by_id]
-    store.add_labels(oracle_labels(generations, by_id))
-    report = effect_report(store, runs, generations, by_id, seed=seed)
+    verdicts = {g.id: judge(g.text, fact_of(by_id[g.example_id])) for g in generations}  # judged once
+    store.add_labels(oracle_labels(verdicts))
+    report = effect_report(store, runs, generations, by_id, {gid: v.status for gid, v in verdicts.items()}, seed)
     lap("oracle")
     progress(100, 100, "demo ready")
     return {"model": model, "oracle_version": ORACLE_VERSION, "runs": {n: r.id for n, r in runs.items()},
@@ -179,17 +180,12 @@ def eval_examples(facts: list[Fact], known: dict[str, bool], dataset: str) -> li
             for f in facts]
 
 
-def oracle_labels(generations, examples: dict[str, Example]) -> list[Label]:
-    """Annotator `oracle`: wrong answers get conflict spans on each wrong candidate, right ones no span;
-    answers the oracle cannot check are stored as skipped (never counted as right, nor in a rate)."""
-    labels = []
-    for g in generations:
-        verdict = judge(g.text, fact_of(examples[g.example_id]))
-        if verdict.status == "unchecked":
-            labels.append(Label(g.id, ORACLE, [], "skipped", note="unchecked: the answer names no candidate"))
-        else:
-            labels.append(Label(g.id, ORACLE, list(verdict.spans), "done", note=verdict.status))
-    return labels
+def oracle_labels(verdicts: dict[str, Verdict]) -> list[Label]:
+    """Annotator `oracle` (generation id -> the oracle's verdict): wrong answers get conflict spans on each wrong
+    candidate, right ones no span; answers it cannot check are stored as skipped (never right, nor in a rate)."""
+    return [Label(gid, ORACLE, [], "skipped", note="unchecked: the answer names no candidate")
+            if v.status == "unchecked" else Label(gid, ORACLE, list(v.spans), "done", note=v.status)
+            for gid, v in verdicts.items()]
 
 
 def _finetune(store: Store, model: str, name: str, facts: list[Fact], known: dict[str, bool], seed: int,

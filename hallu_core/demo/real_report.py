@@ -14,7 +14,7 @@ from typing import Mapping
 
 from hallu_core.data import prompts
 from hallu_core.demo.demo_report import repeats_itself
-from hallu_core.demo.facts import Fact, judge
+from hallu_core.demo.facts import Fact
 from hallu_core.store.types import Example, Generation, Run
 
 Z95 = 1.959964
@@ -49,14 +49,14 @@ def paired_difference(a: Mapping[str, bool], b: Mapping[str, bool], seed: int = 
 
 
 def effect_report(store, runs: Mapping[str, Run], generations: list[Generation], examples: Mapping[str, Example],
-                  seed: int = 0) -> dict:
+                  statuses: Mapping[str, str], seed: int = 0) -> dict:
     """Per run and checkpoint: accuracy on known / unknown facts, closed-book and grounded (greedy); the
     effect of new knowledge on known facts; how many outputs repeat themselves."""
     right: dict[tuple, dict[str, bool]] = defaultdict(dict)  # (checkpoint, template, knowledge) -> example -> right
     verdicts: dict[str, int] = defaultdict(int)
     for g in generations:
         example = examples[g.example_id]
-        status = judge(g.text, fact_of(example)).status
+        status = statuses[g.id]  # the oracle's verdict: right, wrong or unchecked
         verdicts[status] += 1
         template = prompts.split(g.decoding_name)[1]
         right[g.checkpoint_id, template, example.meta["knowledge"]][g.example_id] = status == "right"

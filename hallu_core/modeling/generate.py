@@ -111,8 +111,10 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
         checkpoints.append(checkpoint)
     # plan first, so progress has a true total and finished work is never reloaded
     plan, skipped, chats = [], 0, {}
+    # (location, adapter base), resolved once; an imported checkpoint has none (it fails below if asked to generate)
+    weights = {c.id: checkpoint_location(store, c) for c in checkpoints if c.path}
     for checkpoint in checkpoints:
-        chats[checkpoint.id] = _chat_for(store, checkpoint, chat_template, system_prompt)
+        chats[checkpoint.id] = _chat_for(weights.get(checkpoint.id), chat_template, system_prompt)
         for template in templates:
             for decoding in decodings:
                 identity = _identity(decoding, template, chats[checkpoint.id])
@@ -127,12 +129,12 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
     total = sum(len(todo) for *_, todo in plan)
     done = generated = empty = 0
     progress(0, total, "generating")
-    shared = _SharedOutputs(store, [p[0] for p in plan])
+    shared = _SharedOutputs(weights)
     for checkpoint in {p[0].id: p[0] for p in plan}.values():  # one model load per checkpoint
         chat, entries = chats[checkpoint.id], [p for p in plan if p[0] is checkpoint]
         model = None
         if not all(shared.has(checkpoint, _identity(d, t, chat), [e for _, e in todo]) for _, d, t, todo in entries):
-            model = load_backend(backend, *checkpoint_location(store, checkpoint))
+            model = load_backend(backend, *(weights.get(checkpoint.id) or checkpoint_location(store, checkpoint)))
             model.chat = chat
         for _, decoding, template, todo in entries:
             # the seed depends on what is generated, not on when: reruns draw the same samples
@@ -163,14 +165,14 @@ class _SharedOutputs:
     """Outputs of a deterministic decoding (greedy, beam) kept for checkpoints with the very same weights: every
     run of one base model has that model as its step 0, and it answers greedily once, not once per run."""
 
-    def __init__(self, store: Store, checkpoints: list[Checkpoint]):
-        self.weights = {c.id: checkpoint_location(store, c) for c in checkpoints}
+    def __init__(self, weights: dict[str, tuple[str, str | None]]):
+        self.weights = weights  # checkpoint id -> (location, adapter base)
         counts = Counter(self.weights.values())
         self.twins = {key for key, n in counts.items() if n > 1}
         self.outputs: dict[tuple, list[Output]] = {}
 
     def _key(self, checkpoint: Checkpoint, identity: dict, example: Example) -> tuple | None:
-        weights = self.weights[checkpoint.id]
+        weights = self.weights.get(checkpoint.id)
         if weights not in self.twins or identity.get("strategy") == "sample":
             return None
         return weights, json.dumps(identity, sort_keys=True), example.id
@@ -190,11 +192,11 @@ class _SharedOutputs:
                 self.outputs[key] = samples
 
 
-def _chat_for(store: Store, checkpoint: Checkpoint, mode: str, system_prompt: str | None) -> ChatFormat | None:
+def _chat_for(weights: tuple[str, str | None] | None, mode: str, system_prompt: str | None) -> ChatFormat | None:
     """The chat format a checkpoint's prompts go through (its tokenizer's template), None for raw prompts."""
-    if mode == "never" or not checkpoint.path:
+    if mode == "never" or weights is None:
         return None
-    location, base = checkpoint_location(store, checkpoint)
+    location, base = weights
     return chat_format(load_tokenizer(location, base_model=base), mode, system_prompt)
 
 

@@ -9,6 +9,7 @@ which command installs it.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -96,8 +97,6 @@ def _bundled_name(gguf: Path) -> str | None:
 
 def _file_tag(path: Path) -> str:
     """Two different files of one name convert into two folders; the same file into the same one."""
-    import hashlib
-
     stat = path.stat()
     return hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:8]
 

@@ -36,7 +36,7 @@ def finetune_form() -> None:
 
     datasets = q("datasets")
     local = dict(local_models(store()))
-    with st.form("finetune-form"):
+    with st.form("finetune-form", enter_to_submit=False):  # only the button starts work
         name = st.text_input("Run name", "finetune")
         c1, c2 = st.columns(2)
         picked = c1.selectbox("Base model (bundled models and this workspace's)",
@@ -97,7 +97,7 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
 
     datasets = q("datasets")
     usable = list(_weight_paths(checkpoint_labels))
-    with st.form("distill-form"):
+    with st.form("distill-form", enter_to_submit=False):
         name = st.text_input("Run name", "distill", key="distill-name")
         c1, c2 = st.columns(2)
         picked = c1.selectbox("Teacher (a checkpoint of this workspace)", usable or ["(no checkpoints with weights)"],
@@ -168,7 +168,7 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
     usable = list(paths)
     if len(usable) < len(checkpoint_labels):
         st.caption("Only checkpoints with weights in this workspace are listed: imported models cannot generate.")
-    with st.form("generate-form"):
+    with st.form("generate-form", enter_to_submit=False):
         ckpts = st.multiselect("Checkpoints", usable, format_func=checkpoint_labels.get)
         dataset = st.selectbox("Prompts from dataset", ["(all examples)"] + datasets)
         c1, c2, c3, c4 = st.columns(4)
@@ -228,7 +228,7 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
 def detect_form(checkpoint_labels: dict[str, str]) -> None:
     from hallu_core.detection.detectors.registry import available_detectors
 
-    with st.form("detect-form"):
+    with st.form("detect-form", enter_to_submit=False):
         names = st.multiselect("Detectors", available_detectors(), default=["lexical"])
         ckpts = st.multiselect("Checkpoints (none: all)", list(checkpoint_labels), format_func=checkpoint_labels.get)
         submitted = st.form_submit_button("Start detection", type="primary")
