@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from hallu_core import set_process_defaults
 from hallu_core.ui.judge import adopt_url_judge
 from hallu_core.ui.widgets import FRAME, pages, sidebar
 
+set_process_defaults()  # the dashboard server is Hallu's own process, even when started by `streamlit run`
 st.set_page_config(page_title="Hallu", layout="wide")
 
 page = st.navigation(pages())

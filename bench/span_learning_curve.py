@@ -4,6 +4,16 @@ tuning rows (+ synthetic perturbations of those rows' faithful answers), with th
 for any choice. Last stdout line: one JSON object.
 
     HF_HUB_OFFLINE=1 python bench/span_learning_curve.py [--sizes 25,50,100]
+
+`--qa-train FILE` (RAGTruth train-split QA rows, no source shared with the dev slice) draws the QA
+curve instead: `learned` and `span` trained on the first N rows of a seeded, source-grouped shuffle of
+that file only (no dev row), `span` from a fresh adapter in the shipped recipe's first two passes on
+human rows alone (hallucinated rows twice, no synthetic), its QA threshold on QA_THRESHOLD_ROWS held-out
+rows of the file; both scored on every QA row of the dev slice's tuning part (no model here saw one;
+the lockbox is not read).
+
+    HF_HUB_OFFLINE=1 python bench/span_learning_curve.py --qa-train ../shared/data/ragtruth_qa_train.jsonl \
+        [--sizes 100,200,400] [--no-span]
 """
 from __future__ import annotations
 
@@ -17,24 +27,83 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hallu_core import set_process_defaults  # noqa: E402
+
+set_process_defaults()  # before torch is first imported, as the CLI and jobs do
+
 from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
+from hallu_core.detection.detectors import get_detector  # noqa: E402
 from hallu_core.detection.detectors.span import SpanDetector  # noqa: E402
 from hallu_core.detection.detectors.span_split import load_split, tuning_folds  # noqa: E402
 from hallu_core.detection.detectors.span_train import TrainConfig, examples_from_items, train, write_artifact  # noqa: E402
 from hallu_core.detection.detectors.synthetic_spans import synthesize  # noqa: E402
+from hallu_core.detection.detectors.units import build_units  # noqa: E402
 from hallu_core.detection.metrics import evaluate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from build_span_detector import DATA, best_thresholds, raw_rows  # noqa: E402
 
 PASSES = [(8e-4, 0), (1.5e-3, 1), (1.5e-3, 2)]  # (lr, seed) of the shipped recipe
+QA_THRESHOLD_ROWS = 100
+
+
+def qa_train_curve(args) -> None:
+    from hallu_core.detection.detectors.learned import LearnedDetector
+
+    records = read_records(args.qa_train)
+    by_source: dict[str, list] = {}
+    for r in records:
+        by_source.setdefault(r.source_id, []).append(r)
+    sources = sorted(by_source)
+    random.Random(0).shuffle(sources)
+    shuffled = [r for s in sources for r in by_source[s]]
+    held, pool = shuffled[-QA_THRESHOLD_ROWS:], shuffled[:-QA_THRESHOLD_ROWS]
+    tuning = set(load_split()["tuning"])
+    dev = [r for r in read_records(args.data) if r.task == "QA" and r.source_id in tuning]
+    items, golds = items_from_records(dev), [gold_spans(r) for r in dev]
+    figures = {}
+    for n in [int(x) for x in args.sizes.split(",")]:
+        subset, started = pool[:n], time.time()
+        train_items, train_golds = items_from_records(subset), [gold_spans(r) for r in subset]
+        row = {"rows": len(subset), "hallucinated_rows": sum(bool(g) for g in train_golds)}
+        learned = LearnedDetector().fit(train_items, train_golds)
+        row["learned"] = scored([r.spans for r in learned.predict_units(build_units(items))], golds)
+        if not args.no_span:
+            twice = subset + [r for r in subset if gold_spans(r)]
+            examples = examples_from_items(items_from_records(twice), [gold_spans(r) for r in twice])
+            adapter = None
+            for lr, seed in PASSES[:2]:
+                result = train(examples, TrainConfig(lr=lr, seed=seed, threads=2), init_adapter=adapter)
+                adapter = str(write_artifact(tempfile.mkdtemp(prefix=f"qa-curve{n}-"), result.state, result.artifact))
+            detector = SpanDetector(pretrained=adapter)
+            held_items = items_from_records(held)
+            chosen = best_thresholds(detector, held_items, [gold_spans(r) for r in held], detector.token_scores(held_items))
+            detector.artifact["thresholds"] = chosen["thresholds"]
+            row["span"] = scored([p.spans for p in detector.detect(items)], golds)
+        row["seconds"] = round(time.time() - started)
+        figures[n] = row
+        print(json.dumps(row), flush=True)
+    floor = scored([p.spans for p in get_detector("lexical").detect(items)], golds)
+    print(json.dumps({"scored_on": f"dev tuning part, QA ({len(dev)} rows, {sum(map(bool, golds))} hallucinated)",
+                      "lexical": floor, "curve": figures}))
+
+
+def scored(preds, golds) -> dict:
+    """Response and span F1 (percent) and the share of responses flagged."""
+    fig = evaluate(preds, golds)["overall"]
+    return {"response_f1": round(100 * fig["response"]["f1"], 1), "span_f1": round(100 * fig["span"]["f1"], 1),
+            "flagged_share": round(sum(map(bool, preds)) / max(1, len(preds)), 3)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--sizes", default="25,50,100")
+    parser.add_argument("--qa-train", help="RAGTruth train-split QA rows: draw the QA curve on them (see above)")
+    parser.add_argument("--no-span", action="store_true", help="with --qa-train: the learned detector only")
     args = parser.parse_args()
+    if args.qa_train:
+        return qa_train_curve(args)
     split = load_split()
     rows = [r for r in raw_rows(args.data) if str(r["source_id"]) in set(split["tuning"])]
     val_sources = tuning_folds(rows)[0]

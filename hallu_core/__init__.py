@@ -14,9 +14,17 @@ A room imports only from rooms above it in this list, and from the two modules b
 tests/test_architecture.py fails on an import that points the other way or closes a cycle.
 """
 import os
-
-# torch's OpenMP threads busy-wait by default; on a shared 2-core machine that costs
-# several times the CPU per training step. Must be set before torch is first imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from typing import MutableMapping
 
 __version__ = "0.1.0"
+
+# torch's OpenMP threads busy-wait by default; on a shared 2-core machine that costs
+# several times the CPU per training step. Read when torch is first imported.
+PROCESS_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def set_process_defaults(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Apply PROCESS_DEFAULTS (what the user set wins) in a process Hallu starts itself: the CLI, a job,
+    the dashboard server. Never on import: that would change the process of whoever imports Hallu."""
+    for name, value in PROCESS_DEFAULTS.items():
+        environ.setdefault(name, value)

@@ -8,5 +8,8 @@ class ModelLoadError(RuntimeError):
     """A model or tokenizer that cannot be loaded, with the location that failed."""
 
 
-class JobCancelled(Exception):
-    """Raised in a job's process when it is cancelled (the SIGTERM that `cancel_job` sends)."""
+class JobCancelled(BaseException):
+    """Raised in a job's process when it is cancelled (the SIGTERM that `cancel_job` sends).
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way (a detector
+    skipped, a log write, a model load turned into ModelLoadError) can swallow a cancel."""

@@ -7,6 +7,7 @@ from hallu_core.data import prompts
 from hallu_core.ui import charts, thresholds
 from hallu_core.ui.data import q
 from hallu_core.ui.judge import judge_picker
+from hallu_core.ui.rates import difference_interval, interval
 from hallu_core.ui.widgets import context, empty_state, frame, show_html
 from hallu_core.views import compare, generation_list, judges, render
 
@@ -50,14 +51,24 @@ agg = changes["aggregate"]
 st.caption(render.md_escape(f"A = {side_label(side_a)}, B = {side_label(side_b)}; over the {agg['n']:,} prompts "
                              f"both answered and {src_name} judged."))
 m = st.columns(5)
-m[0].metric("Hallucination rate B", f"{agg['b_rate']:.1%}", f"{agg['b_rate'] - agg['a_rate']:+.1%} vs A",
-            delta_color="inverse")
+paired = q("paired_rates", source, side_a, side_b)
+if paired is None:
+    m[0].metric("Hallucination rate B", "n/a", help="Neither labels nor detector scores on both sides.")
+else:
+    m[0].metric("Hallucination rate B", f"{paired['b']['estimate']:.1%}", f"{paired['estimate']:+.1%} vs A",
+                delta_color="inverse", help=f"Estimated on the {paired['n']:,} prompts both answered "
+                                            f"({paired['b']['method']}); B's 95% interval: {interval(paired['b'])}.")
 m[1].metric("Mean spans B", f"{agg['b_mean_spans']:.2f}", f"{agg['b_mean_spans'] - agg['a_mean_spans']:+.2f}",
             delta_color="inverse")
 m[2].metric("Regressions", f"{agg['regressions']:,}", help="prompts with more spans in B than in A")
 m[3].metric("Fixes", f"{agg['fixes']:,}", help="prompts with fewer spans in B than in A")
 m[4].metric("Newly flagged / cleared", f"{agg['newly_flagged']:,} / {agg['cleared']:,}")
-rates = [r for r in q("hallucination_rates", sources=[source]) if r["decoding"] == side_a[1]]
+if paired is not None:
+    st.caption(render.md_escape(
+        f"Rate B - rate A: {100 * paired['estimate']:+.1f} points, {difference_interval(paired)} paired on "
+        f"the {paired['n']:,} prompts both answered ({paired['method']}; {paired['labeled_a']:,} / "
+        f"{paired['labeled_b']:,} outputs labeled on A / B). Regressions, fixes and flags are the judge's own counts."))
+rates = [r for r in q("judge_rates", source) if r["decoding"] == side_a[1]]
 if rates:
     st.plotly_chart(charts.rate_bars(rates, title=f"Hallucination rate per checkpoint ({src_name}, {side_a[1]})"),
                     key="cmp-rates")

@@ -31,28 +31,28 @@ run_id = c2.selectbox("Run", [None, *runs], key="det_run",
                       format_func=lambda r: "all runs" if r is None else runs[r])
 c3.caption("Span thresholds are per detector, on one calibrated scale (a span's score is the probability it is "
            "hallucinated): each starts at the detector's own threshold; choose one below the table.")
-pairs_of = {d: ui.pairs(d, gold, run_id) for d in detectors}  # each cached copy fetched once per run
-scales = {d: thresholds.scale(s for p in pairs_of[d] for s in p["pred"]) for d in detectors}
+counts_of = {d: ui.threshold_counts(d, gold, run_id) for d in detectors}  # each cached copy fetched once per run
+scales = {d: counts_of[d].scale for d in detectors}
 limit = {d: thresholds.threshold_for(d, scales[d]) for d in detectors}
 
 st.subheader("All detectors")
 trained_on = {d: (label_training.last_training(store(), d) or {}).get("annotator") for d in detectors}
 in_sample = [d for d in detectors if trained_on[d] == gold]
-measured = [d for d in detectors if pairs_of[d]]  # a row of zeros would read as a bad detector
+measured = [d for d in detectors if counts_of[d].n]  # a row of zeros would read as a bad detector
 
 
 def measured_on(detector: str) -> str:
     if detector in in_sample:
         return "its training labels (in-sample)"
-    gids = [p["generation_id"] for p in pairs_of[detector]]
-    tuned = evaluation.dev_tuning_rows(store(), gids) if detector in evaluation.SHIPPED_TUNED_ON_DEV else 0
+    gids = counts_of[detector].generation_ids
+    tuned = evaluation.dev_tuning_rows(store(), list(gids)) if detector in evaluation.SHIPPED_TUNED_ON_DEV else 0
     return (f"partly Hallu's tuning rows ({tuned} of {len(gids)}; lockbox in docs/detectors.md)" if tuned
             else "not trained on them here")
 
 
 table = [{"detector": d, "measured on": measured_on(d),
           "threshold": limit[d], "scores": scales[d] or "-",
-          **evaluation.flat(evaluation.figures(pairs_of[d], limit[d]))}
+          **evaluation.flat(counts_of[d].figures(limit[d]))}
          for d in measured]
 if table:
     st.dataframe(table, hide_index=True, key="det_table",
@@ -63,8 +63,8 @@ if unmeasured:
                                 f"{', '.join(unmeasured)}."))
 st.caption(render.md_escape(
     f"n = outputs with a done label by {who} and a detection. Response level: positive when "
-    "the output has a span. Span level: overlapping characters summed over the set; span_union_f1 counts each "
-    "character once."))
+    "the output has a span. Span level: overlapping characters summed over the set, each character once "
+    "(overlapping spans of one output are merged first)."))
 if in_sample:
     st.warning(render.md_escape(
         f"{', '.join(in_sample)} was trained on these labels ({gold}): its figures here are in-sample and "
@@ -75,8 +75,8 @@ if st.session_state.get("det_detector") not in detectors:
                                             detectors[0])
 detector = st.selectbox("Detector", detectors, key="det_detector",
                         format_func=lambda d: d if d in measured else f"{d} (not run on these labels)")
-pairs = pairs_of[detector]
-if not pairs:
+counts = counts_of[detector]
+if not counts.n:
     st.info(render.md_escape(f"{detector} has not run on any output {who} labeled; "
                              f"detectors measured on them: {', '.join(measured) or 'none'}."))
 else:
@@ -91,21 +91,21 @@ else:
                  "workspace's domain: maps shipped with Hallu are fitted on RAGTruth), then re-detect with it."):
         try:
             st.session_state[CALIBRATE_JOB] = jobs.start_job(store(), workspace_calibration.JOB_KIND,
-                                                             {"detector": detector, "annotator": gold})
+                                                             {"detector": detector, "annotator": gold}, once=True)
         except (ValueError, OSError) as exc:
             st.error(render.md_escape(f"Could not start calibration: {exc}"))
     if not_ready:
         st.caption(render.md_escape(f"Calibrating on {gold}'s labels is not possible yet: {not_ready}."))
     if st.session_state.get(CALIBRATE_JOB):
         job_panel(st.session_state[CALIBRATE_JOB], key="det_calibrate_panel")
-    at = evaluation.figures(pairs, threshold)
+    at = counts.figures(threshold)
     m = st.columns(6)
     for col, (level, name) in zip(m, [(lv, k) for lv in ("response", "span") for k in ("precision", "recall", "f1")]):
         col.metric(f"{level} {name}", f"{at[level][name]:.3f}")
-    st.plotly_chart(ui.pr_figure(evaluation.pr_curve(pairs), at, f"{detector}: precision / recall"),
+    st.plotly_chart(ui.pr_figure(counts.pr_curve(), at, f"{detector}: precision / recall"),
                     key="det_pr_curve")
     st.markdown("**Per checkpoint** (at the chosen threshold)")
-    rows = evaluation.per_checkpoint(pairs, threshold)
+    rows = counts.per_checkpoint(threshold)
     st.dataframe(rows, hide_index=True, key="det_per_checkpoint",
                  column_config={k: PCT for k in rows[0] if k not in ("checkpoint", "step", "n")})
 
@@ -132,7 +132,7 @@ if st.button("(Re)train on these labels", key="det_train", icon=":material/model
     try:
         st.session_state[TRAIN_JOB] = jobs.start_job(store(), label_training.JOB_KIND,
                                                      {"annotator": gold, "detector": train_name,
-                                                      "folds": 5 if train_name == "learned" else 3})
+                                                      "folds": 5 if train_name == "learned" else 3}, once=True)
     except (ValueError, OSError) as exc:
         st.error(render.md_escape(f"Could not start training: {exc}"))
 if st.session_state.get(TRAIN_JOB):

@@ -8,7 +8,7 @@ import streamlit as st
 from hallu_core.store.types import SPAN_TYPES
 from hallu_core.ui.data import q
 from hallu_core.ui.detail import show_detail
-from hallu_core.ui.widgets import checkpoint_options, empty_state, frame
+from hallu_core.ui.widgets import checkpoint_options, context, empty_state, frame
 from hallu_core.views import render
 from hallu_core.views.generation_list import GenerationFilter, SORTS
 
@@ -20,6 +20,14 @@ if not q("overview")["generations"]:
 
 labels = checkpoint_options()
 ANY = "any"
+ctx = context()
+if "f-ckpt" not in st.session_state or st.session_state.get("inspect-ctx", ctx) != ctx:
+    # open on the sidebar's checkpoint and decoding (and follow them when they change), not on every output
+    ctx_checkpoint, ctx_decoding = ctx
+    st.session_state["f-ckpt"] = [ctx_checkpoint] if ctx_checkpoint in labels else []
+    held = next((c["decodings"] for c in q("checkpoints") if c["checkpoint_id"] == ctx_checkpoint), [])
+    st.session_state["f-dec"] = [ctx_decoding] if ctx_decoding in held else []
+st.session_state["inspect-ctx"] = ctx
 with st.expander("Filters", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
     ckpts = c1.multiselect("Checkpoint", list(labels), format_func=labels.get, key="f-ckpt")

@@ -7,6 +7,7 @@ from hallu_core.data import io
 from hallu_core.ui import charts
 from hallu_core.ui.data import clear, q, store
 from hallu_core.ui.judge import judge_picker
+from hallu_core.ui.rates import RATE_COLUMNS, rate_table_rows, rates_note
 from hallu_core.ui.widgets import empty_state, frame
 from hallu_core.views import judges, render
 
@@ -31,7 +32,7 @@ ckpts = q("checkpoints")
 finetuned = [c["checkpoint_id"] for c in ckpts if c["run_kind"] != "import"]
 c1, c2, c3 = st.columns(3)
 judge = judge_picker("Judged by", "overview-judge", checkpoint_ids=finetuned or None, container=c1)
-rates = q("hallucination_rates", sources=[judge], by_knowledge=True) if judge else []
+rates = q("judge_rates", judge, by_knowledge=True) if judge else []
 if not rates:
     empty_state("No detections or labels yet.")
 else:
@@ -54,22 +55,20 @@ else:
         st.plotly_chart(charts.rate_lines(sorted(lines, key=lambda r: r["step"] or 0), color="run"),
                         key="overview-rates")
         st.caption(render.md_escape(
-            f"Share of responses with at least one span, judged by {judges.describe(judge)}, one line per fine-tune "
-            f"run over its checkpoints' steps; " + ("decodings pooled" if decoding == pooled
-                                                     else f"{decoding} decoding only")
-            + ("." if facts == every else f"; {facts} facts only.")))
+            f"Estimated share of outputs that hallucinate, judged by {judges.describe(judge)}, with its 95% interval "
+            f"(bars), one line per fine-tune run over its checkpoints' steps; "
+            + ("decodings pooled" if decoding == pooled else f"{decoding} decoding only")
+            + ("" if facts == every else f"; {facts} facts only") + ". " + rates_note(lines)))
     elif finetuned:
         st.caption(render.md_escape(f"{judges.describe(judge)} judged no fine-tuned checkpoint."))
     imported_ids = tuple(c["checkpoint_id"] for c in ckpts if c["checkpoint_id"] not in finetuned and c["generations"])
     own = judge if any(r["checkpoint_id"] in imported_ids for r in rates) else q("default_judge", imported_ids)
     if imported_ids and own:
-        rows = rates if own == judge else q("hallucination_rates", sources=[own])
+        rows = rates if own == judge else q("judge_rates", own)
         imported = judges.pool([r for r in rows if r["checkpoint_id"] in imported_ids], ("run", "checkpoint", "step"))
         st.markdown("**Imported models** (no training steps)")
-        st.dataframe([{"run": r["run"], "model": r["checkpoint"], "judged": r["n"], "flagged": r["positive"],
-                       "rate": 100 * r["rate"]} for r in sorted(imported, key=lambda r: (r["run"], r["step"]))],
-                     hide_index=True, key="overview-imported",
-                     column_config={"rate": st.column_config.NumberColumn(format="%.1f%%")})
+        st.dataframe(rate_table_rows(sorted(imported, key=lambda r: (r["run"], r["step"])), model="checkpoint"),
+                     hide_index=True, key="overview-imported", column_config=RATE_COLUMNS)
         st.caption(render.md_escape(
             f"Judged by {judges.describe(own)}" + ("" if own == judge else f" ({judges.describe(judge)} judged none)")
             + "; each model's decodings pooled (an import records one)."))

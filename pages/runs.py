@@ -7,6 +7,7 @@ from hallu_core.ui import charts, forms
 from hallu_core.ui.data import q
 from hallu_core.ui.findings_ui import findings_section
 from hallu_core.ui.judge import judge_picker
+from hallu_core.ui.rates import RATE_COLUMNS, interval, rates_note
 from hallu_core.ui.widgets import checkpoint_options, empty_state, frame
 from hallu_core.views import judges, render
 from hallu_core.views.queries import rate_points, source_name
@@ -33,29 +34,30 @@ else:
     st.query_params["run"] = run_id
     run = by_id[run_id]
 
-    rates = q("hallucination_rates", run_id=run_id)
+    rates = q("run_rates", run_id)
     run_ckpts = [c["checkpoint_id"] for c in q("checkpoints") if c["run_id"] == run_id]
     decodings = sorted({r["decoding"] for r in rates})
     pooled = "all decodings pooled"
     decoding = st.selectbox("Decoding for the rate curves", [pooled] + decodings, key="runs-decoding",
                             index=1 if decodings else 0)
-    if decoding == pooled:  # pooled rates need their own aggregate; per decoding reuses `rates`
-        points = q("run_curves", run_id)
+    if decoding == pooled:  # pooled rates need their own estimate; per decoding reuses `rates`
+        points = q("metric_points", run_id) + rate_points(q("run_rates", run_id, by_decoding=False))
     else:
         points = q("metric_points", run_id) + rate_points(rates, decoding)
     if points:
         st.plotly_chart(charts.run_curves_figure(points), key="runs-curves")
         st.caption("Loss curves share the step axis with the hallucination rates: val loss turning up while the "
                    "rates climb is overfitting. Dotted lines are labels (oracle is synthetic, gold and annotators "
-                   "are people); rates are " + ("pooled over every decoding." if decoding == pooled
-                                                else f"of the {decoding} decoding only."))
+                   "are people); rates are estimates with their 95% interval (bars), "
+                   + ("pooled over every decoding." if decoding == pooled else f"of the {decoding} decoding only.")
+                   + " " + rates_note([r for r in rates if decoding == pooled or r["decoding"] == decoding]))
     else:
         st.info("This run has no training metrics or judged generations yet.")
 
-    findings_section(run_id, run_ckpts)
+    findings_section(run_id, run_ckpts, None if decoding == pooled else decoding)
     tab_known, tab_dec, tab_cfg = st.tabs(["Known vs new facts", "Decoding strategies", "Config"])
     with tab_known:
-        split = [r for r in q("hallucination_rates", run_id=run_id, by_knowledge=True)
+        split = [r for r in q("run_rates", run_id, by_knowledge=True)
                  if r["knowledge"] != "unrecorded" and (decoding == pooled or r["decoding"] == decoding)]
         if not split:
             st.caption("This run's examples do not record whether their facts were known to the base model "
@@ -68,10 +70,10 @@ else:
             st.caption(render.md_escape(f"Judged by {judges.describe(src)}; " + (
                 "every decoding pooled." if decoding == pooled else f"{decoding} decoding only (the choice above).")))
             st.dataframe([{"checkpoint": r["checkpoint"], "step": r["step"], "knowledge": r["knowledge"],
-                           "decoding": "pooled" if decoding == pooled else decoding, "n": r["n"], "rate": r["rate"]}
+                           "decoding": "pooled" if decoding == pooled else decoding, "rate": 100 * r["rate"],
+                           "95% CI": interval(r), "outputs": r["n"], "labeled": r.get("labeled", 0)}
                           for r in sorted(chosen, key=lambda r: (r["step"] or 0, r["knowledge"]))],
-                         hide_index=True, key="runs-known-table",
-                         column_config={"rate": st.column_config.NumberColumn(format="percent")})
+                         hide_index=True, key="runs-known-table", column_config=RATE_COLUMNS)
     with tab_dec:
         if not decodings:
             st.caption("No judged generations in this run yet.")
@@ -82,9 +84,9 @@ else:
             table: dict = {}
             for r in chosen:
                 row = table.setdefault(r["step"], {"checkpoint": r["checkpoint"], "step": r["step"]})
-                row[r["decoding"]] = r["rate"]
-            st.dataframe(list(table.values()), hide_index=True, key="runs-dec-table",
-                         column_config={d: st.column_config.NumberColumn(format="percent") for d in decodings})
+                row[r["decoding"]] = f"{r['rate']:.1%} ({interval(r)})"
+            st.dataframe(list(table.values()), hide_index=True, key="runs-dec-table")
+            st.caption("Each cell: the estimated rate (its 95% interval).")
     with tab_cfg:
         st.json({"base_model": run["base_model"], "config": run["config"], "meta": run["meta"]}, expanded=False)
 

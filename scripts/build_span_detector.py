@@ -25,6 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hallu_core import set_process_defaults  # noqa: E402
+
+set_process_defaults()  # before torch is first imported, as the CLI and jobs do
+
 import numpy as np  # noqa: E402
 
 from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402

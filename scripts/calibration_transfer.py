@@ -18,6 +18,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hallu_core import set_process_defaults  # noqa: E402
+
+set_process_defaults()  # before torch is first imported, as the CLI and jobs do
+
 from hallu_core.detection import evaluation as labeled  # noqa: E402
 from hallu_core.detection.detectors import calibrate  # noqa: E402
 from hallu_core.detection.detectors.calibrate_fit import group_folds, quality  # noqa: E402

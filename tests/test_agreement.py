@@ -55,3 +55,17 @@ def test_disagreements(store):
     build(store)
     rows = agreement.disagreements(store)
     assert [(r["generation_id"], r["disagreement"]) for r in rows] == [("g3", 1.0), ("g1", pytest.approx(1 / 3, abs=1e-5))]
+
+
+def test_agreement_tells_blind_labels_from_assisted_ones(store):
+    """Issue 22 item 3: labels made after revealing detector suggestions are counted apart."""
+    from dataclasses import replace
+
+    build(store)
+    store.save_label(replace(store.get_label("g3", "bob"), assisted=True))  # bob had seen the suggestions on g3
+    got = agreement.agreement(store, "alice", "bob")
+    # blind: g1 only, alice [0,4) bob [0,2) -> 2*2 / 6; assisted: g3, alice [5,10) bob none -> 0
+    assert got["blind"] == {"items": 1, "char_f1": pytest.approx(4 / 6), "kappa": 1.0}
+    assert got["assisted"] == {"items": 1, "char_f1": 0.0, "kappa": 0.0}
+    assert got["items"] == 2 and got["char_f1"] == pytest.approx(4 / 11)  # all items, as before
+    assert agreement.agreement(store, "alice", "gold")["assisted"]["items"] == 0

@@ -14,8 +14,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "hallu_core"
 
 # lower numbers lie lower; a room may import its own modules and rooms strictly below it
-LAYERS = {"hallu_core": 0, "store": 1, "data": 2, "modeling": 3, "detection": 3, "labeling": 4,
-          "views": 5, "demo": 6, "jobs": 7, "cli": 8, "ui": 8}
+LAYERS = {"hallu_core": 0, "store": 1, "data": 2, "modeling": 3, "detection": 3, "labeling": 4, "rates": 5,
+          "views": 6, "demo": 7, "jobs": 8, "cli": 9, "ui": 9}
 MAX_LINES = 300
 
 

@@ -53,6 +53,14 @@ def test_a_flagged_response_without_spans_shows_the_fallback_or_none_and_keeps_i
     assert [(s.start, s.end) for s in primary.spans] == [(30, 40)]  # the fallback only where the source found nothing
 
 
+def test_a_routes_score_names_where_the_response_score_comes_from():
+    members = {"record": Fixed([(10, 30, "conflict", 0.9)]), "lexical": Fixed([(50, 60, "baseless", 0.4)], score=0.2)}
+    assert run({"spans": ["record"]}, members).response_score == 0.9  # by default the strongest member's
+    assert run({"spans": ["record"], "score": "lexical"}, members).response_score == 0.2
+    covered = run({"spans": ["record"], "score": "coverage"}, members)
+    assert covered.response_score == 0.2 and len(covered.spans) == 1  # 20 of 100 characters
+
+
 def write(tmp_path, payload):
     path = tmp_path / "routes.json"
     path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
@@ -76,15 +84,21 @@ def test_routes_file_loads_lists_and_full_routes(tmp_path):
     ({"routes": {"": {"spans": ["lexical"], "response": {"rule": "score", "min": 0.5}}}}, "takes exactly"),
     ({"routes": {"": {"spans": []}}}, "names no span member"),
     ({"routes": {"": ["lexical"]}, "gates": {"Summary": 0.26}}, "old format"),
+    ({"routes": {"": {"spans": ["lexical"], "score": "vibes"}}}, "score must be a member or 'coverage'"),
 ])
 def test_a_malformed_routes_file_is_refused_with_a_clear_error(tmp_path, payload, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         load_routes(write(tmp_path, payload))
 
 
-def test_shipped_routes_load_and_name_cheap_members_only():
-    routes = load_routes()
-    from hallu_core.detection.detectors.routed import route_members
+def test_shipped_default_flags_each_ragtruth_task_at_an_operating_threshold_from_its_own_map():
+    from hallu_core.detection.detectors.registry import get_detector
 
-    assert "" in routes and all(set(route_members(r)) <= {"lexical", "record", "self_contradiction"}
-                                for r in routes.values())
+    routes = load_routes()
+    assert "" in routes
+    default = get_detector("default")
+    cal = default.calibration  # None when the map was fitted on another scorer (then it would not be applied)
+    assert cal is not None and cal.meta["fitted_on"].startswith("RAGTruth dev slice, tuning part")
+    for task in ("QA", "Summary", "Data2txt"):
+        assert 0 < cal.response_threshold(task) < 1 and cal.skill[task]["n"] > 0
+    assert cal.response_threshold("bio") == 0.0  # a task without tuning data: every response with a span

@@ -214,6 +214,24 @@ def test_the_demo_report_states_each_runs_findings(store):
     assert format_findings({}) == ""
 
 
+def test_two_runs_with_one_name_keep_their_own_findings(store):
+    """Runs are keyed by id (the fine-tune form's default name is shared by every run left unnamed): a second
+    run no longer overwrites the first, and the words tell the two apart by id."""
+    import dataclasses
+
+    from hallu_core.demo.demo_report import demo_findings, format_findings
+    from hallu_core.views.findings import workspace_findings
+
+    _story_a(store)
+    for run in store.runs():
+        store.add_run(dataclasses.replace(run, name="finetune"))
+    assert set(workspace_findings(store)) == {"run-known-only", "run-new-mix"}
+    text = format_findings(demo_findings(store))
+    assert "\n  finetune (run-known-only):\n    - Judged by labels: oracle (synthetic): all 2 checkpoints" in text
+    assert "\n  finetune (run-new-mix):\n    - Validation loss bottoms out at 1.200" in text
+    assert "The known-only run 'finetune (run-known-only)' ends at 10% on known facts" in text
+
+
 def test_runs_page_states_the_runs_findings(synthetic_ws, monkeypatch):  # noqa: F811
     from test_pages import all_text, assert_ok, open_page
 
@@ -222,7 +240,8 @@ def test_runs_page_states_the_runs_findings(synthetic_ws, monkeypatch):  # noqa:
     at = open_page(synthetic_ws, "runs", monkeypatch)
     assert_ok(at)
     assert any(h.value == "Findings" for h in at.subheader)
-    expected = run_findings(Store(synthetic_ws), "run-synth", ("labels", "oracle"))
+    assert at.selectbox(key="runs-decoding").value == "greedy"  # the findings state the decoding the page charts
+    expected = run_findings(Store(synthetic_ws), "run-synth", ("labels", "oracle"), decoding="greedy")
     assert {f.topic for f in expected} >= {"loss", "best_checkpoint", "decoding"}
     shown = all_text(at).replace("\\", "")  # the page escapes markdown in the sentences
     for finding in expected:

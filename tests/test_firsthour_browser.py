@@ -148,10 +148,13 @@ def test_runs_colours_are_distinct_and_known_vs_new_is_per_decoding(browser, ser
 
 
 def test_inspect_narrows_to_facts_the_base_model_knew(browser, server, workspace):
-    """The demo's question, "did fine-tuning make it invent facts it knew?", is one filter away on Inspect."""
+    """The demo's question, "did fine-tuning make it invent facts it knew?", is one filter away on Inspect
+    (which opens on the sidebar's checkpoint and decoding: the new-knowledge run's last step, greedy)."""
     with sqlite3.connect(workspace / "hallu.db") as conn:
         known = conn.execute("SELECT COUNT(*) FROM generations g JOIN example_knowledge k ON k.example_id = "
-                             "g.example_id WHERE k.knowledge = 'known'").fetchone()[0]
+                             "g.example_id JOIN checkpoints c ON c.id = g.checkpoint_id JOIN runs r ON r.id = "
+                             "c.run_id WHERE k.knowledge = 'known' AND r.name = 'demo-s0-new-knowledge' AND "
+                             "c.name = 'step-72' AND g.decoding_name = 'greedy'").fetchone()[0]
     page = new_page(browser, server)  # from the menu, as a user would
     nav(page, "Inspect")
     choose(page, "f-know", "known")
@@ -163,9 +166,14 @@ def test_inspect_narrows_to_facts_the_base_model_knew(browser, server, workspace
 
 
 # -- 1, 2 and 10: jobs -------------------------------------------------------------------------------
-def start_detection(page, after: str | None = None) -> str:
-    """Start a detection from the Detect tab; returns the new job's id (not `after`, the previous one)."""
+def start_detection(page, after: str | None = None, add: str | None = None) -> str:
+    """Start a detection from the Detect tab (with detector `add` too); returns the new job's id (not `after`,
+    the previous one)."""
     page.get_by_role("tab", name="Detect").click()
+    if add:
+        page.get_by_role("combobox", name="Detectors").click()
+        page.get_by_role("option", name=add, exact=True).click()
+        page.keyboard.press("Escape")
     page.get_by_role("button", name="Start detection").click()
     message = page.get_by_text("Started detect job")
     for _ in range(60):
@@ -184,7 +192,8 @@ def test_the_job_panel_follows_the_job_just_started(browser, server, workspace):
     first = start_detection(page)
     expect(page.get_by_text(f"job {first} —")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Failed: ValueError: bad value 7")).to_have_count(0)
-    second = start_detection(page, after=first)  # two in a row: the panel shows the second
+    # two in a row (other settings: the same ones again would be refused as a double submit): it shows the second
+    second = start_detection(page, after=first, add="confidence")
     assert second != first
     expect(page.get_by_text(f"job {second} —")).to_be_visible(timeout=30_000)
     assert selected(page, "jobs-pick") == f"detect {second}"
@@ -305,6 +314,7 @@ def test_labeling_is_blind_until_done(browser, server, workspace):
     expect(page.get_by_text(f"Queue (the first 500 of {total} items")).to_be_visible(timeout=60_000)
     choose(page, "label_order", "highest detector score first")
     expect(page.get_by_text(f"Item 1 of 500 listed ({total} in this scope)")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Reveal detector suggestions").click()  # blind to detectors until then
     page.locator(".st-key-label_offer_0").get_by_role("button", name="Accept").click()
     expect(page.get_by_text("Your label: started, not marked done yet · 1 span(s)")).to_be_visible(timeout=30_000)
     # not done yet: not counted, and nobody else's spans or agreement in sight
@@ -390,6 +400,7 @@ def test_accepting_a_detector_span_keeps_only_real_evidence(browser, tmp_path):
                 break
             except AssertionError:
                 pass
+        page.get_by_role("button", name="Reveal detector suggestions").click()
         offers = page.get_by_text("Detector spans to review (0 of 2)")
         for left in (2, 1):  # offers are sorted by position: "Varesh" (stray evidence) first
             expect(page.get_by_text(f"Detector spans to review ({left} of 2)")).to_be_visible(timeout=30_000)

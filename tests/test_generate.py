@@ -308,3 +308,40 @@ def test_runs_of_one_base_model_share_its_greedy_answers_but_not_its_samples(tmp
     assert first == second and len(first) == 2 * len(PROMPTS)
     generate_for_checkpoints(store, ["ck0", "ck0b"], dataset="eval", decodings=[SAMPLE], batch_size=3)
     assert len(loads) == 3  # sampling loads each checkpoint: its draws are seeded by the checkpoint
+
+
+def test_rows_finishing_early_in_an_unpadded_batch_equal_their_lone_outputs_without_a_padding_warning(tiny_dir):
+    """Prompts of one length: `generate` drops the all-ones mask and feeds a finished row pads unmasked (issue 22)."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    backend = HFBackend.load(tiny_dir)  # its own: the EOS is changed below
+    tokenizer, first_step = backend.loaded.tokenizer, DecodingConfig(strategy="greedy", max_new_tokens=1)
+    words = dict.fromkeys(w for line in TINY_CORPUS for w in line.split())
+    pairs = {}  # token length -> a prompt and its first greedy token
+    for word in words:
+        length = len(tokenizer(word)["input_ids"])
+        (out,), = backend.generate([word], first_step)
+        first = tokenizer(out.text, add_special_tokens=False)["input_ids"][:1]
+        if length in pairs and first and first != pairs[length][1]:
+            (early, eos), late = pairs[length], word
+            break
+        pairs.setdefault(length, (word, first))
+    backend.loaded.model.generation_config.eos_token_id = eos[0]  # `early` ends at its first token, `late` goes on
+    alone = [backend.generate([p], GREEDY)[0][0] for p in (early, late)]
+    assert alone[0].text == "" and alone[1].tokens
+
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    hf_logging.warning_once.cache_clear()  # the warning is once per process: another test may have had it
+    logging.getLogger("transformers").addHandler(handler)
+    try:
+        batched = [o[0] for o in backend.generate([early, late], GREEDY)]
+    finally:
+        logging.getLogger("transformers").removeHandler(handler)
+    assert [o.text for o in batched] == [o.text for o in alone]
+    for a, b in zip(batched, alone):
+        assert [t.logprob for t in a.tokens] == pytest.approx([t.logprob for t in b.tokens], abs=1e-4)
+    assert not [m for m in seen if "attention_mask" in m]

@@ -117,10 +117,12 @@ def test_accept_a_detector_span(browser, server, workspace):
     page = open_label(browser, server, "erin")
     choose(page, "label_order", "highest detector score first")
     expect(page.get_by_text("Item 1 of 4 · generation g1")).to_be_visible(timeout=20_000)
-    expect(page.get_by_text("Detector spans to review (1 of 1)")).to_be_visible()
+    page.get_by_role("button", name="Reveal detector suggestions").click()
+    expect(page.get_by_text("Detector spans to review (1 of 1)")).to_be_visible(timeout=20_000)
     page.locator(".st-key-label_offer_0").get_by_role("button", name="Accept").click()
     expect(page.get_by_text("Detector spans to review (0 of 1)")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("Your label: started, not marked done yet · 1 span(s)")).to_be_visible()
+    expect(page.locator(".st-key-label_span_0").get_by_text("accepted from det")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "label-detector-span-accepted.png"), full_page=True)
     label = label_of(workspace, "g1", "erin")
     assert [(s.start, s.end, s.type, s.detector) for s in label.spans] == [(2, 6, "baseless", "det")]
@@ -205,4 +207,61 @@ def test_an_add_span_error_shows_beside_the_button(browser, server, workspace):
     shown = error.bounding_box()
     assert abs(shown["y"] - button["y"]) < abs(shown["y"] - top["y"])
     page.screenshot(path=str(ARTIFACTS / "label-add-span-error.png"), full_page=True)
+    page.close()
+
+
+def test_blind_by_default_then_reveal(browser, server, workspace):
+    """Issue 22 item 3: detector spans (a list and dashed underlines) showed before the annotator labeled."""
+    page = open_label(browser, server, "ivy")
+    choose(page, "label_order", "highest detector score first")
+    expect(page.get_by_text("Item 1 of 4 · generation g1")).to_be_visible(timeout=20_000)
+    selector = page.get_by_test_id("hallu-span-selector")
+    expect(selector).to_have_text("abcdefghij", timeout=20_000)
+    reveal = page.get_by_role("button", name="Reveal detector suggestions")
+    expect(reveal).to_be_visible()
+    assert page.get_by_text("Detector spans to review").count() == 0
+    assert selector.locator(".hallu-spansel-detector").count() == 0  # no dashed underline
+    page.screenshot(path=str(ARTIFACTS / "label-blind.png"), full_page=True)
+    reveal.click()
+    expect(page.get_by_text("Detector spans to review (1 of 1)")).to_be_visible(timeout=20_000)
+    expect(selector.locator(".hallu-spansel-detector")).to_have_text("cdef")  # det's [2, 6)
+    page.screenshot(path=str(ARTIFACTS / "label-revealed.png"), full_page=True)
+    label = label_of(workspace, "g1", "ivy")
+    assert (label.status, label.assisted, label.selection) == ("draft", True, "score")
+    page.reload()  # the reveal is kept with the label, not in the browser session
+    expect(page.get_by_text("Detector spans to review (1 of 1)")).to_be_visible(timeout=60_000)
+    page.close()
+
+
+def test_a_link_opens_its_generation(browser, server, workspace):
+    """Issue 22 item 4: /label?generation=ID&annotator=NAME opened the queue's first item."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1300})
+    page.goto(f"{server}/label?generation=g3&annotator=jon")
+    expect(page.get_by_text("Item 1 of 4 · generation g3 · opened by link")).to_be_visible(timeout=60_000)
+    expect(page.get_by_label("Your name (annotator)")).to_have_value("jon", timeout=30_000)
+    expect(page.get_by_test_id("hallu-span-selector")).to_have_text("abcdefghij", timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "label-deep-link.png"), full_page=True)
+    page.get_by_role("button", name="No hallucination").click()
+    expect(page.get_by_text("Item 2 of 4 · generation g2")).to_be_visible(timeout=20_000)
+    assert label_of(workspace, "g3", "jon").selection == "link"
+    page.close()
+
+
+def test_a_reload_keeps_the_item(browser, server, workspace):
+    """Issue 22 item 4: after a reload the page opened the queue's first item again."""
+    page = open_label(browser, server, "kim")
+    choose(page, "label_order", "random (for unbiased rates)")
+    expect(page.get_by_text("Item 1 of 4 · generation")).to_be_visible(timeout=20_000)
+    page.locator(".st-key-label_next button").click()
+    expect(page.get_by_text("Item 2 of 4 · generation")).to_be_visible(timeout=20_000)
+    shown = page.get_by_text("Item 2 of 4 · generation").inner_text()
+    wait_idle(page)
+    assert "order=random" in page.url and "generation=" in page.url
+    page.reload()
+    expect(page.get_by_text(shown, exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_label("Your name (annotator)")).to_have_value("kim", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "label-after-reload.png"), full_page=True)
+    page.get_by_role("button", name="No hallucination").click()
+    expect(page.get_by_text("Item 3 of 4")).to_be_visible(timeout=20_000)
+    assert label_of(workspace, shown.rsplit(" ", 1)[-1], "kim").selection == "random"
     page.close()

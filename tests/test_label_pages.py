@@ -65,6 +65,7 @@ def test_actions_save_and_advance(ws):
     at.button(key="label_none").click().run()
     assert not at.exception
     assert "Item 2 of 4 · generation g4" in texts(at)
+    at.button(key="label_reveal").click().run()  # blind until revealed
     at.button(key="label_accept_0").click().run()  # g4's detector span [0, 10)
     at.button(key="label_skip").click().run()
     assert "Item 3 of 4 · generation g1" in texts(at)
@@ -111,3 +112,87 @@ def test_detectors_page_figures_by_hand(ws):
     assert len(at.get("plotly_chart")) == 1
     at.selectbox(key="det_gold").set_value("labels:bob").run()  # bob: g1 [0,2), g3 none
     assert metrics(at)["span precision"] == "0.000"  # g1's 0.9 span [2,6) misses [0,2)
+
+
+def html(at) -> str:
+    return "\n".join(str(h.proto.body) for h in at.get("html"))
+
+
+def test_labeling_is_blind_to_detectors_until_revealed(ws):
+    """Issue 22 item 3: the page showed detector spans from the start; now they wait for a reveal, which is
+    recorded with the label."""
+    from hallu_core.store.database import Store
+
+    at = label_page()
+    at.selectbox(key="label_order").set_value("score").run()  # g1 first: its detector span [2, 6)
+    assert "Item 1 of 4 · generation g1" in texts(at)
+    assert not any("Detector spans to review" in m.value for m in at.markdown)
+    assert not [b for b in at.button if b.key and b.key.startswith("label_accept")]
+    assert "hl-evidence" not in html(at) and "det · baseless" not in html(at)  # no evidence, no suggestion
+    at.button(key="label_reveal").click().run()
+    assert not at.exception
+    assert any(m.value == "**Detector spans to review** (1 of 1)" for m in at.markdown)
+    assert "det · baseless" in html(at)
+    store = Store(ws)
+    label = store.get_label("g1", "carol")
+    assert (label.status, label.assisted, label.selection) == ("draft", True, "score")
+    at.button(key="label_accept_0").click().run()
+    assert "accepted from det · baseless" in html(at)  # under "Your spans": whose suggestion it was
+    assert [(s.start, s.end, s.detector) for s in store.get_label("g1", "carol").spans] == [(2, 6, "det")]
+    store.close()
+
+
+def test_a_link_opens_its_generation_and_records_it_as_chosen_by_link(ws):
+    """Issue 22 item 4: /label?generation=ID&annotator=NAME opened the queue's first item instead."""
+    from hallu_core.store.database import Store
+
+    at = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
+    at.query_params["generation"], at.query_params["annotator"] = "g3", "carol"
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="label_annotator").value == "carol"
+    assert "Item 1 of 4 · generation g3 · opened by link" in texts(at)
+    assert queue_ids(at) == ["g3", "g2", "g4", "g1"]  # then the queue, in its order
+    at.button(key="label_none").click().run()
+    assert "Item 2 of 4 · generation g2" in texts(at)
+    assert (at.query_params["generation"], at.query_params["order"]) == ("g2", "unlabeled")  # the URL follows
+    store = Store(ws)
+    assert store.get_label("g3", "carol").selection == "link"
+    store.close()
+
+
+def reopen(at) -> AppTest:
+    """The page after a browser reload: a new session, with only the URL of the old one."""
+    again = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
+    for name, value in at.query_params.items():
+        again.query_params[name] = value
+    return again.run()
+
+
+@pytest.mark.parametrize("order", ["unlabeled", "random"])
+def test_a_reload_keeps_the_item_and_how_it_was_chosen(ws, order):
+    from hallu_core.store.database import Store
+
+    at = label_page()
+    at.selectbox(key="label_order").set_value(order).run()
+    queue = queue_ids(at)
+    at.button(key="label_next").click().run()
+    at.button(key="label_next").click().run()
+    assert f"Item 3 of 4 · generation {queue[2]}" in texts(at)
+    again = reopen(at)
+    assert not again.exception
+    assert again.selectbox(key="label_order").value == order
+    assert f"Item 3 of 4 · generation {queue[2]}" in texts(again)
+    again.button(key="label_none").click().run()
+    store = Store(ws)
+    assert store.get_label(queue[2], "carol").selection == order  # still the queue's item, not a link
+    store.close()
+
+
+def test_a_link_to_a_missing_generation_says_so(ws):
+    at = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
+    at.query_params["generation"], at.query_params["annotator"] = "nope", "carol"
+    at.run()
+    assert not at.exception
+    assert any("No generation 'nope' in this workspace" in w.value for w in at.warning)
+    assert "Item 1 of 4 · generation g2" in texts(at)

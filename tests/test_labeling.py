@@ -26,7 +26,7 @@ def test_queue_orders(ws):
     assert order(ws, "carol", "unlabeled", checkpoint_id="ckB") == ["g4", "g3"]
     assert order(ws, "carol", "score", run_id="run1", detector="nope") == ["g1", "g2", "g3", "g4"]
     with pytest.raises(labeling.LabelError):
-        labeling.queue(ws, "carol", "random")
+        labeling.queue(ws, "carol", "sideways")
 
 
 def test_disagreement_queue_knows_what_you_labeled_past_its_limit(ws):

@@ -22,11 +22,13 @@ def test_span_level_sums_overlapping_characters_over_the_set():
     assert r["f1"] == pytest.approx(2 * (5 / 14) * (5 / 16) / (5 / 14 + 5 / 16))
 
 
-def test_union_variant_counts_each_character_once():
-    preds, golds = [[(0, 10), (5, 10)]], [[(0, 10)]]
-    summed, union = span_prf(preds, golds), span_prf(preds, golds, union=True)
-    assert (summed["overlap_chars"], summed["predicted_chars"]) == (15, 15)
-    assert union["precision"] == union["recall"] == 1.0
+def test_overlapping_spans_count_each_character_once():
+    # the case: one gold character range marked twice must not give precision 1.5
+    r = span_prf([[(0, 10)]], [[(0, 10), (5, 10)]])
+    assert (r["overlap_chars"], r["predicted_chars"], r["gold_chars"]) == (10, 10, 10)
+    assert r["precision"] == r["recall"] == r["f1"] == 1.0
+    r = span_prf([[(0, 10), (5, 10), (8, 14)]], [[(12, 20)]])
+    assert (r["overlap_chars"], r["predicted_chars"], r["gold_chars"]) == (2, 14, 8)
 
 
 def test_empty_sets_give_zero_not_an_error():

@@ -60,12 +60,12 @@ def test_attribute_the_card_lacks_is_baseless():
 
 
 def test_later_contradiction_is_self_contradiction_and_a_wrong_first_value_stays_a_conflict():
-    right_then_wrong = "Kalo Mirdan was born in Lindor. Later, Kalo Mirdan was born in Varesh."
+    right_then_wrong = "Kalo Mirdan was born in Lindor. Kalo Mirdan was born in Varesh."
     assert spans(right_then_wrong) == [("Varesh", *at(right_then_wrong, "Varesh"), "self_contradiction", "birth_city")]
     (span,) = oracle_spans(right_then_wrong, CARD, VOCAB)
     assert span.evidence["earlier"] == {"start": 24, "end": 30, "text": "Lindor"}
 
-    wrong_then_right = "Born in 1960, Kalo Mirdan was in fact born in 1953."
+    wrong_then_right = "Born in 1960, Kalo Mirdan was born in 1953."
     assert spans(wrong_then_right) == [
         ("1960", 8, 12, "conflict", "birth_year"),
         ("1953", *at(wrong_then_right, "1953"), "self_contradiction", "birth_year"),
@@ -79,29 +79,74 @@ def test_repeating_a_value_is_no_contradiction():
 
 
 def test_two_baseless_values_contradict_each_other():
-    text = "Married to Ilsa Marrow, or to Doran Vell."
+    text = "Married to Ilsa Marrow, married to Doran Vell."
     assert [s[3] for s in spans(text)] == ["baseless", "self_contradiction"]
 
 
 def test_another_persons_name_is_a_conflict_and_the_own_name_is_not():
     text = "Thabre Norel was born in Lindor."
     assert spans(text) == [("Thabre Norel", 0, 12, "conflict", "name")]
-    assert spans(text, vocab=FIELD_VOCAB) == []  # names are only known through the world's vocab
-    assert spans("Kalo Mirdan.") == []
+    # without the world's names, unknown words where the subject stands: a name all the same
+    assert spans(text, vocab=FIELD_VOCAB) == [("Thabre Norel", 0, 12, "conflict", "name")]
+    assert spans("Kalo Mirdan.") == spans("Mirdan was born in Lindor. Kalo is a botanist.") == []
 
 
-@pytest.mark.parametrize("text", ["", None, "   \n\t", "???!!!", "\x00\x01\ufffd", "日本語のテキスト", "🙂" * 50])
-def test_texts_without_facts_have_no_spans(text):
+def test_the_issue_bio_with_garbled_names_and_profession_is_flagged_everywhere():
+    """Compare listed this bio of Vesbel Dormo (a translator, born in Ambrel in 1971, no spouse) as fixed."""
+    card = {"name": "Vesbel Dormo", "birth_city": "Ambrel", "birth_year": 1971, "profession": "translator",
+            "employer": "Starling Gazette"}
+    text = " Bredan was born in Pellow in 1964. Breel born in 1966. Breisdan is a poe is married to Noor Kessling."
+    assert [(found, kind, field) for found, _, _, kind, field in spans(text, card)] == [
+        ("Bredan", "conflict", "name"), ("Pellow", "conflict", "birth_city"), ("1964", "conflict", "birth_year"),
+        ("Breel", "conflict", "name"), ("1966", "self_contradiction", "birth_year"),
+        ("Breisdan", "conflict", "name"), ("poe", "conflict", "profession"),
+        ("Noor Kessling", "baseless", "spouse")]
+
+
+@pytest.mark.parametrize("text, found, kind, field", [
+    ("Kalo Mirdan is a botanist at Kestrel Presse.", "Kestrel Presse", "conflict", "employer"),
+    ("Kalo Mirdan works as a botanistry for Kestrel Press.", "botanistry", "conflict", "profession"),
+    ("Kalo Mirdan was born in Lindorwick in 1953.", "Lindorwick", "conflict", "birth_city"),
+    ("Kalo Mirdan comes from Quo.", "Quo", "conflict", "birth_city"),
+    ("Kalo Mirdan was born in 19533.", "19533", "conflict", "birth_year"),
+    ("Kalo Mirdan is married to Ilsa Marow.", "Ilsa Marow", "baseless", "spouse"),  # the card has no spouse
+    ("Kalo Mirdan received the Aster Medallion.", "Aster Medallion", "conflict", "award"),
+    ("Kalo Mirdel is a botanist.", "Mirdel", "conflict", "name"),  # beside the name: part of a name
+    ("The birthplace of Kalo Mirdan is Lindra.", "Lindra", "conflict", "birth_city"),
+    ("Kalo Mirdan is married to Ilsa Marrow. Ilsa Marrow is the spouse of Kalomir.", "Kalomir", "conflict", "name"),
+    ("Kalo Mirdan was born in Lindor. Zzyzx.", "Zzyzx", "baseless", None),  # no slot: words the card cannot back
+])
+def test_words_that_match_no_value_are_flagged_with_their_slots_kind(text, found, kind, field):
+    flagged = spans(text)
+    assert (found, *at(text, found), kind, field) in flagged
+    assert [s for s in flagged if s[0] != found and s[0] != "Ilsa Marrow"] == []
+
+
+def test_a_last_word_cut_off_by_the_token_limit_is_no_claim_unless_it_is_wrong():
+    assert spans("Kalo Mirdan is a botanist at Kestrel Pr") == []
+    assert spans("Kalo Mirdan is a botanist at Kestrel Press. Kalo Mir") == []
+    ended = "Kalo Mirdan is a botanist at Kestrel Pr."  # a full stop: the model ended on this word
+    assert spans(ended) == [("Kestrel Pr", *at(ended, "Kestrel Pr"), "conflict", "employer")]
+    assert spans("Kalo Mirdan was born in Vare")[0][:4] == ("Vare", 24, 28, "conflict")
+
+
+@pytest.mark.parametrize("text", ["", None, "   \n\t", "???!!!", "\x00\x01\ufffd", "🙂" * 50])
+def test_texts_without_words_have_no_spans(text):
     assert oracle_spans(text, CARD, VOCAB) == []
 
 
 def test_offsets_count_unicode_characters():
-    text = "日本語 — 🙂 Kalo Mirdan était né à Varesh en 1953."
-    assert spans(text) == [("Varesh", *at(text, "Varesh"), "conflict", "birth_city")]
+    text = "🙂 — Kalo Mirdan était né à Varesh en 1953."
+    assert [s[:3] for s in spans(text)] == [("était né à", *at(text, "était né à")),  # words of no template
+                                            ("Varesh", *at(text, "Varesh")), ("en", *at(text, "en"))]
+    assert spans(text)[1][3] == "conflict"
 
 
 def test_mentions_need_word_boundaries_and_ascii_digits():
-    assert spans("Lindorian Varesho 19533 x1960 1960s ١٩٦٠") == []
+    text = "Lindorian Varesho 19533 x1960 1960s ١٩٦٠"
+    assert find_mentions(text, VOCAB) == []
+    # no value, so one run of unknown words; its digits make it a garbled year
+    assert spans(text) == [(text, 0, len(text), "conflict", "birth_year")]
     assert spans("Varesh's 1960.")[0][:3] == ("Varesh", 0, 6)
 
 

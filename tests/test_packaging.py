@@ -78,3 +78,11 @@ def test_an_installed_wheel_serves_its_own_app_and_builds_the_default_workspace(
     assert Path(found["prebuilt"]) == site / BUNDLED / "sample_data" / "workspace"
     assert Path(found["root"]) == tmp_path / "xdg" / "hallu" / "default-workspace"
     assert found["counts"]["generations"] > 0 and found["counts"]["runs"] > 0
+
+
+def test_no_package_archive_is_in_the_source_tree():
+    """A wheel or tarball committed by accident (a 10 MB ruff wheel once was) weighs on every clone."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs the git checkout to know which files a source tree holds")
+    archives = [name for name in source_files() if name.endswith((".whl", ".tar.gz", ".tgz", ".zip", ".egg"))]
+    assert archives == [], f"package archives in the source tree: {archives}"

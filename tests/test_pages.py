@@ -82,6 +82,7 @@ def test_runs_form_refuses_an_invalid_config(synthetic_ws, monkeypatch):  # noqa
     at = open_page(synthetic_ws, "runs", monkeypatch)
     at.text_input[0].set_value("   ")  # run name
     at.text_input[1].set_value("artifacts")  # a folder of the workspace: passes confinement, then the name fails
+    at.selectbox(key="finetune-ds").set_value("synthetic")  # its only dataset, an evaluation set: no default
     at.button[0].click().run()  # "Start fine-tune" is the first form button
     assert any("Invalid config" in e.value for e in at.error)
     assert Store(synthetic_ws).jobs() == []
@@ -125,6 +126,8 @@ def test_runs_shows_job_progress_log_and_error(tmp_path, monkeypatch):
 def test_inspect_filters_and_pages(synthetic_ws, monkeypatch):  # noqa: F811
     at = open_page(synthetic_ws, "inspect", monkeypatch)
     store = Store(synthetic_ws)
+    at.multiselect(key="f-ckpt").set_value([]).run()  # it opens on the sidebar's checkpoint (test_inspect_context)
+    at.multiselect(key="f-dec").set_value([]).run()
     assert f"**{store.counts()['generations']:,}** generations match." in all_text(at)
     at.multiselect(key="f-type").set_value(["baseless"]).run()
     expected = generation_list.count_generations(store, generation_list.GenerationFilter(span_types=("baseless",)))
@@ -150,7 +153,8 @@ def test_inspect_previous_next_walk_the_filtered_list(synthetic_ws, monkeypatch)
     store = Store(synthetic_ws)
     first = generation_list.generation_id_at(store, generation_list.GenerationFilter(), "newest", 0)
     second = generation_list.generation_id_at(store, generation_list.GenerationFilter(), "newest", 1)
-    at = open_page(synthetic_ws, "inspect", monkeypatch, query={"generation": first}, state={"inspect-pos": 0})
+    at = open_page(synthetic_ws, "inspect", monkeypatch, query={"generation": first},
+                   state={"inspect-pos": 0, "f-ckpt": [], "f-dec": []})  # every checkpoint's, not the sidebar's
     assert at.button(key="inspect-prev").disabled
     at.button(key="inspect-next").click().run()
     assert at.query_params["generation"] == [second] or at.query_params["generation"] == second

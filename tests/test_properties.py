@@ -6,6 +6,7 @@ maths never leaves the text; rendered HTML shows user text as text, never as mar
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -14,7 +15,7 @@ import tempfile
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hallu_core.data.io import import_file
@@ -224,27 +225,30 @@ spans_of = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)).map(sorted
 @FAST
 @given(a=spans_of, b=spans_of)
 def test_character_overlap_counts_stay_within_both_span_sets(a, b):
-    from hallu_core.detection.metrics import span_prf, union_counts
+    from hallu_core.detection.metrics import span_counts
     from hallu_core.labeling.agreement import char_f1
 
-    overlap, na, nb = union_counts(a, b)
+    overlap, na, nb = span_counts(a, b)
     assert 0 <= overlap <= min(na, nb)
-    assert union_counts(b, a) == (overlap, nb, na)
+    assert span_counts(b, a) == (overlap, nb, na)
+    # each character once, however many spans of a side cover it
+    chars = [{c for s, e in side for c in range(s, e)} for side in (a, b)]
+    assert (overlap, na, nb) == (len(chars[0] & chars[1]), len(chars[0]), len(chars[1]))
     f1 = char_f1(a, b)
     assert 0.0 <= f1 <= 1.0 and f1 == pytest.approx(char_f1(b, a))
     assert char_f1(a, a) == 1.0
-    scores = span_prf([a], [b], union=True)
+
+
+@FAST
+@given(preds=st.lists(spans_of, min_size=1, max_size=4), golds=st.lists(spans_of, min_size=1, max_size=4))
+def test_span_precision_recall_and_f1_never_exceed_one(preds, golds):
+    """Overlapping spans within a response (two detectors' spans pooled, a label marked twice) count once."""
+    from hallu_core.detection.metrics import span_prf, span_sweep
+
+    scores = span_prf(preds, golds)
     assert all(0.0 <= scores[k] <= 1.0 for k in ("precision", "recall", "f1"))
-    # the summed (published) protocol counts span pairs, so it stays within [0, 1] only when
-    # neither side overlaps itself, as label and detector spans of one response do not
-    if _disjoint(a) and _disjoint(b):
-        scores = span_prf([a], [b])
-        assert all(0.0 <= scores[k] <= 1.0 for k in ("precision", "recall", "f1"))
-
-
-def _disjoint(spans) -> bool:
-    spans = sorted(s for s in spans if s[0] < s[1])
-    return all(x[1] <= y[0] for x, y in zip(spans, spans[1:]))
+    for point in span_sweep(preds, golds, thresholds=[0.0, 1.0]):
+        assert all(0.0 <= point["span"][k] <= 1.0 for k in ("precision", "recall", "f1"))
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +389,56 @@ def test_every_renderer_keeps_user_text_as_text(text, spans, tokens):
     _walk(render.span_list(spans, text))
     _walk(render.side_by_side([(text, render.plain_text(text))]))
     assert "<script" not in render.highlight_spans(text, spans).lower()
+
+
+@functools.cache
+def demo_world():
+    from hallu_core.demo.world import build_world
+
+    return build_world(0)
+
+
+def _right_texts(card: dict, rng_seed: int) -> list[str]:
+    """What a model that knows the card may say: every wording of the world's templates."""
+    import random
+
+    from hallu_core.demo import text
+
+    rng = random.Random(rng_seed)
+    fields = [f for f in ("birth_city", "birth_year", "profession", "employer", "spouse", "award") if f in card]
+    return [text.short_bio(card), text.pretraining_bio(card, rng), text.answer(card, rng.choice(fields)),
+            text.grounded_document(card, rng.choice(fields)), text.bio_document(card)]
+
+
+letters = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz"), min_size=1, max_size=6)
+syllables = st.lists(st.sampled_from(("ka", "lo", "mir", "dan", "bre", "el", "is", "ves", "tor", "ow")),
+                     min_size=1, max_size=4).map("".join)
+
+
+@FAST
+@given(data=st.data())
+def test_the_demo_oracle_flags_every_garbled_value_and_no_right_one(data):
+    """A tiny model's bio garbles names and values ("Bredan was born", "is a poe", "Tarrowby"): every
+    garbled value is flagged, as a conflict (the right text said the card's value there); a right text never is."""
+    from hallu_core.demo.oracle import find_mentions, oracle_spans
+    from hallu_core.demo.text import wording
+
+    vocab = demo_world().vocab
+    person = data.draw(st.sampled_from(demo_world().entities), label="person")
+    right = data.draw(st.sampled_from(_right_texts(person.card, data.draw(st.integers(0, 99)))), label="right")
+    assert oracle_spans(right, person.card, vocab) == []
+
+    mention = data.draw(st.sampled_from(find_mentions(right, vocab)), label="garbled mention")
+    value = right[mention.start:mention.end]
+    known = {v.casefold() for values in vocab.values() for v in values} | wording()
+    garbled = data.draw(st.one_of(
+        st.builds(lambda cut, tail: value[:cut] + tail, st.integers(0, len(value)), letters),  # cut and spliced
+        st.integers(1, len(value) - 1).map(lambda cut: value[:cut]),  # cut short ("poe")
+        syllables.map(str.capitalize),  # another made-up name ("Bredan")
+        st.integers(0, 99999).map(str)), label="garbled")  # a year gone wrong
+    assume(garbled.strip() and garbled.casefold() not in known | {value.casefold()}
+           and not {w.casefold() for w in garbled.split()} & {w.casefold() for w in person.name.split()})
+    text = right[:mention.start] + garbled + right[mention.end:]
+    spans = oracle_spans(text, person.card, vocab)
+    hit = [s for s in spans if s.start < mention.start + len(garbled) and mention.start < s.end]
+    assert hit and all(s.type in ("conflict", "self_contradiction") for s in hit), (text, spans)

@@ -73,12 +73,17 @@ def test_known_new_split(tiny):
     assert rows == {("base", "known"): 0.0, ("base", "new"): 1.0, ("step-10", "known"): 1.0, ("step-10", "new"): 0.0}
 
 
-def test_run_curves_hold_losses_and_rates(tiny):
-    pts = q.run_curves(tiny, "r")
+def test_run_rates_feed_the_curves_beside_the_losses(tiny):
+    from hallu_core.views.rates import run_rates
+
+    pts = q.metric_points(tiny, "r") + q.rate_points(run_rates(tiny, "r", by_decoding=False))
     assert {"step": 10, "series": "val_loss", "value": 2.5, "panel": "loss"} in pts
-    assert {"step": 0, "series": "lex", "value": 0.5, "panel": "hallucination rate"} in pts
-    greedy = q.run_curves(tiny, "r", decoding="greedy")
-    assert {"step": 10, "series": "lex", "value": 0.5, "panel": "hallucination rate"} in greedy
+    # no labels on step 0: the detector's own estimate, its mean score, without an interval
+    assert {"step": 0, "series": "lex", "value": pytest.approx(0.45), "panel": "hallucination rate",
+            "ci_low": None, "ci_high": None} in pts
+    greedy = q.rate_points(run_rates(tiny, "r"), "greedy")
+    assert {"step": 10, "series": "lex", "value": pytest.approx(0.475), "panel": "hallucination rate",
+            "ci_low": None, "ci_high": None} in greedy
 
 
 @pytest.mark.parametrize("flt, expected", [

@@ -15,7 +15,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "runs", "inspect", "compare", "label", "detectors"]
 # parameter -> the pages that read it (the frame reads ?judge= on every page; a page run on its own,
 # as AppTest's switch_page or a deep link on a fresh server does, runs the frame itself)
-PARAMS = {"judge": PAGES, "run": ["runs"], "generation": ["inspect"], "example": ["compare"]}
+PARAMS = {"judge": PAGES, "run": ["runs"], "generation": ["inspect", "label"], "example": ["compare"]}
 UNKNOWN = "no-such-id-<b>42</b>"
 
 

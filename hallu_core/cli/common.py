@@ -35,6 +35,17 @@ def with_store(command):
     return wrapper
 
 
+def run_id_option(store, ref: str | None) -> str | None:
+    """A --run value as its run's id: a run is named by its id or its name (a shared name is refused with the
+    ids that have it); one no run has is a usage error, not an empty result."""
+    if ref is None:
+        return None
+    run_id = store.run_id_of(ref)
+    if run_id is None:
+        raise click.BadParameter(f"no run of {store.root} has the id or name {ref!r}", param_hint="'--run'")
+    return run_id
+
+
 def progress_bar(description: str):
     """A tqdm bar driven by the core's progress(done, total, message) callable."""
     from tqdm import tqdm

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from hallu_core.cli.common import clear_errors, run_with_bar, with_store, workspace_option
+from hallu_core.cli.common import clear_errors, run_id_option, run_with_bar, with_store, workspace_option
 
 
 def _known_detector(ctx, param, names):
@@ -22,19 +22,25 @@ def _known_detector(ctx, param, names):
 @click.command("detect")
 @click.option("--detector", "detectors", multiple=True, default=["default"], show_default=True,
               callback=_known_detector, help="Detector name (repeatable); `hallu detectors` lists them.")
-@click.option("--run", "run_id", help="Only this run's generations.")
-@click.option("--checkpoint", "checkpoint_ids", multiple=True, help="Only these checkpoints (repeatable).")
+@click.option("--run", "run_id", help="Only this run's generations (its id or name).")
+@click.option("--checkpoint", "checkpoint_ids", multiple=True,
+              help="Only these checkpoints: a checkpoint id or RUN:STEP (repeatable).")
 @click.option("--model", help="For plug-in detectors: an HF model id or local folder.")
 @with_store
 def detect_command(store, detectors, run_id, checkpoint_ids, model):
     """Run detectors over the workspace's generations and store their spans."""
     from hallu_core.detection.detect import run_detection
+    from hallu_core.modeling.model_refs import resolve_checkpoint_ids
+    from hallu_core.rates.tracking import log_rates_after_detection
 
+    run_id = run_id_option(store, run_id)
+    checkpoint_ids = resolve_checkpoint_ids(store, checkpoint_ids) if checkpoint_ids else ()
     config = {"model": model} if model else None
     for name in detectors:
         summary = run_with_bar(name, lambda bar: run_detection(
             store, name, run_id=run_id, checkpoint_ids=list(checkpoint_ids) or None, config=config, progress=bar))
         click.echo(json.dumps(summary))
+        log_rates_after_detection(store, name, run_id, list(checkpoint_ids) or None)
 
 
 @click.command("detectors")
@@ -92,6 +98,47 @@ def evaluate_command(store, annotator, by, as_json, calibrate_detectors):
     for r in rows:
         click.echo(f"{r['detector']:<20}{str(r[by])[:27]:<28}{r['n']:>5}" + "".join(
             f"{100 * r[k]:>8.1f}" for k in ("response_p", "response_r", "response_f1", "span_p", "span_r", "span_f1")))
+
+
+@click.command("rates")
+@click.option("--annotator", help="Whose labels count (default: every annotator's done labels).")
+@click.option("--detector", default="default", show_default=True,
+              help="Whose response scores narrow the interval; 'none' for labels alone.")
+@click.option("--by", type=click.Choice(["task", "checkpoint", "decoding_name", "run"]), default="checkpoint",
+              show_default=True)
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
+@with_store
+def rates_command(store, annotator, detector, by, confidence, as_json):
+    """Hallucination rate per group: an estimate with its interval from labels plus detector scores.
+
+    Labels drawn at random (the Label page's random order, imported gold) are combined with the
+    detector's scores on every output; labels chosen otherwise count only for their own outputs.
+    Without labels the detector's own estimate has no interval. docs/detectors.md says how.
+    """
+    from hallu_core.rates import rate_table
+    from hallu_core.views import queries
+
+    detector = None if detector == "none" else detector
+    rows = rate_table(store, detector, annotator, by=[by], confidence=confidence)
+    names = ({r["checkpoint_id"]: r["label"] for r in queries.checkpoints(store)} if by == "checkpoint" else
+             {r["run_id"]: r["name"] for r in queries.runs(store)} if by == "run" else {})
+    if as_json:
+        for r in rows:
+            key = r["group"][by]
+            click.echo(json.dumps({"group": key, **({"name": names[key]} if key in names else {}),
+                                   **{k: r[k] for k in ("n", "labeled", "random_labeled", "estimate", "ci_low",
+                                                        "ci_high", "method")}}))
+        return
+    if not rows:
+        raise click.ClickException("no generations in this workspace: run `hallu generate` or `hallu import`")
+    click.echo(f"{by:<36}{'n':>7}{'labeled':>9}{'rate':>8}{int(confidence * 100):>5}% interval  method")
+    for r in rows:
+        key = r["group"][by]
+        rate = "-" if r["estimate"] is None else f"{100 * r['estimate']:.1f}%"
+        interval = "" if r["ci_low"] is None else f"{100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}%"
+        click.echo(f"{str(names.get(key, key))[:35]:<36}{r['n']:>7}{r['labeled']:>9}{rate:>8}  {interval:<14}"
+                   f"{r['method']}")
 
 
 def _examples(data_files, annotators, workspace, synthetic: int, seed: int):
@@ -170,4 +217,4 @@ def train_detector_command(data_files, annotators, workspace, out, init, backbon
                            "final_loss": round(result.losses[-1], 4)}))
 
 
-COMMANDS = [detect_command, detectors_command, detect_file_command, evaluate_command, train_detector_command]
+COMMANDS = [detect_command, detectors_command, detect_file_command, evaluate_command, rates_command, train_detector_command]

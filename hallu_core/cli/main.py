@@ -8,6 +8,7 @@ import logging
 
 import click
 
+from hallu_core import set_process_defaults
 from hallu_core.cli import detectors, models, workspace
 
 
@@ -16,6 +17,7 @@ from hallu_core.cli import detectors, models, workspace
 @click.version_option(package_name="hallu")
 def main(verbose: int) -> None:
     """Hallu: see where fine-tuned language models hallucinate."""
+    set_process_defaults()  # before a command first imports torch; `hallu serve` passes it to the dashboard
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 

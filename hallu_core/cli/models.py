@@ -96,8 +96,8 @@ def _echo_run(store, run) -> None:
 
 @click.command("generate")
 @click.argument("config", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--run", "run_id", help="Every checkpoint of this run.")
-@click.option("--checkpoint", "checkpoint_ids", multiple=True, help="A checkpoint id (repeatable).")
+@click.option("--run", "run_id", help="Every checkpoint of this run (its id or name).")
+@click.option("--checkpoint", "checkpoint_ids", multiple=True, help="A checkpoint id or RUN:STEP (repeatable).")
 @click.option("--dataset", help="Only this dataset's examples (default: all).")
 @click.option("--strategy", type=click.Choice(["greedy", "beam", "sample"]), default="greedy", show_default=True)
 @click.option("--temperature", default=1.0, show_default=True, type=float)
@@ -145,7 +145,7 @@ def ask_command(store, model, prompt, source, max_new_tokens, chat_template, sys
     """Print one greedy answer of MODEL to PROMPT.
 
     MODEL: an HF id or folder, a .gguf file, a bundled model's name (`hallu models`), a checkpoint id,
-    RUN:STEP or a run id (its last checkpoint)."""
+    RUN:STEP or a run's id or name (its last checkpoint)."""
     from hallu_core.modeling.ask import ask
 
     out = run_with_bar("ask", lambda bar: ask(store, model, prompt, source=source, max_new_tokens=max_new_tokens,

@@ -1,4 +1,4 @@
-"""`hallu` commands on the workspace itself: import, export, info, jobs, serve."""
+"""`hallu` commands on the workspace itself: import, export, info, jobs, serve, repair."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from hallu_core.cli.common import clear_errors, with_store, workspace_option
+from hallu_core.cli.common import clear_errors, run_id_option, with_store, workspace_option
 from hallu_core.data.bundle import app_path
 from hallu_core.data.workspace import ENV_VAR, open_workspace
 
@@ -29,13 +29,17 @@ def import_command(store, file, dataset, fmt):
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Output file; the format comes from the extension (.jsonl, .csv, .parquet).")
 @click.option("--annotator", "annotators", multiple=True, help="Only these annotators' labels (repeatable).")
-@click.option("--run", "run_id", help="Only generations of this run id.")
+@click.option("--run", "run_id", help="Only generations of this run (its id or name).")
 @with_store
 def export_command(store, out, annotators, run_id):
-    """Export generations with their labels (RAGTruth-schema JSONL, or flat CSV/Parquet)."""
-    from hallu_core.data.io import export_file
+    """Export generations with their done labels (RAGTruth-schema JSONL, or flat CSV/Parquet); drafts and
+    skipped items are left out and counted."""
+    from hallu_core.data.io import export_file, left_out_note
 
-    click.echo(json.dumps(export_file(store, out, annotators=list(annotators) or None, run_id=run_id)))
+    summary = export_file(store, out, annotators=list(annotators) or None, run_id=run_id_option(store, run_id))
+    click.echo(json.dumps(summary))
+    if note := left_out_note(summary["left_out"]):
+        click.echo(note, err=True)
 
 
 @click.command("info")
@@ -90,4 +94,22 @@ def serve_command(port, host, workspace):
     os.execve(sys.executable, command, env)  # become the server: a signal to `hallu serve` reaches it
 
 
-COMMANDS = [import_command, export_command, info_command, jobs_command, serve_command]
+@click.command("repair")
+@with_store
+def repair_command(store):
+    """Rebuild every derived table (summaries, newest detections, Compare's sides) from the base tables in one
+    transaction, then check it against a recount; exits 1 if it still disagrees."""
+    from hallu_core.store.repair import repair
+
+    before, after = repair(store)
+    for table, differing in before.items():
+        if differing:
+            click.echo(f"{table}: {differing} rows differed from a recount of the base tables; rebuilt")
+    if still := {table: differing for table, differing in after.items() if differing}:
+        raise click.ClickException("after the rebuild these still differ from a recount of the base tables: "
+                                   + ", ".join(f"{table} ({differing} rows)" for table, differing in still.items()))
+    click.echo("every derived table agrees with a recount of the base tables"
+               + ("" if any(before.values()) else " (nothing needed fixing)"))
+
+
+COMMANDS = [import_command, export_command, info_command, jobs_command, serve_command, repair_command]

@@ -91,7 +91,8 @@ def build(root: str | Path, n_examples: int = 40, steps: tuple[int, ...] = (0, 1
                 conf = [sp for sp in spans if sp.type == "conflict"][:1]
                 dets.append(Detection(gid, "confidence", "h1", conf, 0.7 if conf else 0.2))
                 if labels_every and ei % labels_every == 0:
-                    labs.append(Label(gid, "oracle", [Span(s.start, s.end, s.type) for s in spans]))
+                    labs.append(Label(gid, "oracle", [Span(s.start, s.end, s.type) for s in spans],
+                                          selection="random"))  # every 3rd example: blind to outcomes
                 if len(gens) >= batch:
                     flush()
     flush()

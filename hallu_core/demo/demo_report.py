@@ -26,7 +26,7 @@ def run_detectors(store, run_id: str, names: Iterable[str], progress: Progress |
         started = time.monotonic()
         try:
             summary = run_detection(store, name, run_id=run_id)
-        except Exception as exc:  # a detector still being written must not sink the demo
+        except Exception as exc:  # a detector still being written must not sink the demo (a cancel is no Exception)
             log.warning("detector %s skipped: %s: %s", name, type(exc).__name__, exc)
             report[name] = {"skipped": f"{type(exc).__name__}: {exc}"}
         else:
@@ -124,10 +124,14 @@ def _grouped(marks: list[tuple[str, str, bool]], key: int) -> dict[str, float]:
 
 
 def demo_findings(store) -> dict[str, list[str]]:
-    """What the demo's stored numbers show, per run, judged by the oracle (hallu_core.views.findings)."""
-    from hallu_core.views.findings import workspace_findings
+    """What the demo's stored numbers show, per run (by its name for people), judged by the oracle
+    (hallu_core.views.findings)."""
+    from hallu_core.views import queries
+    from hallu_core.views.findings import run_labels, workspace_findings
 
-    return {run: [f.text for f in found] for run, found in workspace_findings(store, ("labels", ORACLE)).items()}
+    names = run_labels(queries.runs(store))
+    return {names[run_id]: [f.text for f in found]
+            for run_id, found in workspace_findings(store, ("labels", ORACLE)).items()}
 
 
 def format_findings(by_run: Mapping[str, list[str]]) -> str:

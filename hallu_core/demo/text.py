@@ -8,6 +8,8 @@ the trainer appends the tokenizer's EOS.
 from __future__ import annotations
 
 import random
+import re
+from functools import cache
 
 from hallu_core.data.prompts import GROUNDED, render
 
@@ -152,3 +154,23 @@ def bio_document(card: dict) -> str:
 def grounded_document(card: dict, field: str) -> str:
     """A question asked beside the fact card, laid out as the `grounded` prompt template lays it out."""
     return render(GROUNDED, qa_prompt(card, field), fact_card(card)) + COMPLETION_PREFIX + answer(card, field)
+
+
+CARD_FIELDS = ("name", "birth_city", "birth_year", "profession", "employer", "spouse", "award")
+
+
+def templates() -> list[str]:
+    """Every template of the world's texts, with `{field}` where a card value goes (a profession after each
+    article: "a {profession}", "an {profession}")."""
+    blank_card = fact_card({f: "{%s}" % f for f in CARD_FIELDS})
+    texts = [QA_PROMPT, BIO_PROMPT, *QUESTIONS.values(), *ANSWERS.values(), *BIRTH, *CITY, *YEAR, *PROFESSION,
+             *EMPLOYER, *JOB, *SPOUSE, *AWARD, SPOUSE_AND_AWARD, blank_card, render(GROUNDED, "{prompt}", "{source}")]
+    return list(dict.fromkeys(t.replace("{a_profession}", f"{article} {{profession}}") for t in texts
+                              for article in ("a", "an")))
+
+
+@cache
+def wording() -> frozenset[str]:
+    """Every word the templates say besides a card's values (casefolded): a text about a person may use
+    these freely; any other word must be one of the card's facts (the oracle's rule)."""
+    return frozenset(w.casefold() for t in templates() for w in re.findall(r"\w+", re.sub(r"\{\w*\}", " ", t)))

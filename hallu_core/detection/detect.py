@@ -14,26 +14,53 @@ from typing import NamedTuple, Sequence
 
 from hallu_core.detection.detectors.base import DetectItem, no_progress
 from hallu_core.detection.detectors.registry import get_detector
-from hallu_core.store.database import Store
-from hallu_core.store.types import Detection, Example, Generation
+from hallu_core.store.database import Store, marks
+from hallu_core.store.types import Detection, Example, Generation, now
 
 log = logging.getLogger(__name__)
 
 
-def pending_generation_ids(store: Store, detector: str, config_hash: str, run_id: str | None = None,
-                           checkpoint_ids: list[str] | None = None) -> list[str]:
-    where, params = ["d.generation_id IS NULL"], [detector, config_hash]
+def _scope(run_id: str | None, checkpoint_ids: list[str] | None) -> tuple[list[str], list]:
+    """Conditions on generations `g` joined to their checkpoint `c`: those of a run / of some checkpoints."""
+    where, params = ["true"], []
     if run_id:
         where.append("c.run_id = ?")
         params.append(run_id)
     if checkpoint_ids:
-        where.append(f"g.checkpoint_id IN ({','.join('?' * len(checkpoint_ids))})")
+        where.append(f"g.checkpoint_id IN ({marks(checkpoint_ids)})")
         params += list(checkpoint_ids)
+    return where, params
+
+
+def pending_generation_ids(store: Store, detector: str, config_hash: str, run_id: str | None = None,
+                           checkpoint_ids: list[str] | None = None) -> list[str]:
+    where, params = _scope(run_id, checkpoint_ids)
     rows = store.query(f"""
         SELECT g.id FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id
         LEFT JOIN detections d ON d.generation_id = g.id AND d.detector = ? AND d.config_hash = ?
-        WHERE {' AND '.join(where)} ORDER BY g.rowid""", params)
+        WHERE d.generation_id IS NULL AND {' AND '.join(where)} ORDER BY g.rowid""", [detector, config_hash, *params])
     return [r[0] for r in rows]
+
+
+def make_newest(store: Store, detector: str, config_hash: str, run_id: str | None = None,
+                checkpoint_ids: list[str] | None = None) -> int:
+    """This config's stored results become the newest of their outputs in scope again; returns how many moved.
+
+    A rerun reuses what a config detected before (config A, then B, then A again stores nothing new),
+    yet the rerun is the most recent word on those outputs: the rows it reuses get a created_at after
+    the row that counts now (`detection_latest`), and the triggers move every derived count with them."""
+    where, params = _scope(run_id, checkpoint_ids)
+    newest_at = ("(SELECT n.created_at FROM detection_latest l JOIN detections n ON n.rowid = l.det_rowid "
+                 "WHERE l.generation_id = detections.generation_id AND l.detector = detections.detector)")
+    with store.transaction() as conn:
+        return conn.execute(f"""
+            UPDATE detections SET created_at = MAX(?, {newest_at} + 1e-6)
+            WHERE detector = ? AND config_hash = ?
+              AND generation_id IN (SELECT g.id FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id
+                                    WHERE {' AND '.join(where)})
+              AND NOT EXISTS (SELECT 1 FROM detection_latest l WHERE l.generation_id = detections.generation_id
+                              AND l.detector = detections.detector AND l.det_rowid = detections.rowid)""",
+                            [now(), detector, config_hash, *params]).rowcount
 
 
 def question_of(example: Example) -> str | None:
@@ -66,7 +93,7 @@ def detect_items(store: Store, generations: list[Generation]) -> list[DetectItem
         chunk = ids[start:start + 500]
         for example_id, *sibling in store.query(
                 "SELECT example_id, id, checkpoint_id, text FROM generations "
-                f"WHERE example_id IN ({','.join('?' * len(chunk))}) ORDER BY rowid", chunk):
+                f"WHERE example_id IN ({marks(chunk)}) ORDER BY rowid", chunk):
             siblings[example_id].append(Sibling(*sibling))
     return [detect_item(examples[g.example_id], g, siblings[g.example_id]) for g in generations]
 
@@ -86,7 +113,8 @@ def workspace_detector(store: Store, name: str, **config):
 def run_detection(store: Store, detector_name: str, *, run_id: str | None = None,
                   checkpoint_ids: list[str] | None = None, config: dict | None = None,
                   batch_size: int = 128, progress=None) -> dict:
-    """Detect on every generation (of a run / checkpoints) that has no result for this detector config."""
+    """Detect on every generation (of a run / checkpoints) that has no result for this detector config; the
+    results it already has become the newest again (`make_newest`)."""
     progress = progress or no_progress
     detector = workspace_detector(store, detector_name, **(config or {}))  # a map refitted on this workspace's labels wins
     config_hash = detector.config_hash  # once: it hashes the weights of trained detectors
@@ -100,6 +128,9 @@ def run_detection(store: Store, detector_name: str, *, run_id: str | None = None
                              for g, r in zip(batch, results))
         flagged += sum(bool(r.spans) for r in results)
         progress(start + len(batch), len(todo), f"{detector_name}: {start + len(batch)}/{len(todo)}")
-    log.info("%s: %d generations detected, %d flagged", detector_name, len(todo), flagged)
+    # after the new rows: also one that a clock set back left older than another config's row
+    reused = make_newest(store, detector_name, config_hash, run_id, checkpoint_ids)
+    log.info("%s: %d generations detected, %d flagged, %d earlier results made the newest again",
+             detector_name, len(todo), flagged, reused)
     return {"detector": detector_name, "config_hash": config_hash, "detected": len(todo),
-            "flagged": flagged}
+            "flagged": flagged, "reused": reused}

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from hallu_core.detection import metrics
-from hallu_core.store.database import Store
+from hallu_core.store.database import Store, marks
+from hallu_core.store.run_kinds import TRAINING_STEP_SQL
 from hallu_core.store.types import spans_from_json
 
 
@@ -28,7 +29,8 @@ def labeled_detections(store: Store, annotator: str = "gold", detector: str | No
             params.append(value)
     rows = store.query(f"""
         SELECT t.detector, t.config_hash, l.generation_id, d.spans AS pred, t.response_score, l.spans AS gold,
-               e.task, g.checkpoint_id, c.name AS checkpoint, c.step, c.run_id, r.name AS run, g.decoding_name
+               e.task, g.checkpoint_id, c.name AS checkpoint, {TRAINING_STEP_SQL} AS step, c.run_id, r.name AS run,
+               g.decoding_name
         FROM labels l JOIN detection_latest t ON t.generation_id = l.generation_id
         JOIN detections d ON d.rowid = t.det_rowid
         JOIN generations g ON g.id = l.generation_id JOIN examples e ON e.id = g.example_id
@@ -50,7 +52,7 @@ def dev_tuning_rows(store: Store, generation_ids: list[str]) -> int:
         return 0
     tuning = set(load_split()["tuning"])
     rows = store.query("SELECT json_extract(e.meta, '$.source_id') FROM generations g JOIN examples e "
-                       f"ON e.id = g.example_id WHERE g.id IN ({','.join('?' * len(generation_ids))})",
+                       f"ON e.id = g.example_id WHERE g.id IN ({marks(generation_ids)})",
                        list(generation_ids))
     return sum(str(r[0]) in tuning for r in rows if r[0] is not None)
 
@@ -70,8 +72,7 @@ def evaluate_store(store: Store, annotator: str = "gold", by: str = "task") -> l
         fig = flat(figures(rows))
         out.append({"detector": name, by: group, "n": fig["n"],
                     **{f"{level}_{short}": fig[f"{level}_{k}"] for level in ("response", "span")
-                       for k, short in (("precision", "p"), ("recall", "r"), ("f1", "f1"))},
-                    "span_union_f1": fig["span_union_f1"]})
+                       for k, short in (("precision", "p"), ("recall", "r"), ("f1", "f1"))}})
     return out
 
 
@@ -93,16 +94,20 @@ def _kept(pairs: list[dict], threshold: float) -> list[list]:
 
 
 def figures(pairs: list[dict], threshold: float = 0.0) -> dict:
-    """Response- and span-level P/R/F1 (plus the union-of-characters variant) at a threshold."""
+    """Response- and span-level P/R/F1 at a threshold."""
     preds, golds = _kept(pairs, threshold), [p["gold"] for p in pairs]
     return {"n": len(pairs), "threshold": threshold,
             "response": metrics.response_prf([bool(x) for x in preds], [bool(g) for g in golds]),
-            "span": metrics.span_prf(preds, golds), "span_union": metrics.span_prf(preds, golds, union=True)}
+            "span": metrics.span_prf(preds, golds)}
 
 
 def sweep_thresholds(pairs: list[dict], max_points: int = MAX_SWEEP_POINTS) -> list[float]:
     """The distinct span scores (thinned evenly to at most `max_points`), with 0 first."""
-    scores = sorted({0.0} | {float(s.score) for p in pairs for s in p["pred"]})
+    return thinned(sorted({0.0} | {float(s.score) for p in pairs for s in p["pred"]}), max_points)
+
+
+def thinned(scores: list[float], max_points: int = MAX_SWEEP_POINTS) -> list[float]:
+    """Sorted thresholds thinned evenly to at most `max_points` (the first and last kept)."""
     if len(scores) <= max_points:
         return scores
     step = (len(scores) - 1) / (max_points - 1)
@@ -118,12 +123,11 @@ def pr_curve(pairs: list[dict]) -> list[dict]:
 
 
 def flat(fig: dict) -> dict:
-    """One table row from `figures`: n, response P/R/F1, span P/R/F1, span-union F1."""
+    """One table row from `figures`: n, response P/R/F1, span P/R/F1."""
     row = {"n": fig["n"]}
     for level in ("response", "span"):
         for k in ("precision", "recall", "f1"):
             row[f"{level}_{k}"] = fig[level][k]
-    row["span_union_f1"] = fig["span_union"]["f1"]
     return row
 
 
@@ -133,7 +137,7 @@ def per_checkpoint(pairs: list[dict], threshold: float = 0.0) -> list[dict]:
         groups[p["checkpoint_id"]].append(p)
     rows = [{"checkpoint": g[0]["checkpoint"], "step": g[0]["step"], **flat(figures(g, threshold))}
             for g in groups.values()]
-    return sorted(rows, key=lambda r: (r["checkpoint"].split(" / ")[0], r["step"]))
+    return sorted(rows, key=lambda r: (r["checkpoint"].split(" / ")[0], r["step"] or 0))  # imported: file order
 
 
 def detector_table(store: Store, detectors: list[str], annotator: str, threshold: float = 0.0,

@@ -3,8 +3,9 @@
 Response level: a response is positive when it has at least one span; P/R/F1 of the
 positive class. Span level: character overlap summed over the whole set (the protocol of
 published RAGTruth numbers), precision = overlapping chars / predicted chars, recall =
-overlapping chars / gold chars; plus a union-of-characters variant that counts each
-character once even where spans overlap.
+overlapping chars / gold chars. Overlapping spans within one response are merged first, so
+a character counts once however many spans cover it and no figure exceeds 1; this makes the
+summed figure equal the union-of-characters variant, so there is only the one.
 """
 from __future__ import annotations
 
@@ -48,25 +49,29 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return max(0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
+def merged(spans: Iterable) -> list[tuple[int, int]]:
+    """A response's spans as sorted, disjoint (start, end) runs: overlapping ones joined, empty ones dropped."""
+    runs: list[tuple[int, int]] = []
+    for start, end in sorted(b for b in map(_bounds, spans) if b[0] < b[1]):
+        if runs and start <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], end))
+        else:
+            runs.append((start, end))
+    return runs
+
+
 def span_counts(pred: Iterable, gold: Iterable) -> tuple[int, int, int]:
-    """(overlap, predicted chars, gold chars) for one response, summed over span pairs."""
-    pred, gold = [_bounds(s) for s in pred], [_bounds(s) for s in gold]
+    """(overlap, predicted chars, gold chars) for one response, each character counted once
+    (overlaps summed over span pairs after merging each side, so they cannot double-count)."""
+    pred, gold = merged(pred), merged(gold)
     overlap = sum(_overlap(p, g) for p in pred for g in gold)
     return overlap, sum(e - s for s, e in pred), sum(e - s for s, e in gold)
 
 
-def union_counts(pred: Iterable, gold: Iterable) -> tuple[int, int, int]:
-    """(overlap, predicted chars, gold chars) with each character counted once."""
-    p_chars = {c for s, e in map(_bounds, pred) for c in range(s, e)}
-    g_chars = {c for s, e in map(_bounds, gold) for c in range(s, e)}
-    return len(p_chars & g_chars), len(p_chars), len(g_chars)
-
-
-def span_prf(preds: Sequence[Iterable], golds: Sequence[Iterable], union: bool = False) -> dict:
-    counter = union_counts if union else span_counts
+def span_prf(preds: Sequence[Iterable], golds: Sequence[Iterable]) -> dict:
     totals = [0, 0, 0]
     for pred, gold in zip(preds, golds):
-        for k, v in enumerate(counter(pred, gold)):
+        for k, v in enumerate(span_counts(pred, gold)):
             totals[k] += v
     return {**prf(*totals), "overlap_chars": totals[0], "predicted_chars": totals[1], "gold_chars": totals[2]}
 
@@ -81,7 +86,7 @@ def evaluate(preds: Sequence[Sequence], golds: Sequence[Sequence], tasks: Sequen
     def figures(idx: list[int]) -> dict:
         p, g = [list(preds[i]) for i in idx], [list(golds[i]) for i in idx]
         return {"n": len(idx), "response": response_prf([bool(x) for x in p], [bool(x) for x in g]),
-                "span": span_prf(p, g), "span_union": span_prf(p, g, union=True)}
+                "span": span_prf(p, g)}
 
     return {"overall": figures(list(range(len(preds)))),
             "by_task": {t: figures(idx) for t, idx in sorted(groups.items()) if t}}
@@ -95,7 +100,7 @@ def response_sweep(scores: Sequence[float], gold_positive: Sequence[bool],
 
 
 def span_sweep(preds: Sequence[Iterable], golds: Sequence[Iterable],
-               thresholds: Iterable[float] | None = None, union: bool = False) -> list[dict]:
+               thresholds: Iterable[float] | None = None) -> list[dict]:
     """PR points keeping only spans with score >= threshold (responses follow their spans)."""
     preds = [list(p) for p in preds]
     if thresholds is None:
@@ -103,6 +108,6 @@ def span_sweep(preds: Sequence[Iterable], golds: Sequence[Iterable],
     points = []
     for t in thresholds:
         kept = [[s for s in p if _score(s) >= t] for p in preds]
-        points.append({"threshold": t, "span": span_prf(kept, golds, union=union),
+        points.append({"threshold": t, "span": span_prf(kept, golds),
                        "response": response_prf([bool(k) for k in kept], [bool(g) for g in golds])})
     return points

@@ -37,6 +37,14 @@ def own_threshold(store: Store | None, detector: str) -> float | None:
     return calibrate.own_threshold(detector)
 
 
+def detector_skill(store: Store | None, detector: str, task: str) -> dict:
+    """{"skill", "auc", "reason"}: whether the detector's flags mean something on this task's outputs
+    (the workspace's map first, else the shipped one; operating.py)."""
+    from hallu_core.detection.detectors.operating import detector_skill as skill
+
+    return skill(detector, task, map_dir(store) if store is not None else None)
+
+
 def readiness(store: Store, annotator: str) -> str | None:
     """Why a refit on this annotator's labels cannot work yet (None: it can)."""
     return label_training.readiness(store, annotator, MIN_LABELS)
@@ -81,6 +89,8 @@ def keep_shipped_for_unseen_tasks(cal: calibrate.DetectorCalibration, shipped: c
         cal, span=shipped.span, response=shipped.response,
         span_by_task={**shipped.span_by_task, **{t: cal.span_map(t) for t in seen}},
         response_by_task={**shipped.response_by_task, **{t: cal.response_map(t) for t in seen}},
+        response_thresholds={**shipped.response_thresholds, **{t: cal.response_threshold(t) for t in seen}},
+        skill={**shipped.skill, **{t: cal.skill[t] for t in seen if t in cal.skill}},
         meta={**cal.meta, "other_tasks": f"the shipped map's ({shipped.meta.get('fitted_on', 'shipped')})"})
 
 

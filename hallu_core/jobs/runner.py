@@ -17,7 +17,11 @@ import traceback
 import uuid
 from typing import Callable
 
+import psutil
+
+from hallu_core import set_process_defaults
 from hallu_core.errors import JobCancelled
+from hallu_core.store.codec import json_text
 from hallu_core.store.database import Store
 from hallu_core.store.types import Job, now
 
@@ -35,46 +39,84 @@ JOB_KINDS = {
     "calibrate": "hallu_core.detection.workspace_calibration:calibrate_job",
 }
 FINISHED = ("done", "failed", "cancelled", "interrupted")
+# a process's start time is computed from the boot time, which a clock adjustment can move by a second
+START_SLACK = 1.0
+# start_job(once=True), as the dashboard asks: an identical job (kind and args) asked for again this soon after
+# one that has not failed is a double click or a second submit of the same form, refused so one click never
+# starts two jobs (a quick job may be done before the second click arrives; a failed one may be retried at once)
+REPEAT_WINDOW = 30.0
 
 
-def start_job(store: Store, kind: str, args: dict, *, custom: bool = False) -> str:
-    """Queue a job and start its process; `custom` allows a "module:function" kind (tests, plug-ins)."""
+class DuplicateJob(ValueError):
+    """An identical job was queued moments ago and has not failed; `job_id` is that job."""
+
+    def __init__(self, job_id: str, kind: str):
+        super().__init__(f"an identical {kind} job ({job_id}) was started moments ago: not starting it twice")
+        self.job_id = job_id
+
+
+def start_job(store: Store, kind: str, args: dict, *, custom: bool = False, once: bool = False) -> str:
+    """Queue a job and start its process; `custom` allows a "module:function" kind (tests, plug-ins);
+    `once` refuses a repeat of an identical job started moments ago (DuplicateJob; see REPEAT_WINDOW)."""
     if kind not in JOB_KINDS and not (custom and ":" in kind):
         raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(JOB_KINDS)}")
-    job = store.add_job(Job(id=uuid.uuid4().hex[:12], kind=kind, args=args))
+    job = Job(id=uuid.uuid4().hex[:12], kind=kind, args=args)
+    job = _add_once(store, job) if once else store.add_job(job)
     log_dir = store.artifacts / "jobs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{job.id}.out", "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hallu_core.jobs.runner", str(store.root), job.id],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: cancel stops its children too
-        )
-    store.update_job(job.id, pid=process.pid)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / f"{job.id}.out", "ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hallu_core.jobs.runner", str(store.root), job.id],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: cancel stops its children too
+            )
+    except OSError as exc:  # no memory, no free process slot, a full disk: the job never ran
+        store.update_job(job.id, status="failed", finished_at=now(),
+                         error=f"cannot start the job's process: {type(exc).__name__}: {exc}")
+        raise
+    store.update_job(job.id, pid=process.pid, pid_started_at=_started(process.pid))
     return job.id
+
+
+def _add_once(store: Store, job: Job) -> Job:
+    """Store `job` unless an identical one was queued within REPEAT_WINDOW and has not failed (DuplicateJob).
+    The check and the insert are one write transaction: two submits racing each other store one job."""
+    with store.transaction() as conn:
+        same = conn.execute("SELECT id FROM jobs WHERE kind = ? AND args = ? AND created_at > ? AND status IN "
+                            "('queued', 'running', 'done') ORDER BY created_at LIMIT 1",
+                            (job.kind, json_text(job.args), job.created_at - REPEAT_WINDOW)).fetchone()
+        if same:
+            raise DuplicateJob(same[0], job.kind)
+        return store.add_job(job)
 
 
 def cancel_job(store: Store, job_id: str) -> None:
     job = store.get_job(job_id)
     if job is None or job.status in FINISHED:
         return
-    if job.pid and _alive(job.pid):
+    if job.pid is None:  # not started yet: its process will see the status and not run
+        store.update_job(job_id, status="cancelled", finished_at=now())
+    elif _runs_the_job(job):
         try:
             os.killpg(job.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    else:
-        store.update_job(job_id, status="cancelled", finished_at=now())
+    else:  # never signal a pid that is no longer the job's: after a reboot it may be anyone's
+        _mark_interrupted(store, job)
 
 
 def refresh_jobs(store: Store) -> list[Job]:
     """Mark jobs whose process died without finishing (SIGKILL, reboot) as interrupted."""
-    jobs = store.jobs()
-    for job in jobs:
-        if job.status in ("queued", "running") and job.pid and not _alive(job.pid):
-            store.update_job(job.id, status="interrupted", finished_at=now(),
-                             error=job.error or "the job's process ended without finishing")
+    for job in store.jobs():
+        if job.status in ("queued", "running") and job.pid and not _runs_the_job(job):
+            _mark_interrupted(store, job)
     return store.jobs()
+
+
+def _mark_interrupted(store: Store, job: Job) -> None:
+    store.update_job(job.id, status="interrupted", finished_at=now(),
+                     error=job.error or "the job's process ended without finishing")
 
 
 def wait_for(store: Store, job_id: str, timeout: float = 600, poll: float = 0.2) -> Job:
@@ -86,6 +128,25 @@ def wait_for(store: Store, job_id: str, timeout: float = 600, poll: float = 0.2)
             return job
         time.sleep(poll)
     raise TimeoutError(f"job {job_id} still {store.get_job(job_id).status} after {timeout}s")
+
+
+def _runs_the_job(job: Job) -> bool:
+    """Whether the job's own process still runs: its pid is alive and, where its start time was recorded, the
+    process with that pid started then (a pid reused after the job died, or after a reboot, did not)."""
+    if not job.pid or not _alive(job.pid):
+        return False
+    if job.pid_started_at is None:  # a job recorded before start times were
+        return True
+    started = _started(job.pid)
+    return started is not None and abs(started - job.pid_started_at) < START_SLACK
+
+
+def _started(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch); None when there is none or it is not ours to see."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -125,12 +186,14 @@ class _StoreLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.store.append_job_log(self.job_id, self.format(record) + "\n")
-        except Exception:  # logging must never break the job
+        except Exception:  # logging must never break the job; a cancel (no Exception) still stops it
             pass
 
 
 def run_job(store: Store, job_id: str) -> Job:
     job = store.get_job(job_id)
+    if job.status != "queued":  # cancelled before its process started
+        return job
     target = job.kind if ":" in job.kind else JOB_KINDS[job.kind]
     module, function = target.split(":")
     handler = _StoreLogHandler(store, job_id)
@@ -138,11 +201,13 @@ def run_job(store: Store, job_id: str) -> Job:
     logging.getLogger().setLevel(logging.INFO)
 
     def on_term(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second Cancel must not break the clean-up
         raise JobCancelled()
 
     signal.signal(signal.SIGTERM, on_term)
-    store.update_job(job_id, status="running", pid=os.getpid(), started_at=now())
     try:
+        store.update_job(job_id, status="running", pid=os.getpid(), pid_started_at=_started(os.getpid()),
+                         started_at=now())
         result = getattr(importlib.import_module(module), function)(store, job.args, store_progress(store, job_id))
         if result:
             log.info("result: %s", result)
@@ -158,4 +223,5 @@ def run_job(store: Store, job_id: str) -> Job:
 
 
 if __name__ == "__main__":
+    set_process_defaults()  # before the job function first imports torch
     run_job(Store(sys.argv[1]), sys.argv[2])

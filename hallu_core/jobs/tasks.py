@@ -58,6 +58,7 @@ def generate_job(store: Store, args: dict, progress) -> dict:
 def detect_job(store: Store, args: dict, progress) -> dict:
     """args: {"detectors": [...], "checkpoints": [...] (empty: all), "run_id", "config"}."""
     from hallu_core.detection.detect import run_detection
+    from hallu_core.rates.tracking import log_rates_after_detection
 
     names = args.get("detectors") or [args["detector"]]
     summaries = {}
@@ -65,7 +66,8 @@ def detect_job(store: Store, args: dict, progress) -> dict:
         def stage(done, total, message, index=index):  # one bar over every detector
             progress(index * 1000 + (1000 * done // total if total else 1000), 1000 * len(names), message)
 
-        summaries[name] = run_detection(store, name, run_id=args.get("run_id"),
-                                        checkpoint_ids=args.get("checkpoints") or args.get("checkpoint_ids"),
+        checkpoint_ids = args.get("checkpoints") or args.get("checkpoint_ids")
+        summaries[name] = run_detection(store, name, run_id=args.get("run_id"), checkpoint_ids=checkpoint_ids,
                                         config=args.get("config"), progress=stage)
+        log_rates_after_detection(store, name, args.get("run_id"), checkpoint_ids)
     return summaries

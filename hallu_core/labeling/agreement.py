@@ -5,12 +5,14 @@
   labeled. Two empty sets agree perfectly (F1 1.0).
 - Cohen's kappa at response level: a response is positive when its label has a span.
 - Adjudication: a reviewer picks the final span set, stored as annotator "adjudicated".
+- Blind and assisted: each figure also over the items neither annotator saw detector suggestions
+  on (blind) and those at least one did (assisted), since suggestions pull annotators together.
 """
 from __future__ import annotations
 
 from itertools import combinations
 
-from hallu_core.detection.metrics import union_counts
+from hallu_core.detection.metrics import span_counts
 from hallu_core.labeling.spans import ADJUDICATED, LabelError, checked_span, output_text
 from hallu_core.store.database import Store
 from hallu_core.store.types import Label, Span, now
@@ -25,7 +27,7 @@ def pooled_char_f1(pairs) -> float:
     """Character F1 summed over several items: [(spans_a, spans_b), ...]."""
     overlap = chars_a = chars_b = 0
     for a, b in pairs:
-        o, na, nb = union_counts(a, b)
+        o, na, nb = span_counts(a, b)
         overlap, chars_a, chars_b = overlap + o, chars_a + na, chars_b + nb
     return 1.0 if chars_a + chars_b == 0 else 2 * overlap / (chars_a + chars_b)
 
@@ -47,36 +49,42 @@ _DONE_LABELS = ("SELECT l.generation_id FROM labels l JOIN generations g ON g.id
                 "JOIN checkpoints c ON c.id = g.checkpoint_id WHERE l.status = 'done'")
 
 
-def _scope(run_id: str | None, checkpoint_id: str | None) -> tuple[str, list]:
-    """SQL narrowing done labels to a run and/or a checkpoint."""
-    sql, params = "", []
-    if run_id:
-        sql, params = sql + " AND c.run_id = ?", params + [run_id]
-    if checkpoint_id:
-        sql, params = sql + " AND g.checkpoint_id = ?", params + [checkpoint_id]
-    return sql, params
+def scope_sql(run_id: str | None, checkpoint_id: str | None, keyword: str = "AND") -> tuple[str, list]:
+    """SQL narrowing generations `g` (joined to their checkpoints `c`) to a run and/or a checkpoint, and its
+    parameters: "" when neither is given, else `keyword` (AND to extend a WHERE, WHERE to open one) and the tests."""
+    tests = {"c.run_id = ?": run_id, "g.checkpoint_id = ?": checkpoint_id}
+    given = {sql: value for sql, value in tests.items() if value}
+    return (f" {keyword} " + " AND ".join(given) if given else ""), list(given.values())
 
 
 def _done_labels(store: Store, annotator: str, run_id: str | None = None,
                  checkpoint_id: str | None = None) -> dict[str, Label]:
-    scope, params = _scope(run_id, checkpoint_id)
+    scope, params = scope_sql(run_id, checkpoint_id)
     ids = {r[0] for r in store.query(_DONE_LABELS + " AND l.annotator = ?" + scope, [annotator, *params])}
     return {lab.generation_id: lab for lab in store.labels(annotator=annotator) if lab.generation_id in ids}
 
 
 def agreement(store: Store, annotator_a: str, annotator_b: str, *, run_id: str | None = None,
               checkpoint_id: str | None = None) -> dict:
-    """Agreement of two annotators over the items both marked done."""
+    """Agreement of two annotators over the items both marked done; `blind` and `assisted` give the same
+    figures over the items neither saw detector suggestions on, and those at least one of them did."""
     a = _done_labels(store, annotator_a, run_id, checkpoint_id)
     b = _done_labels(store, annotator_b, run_id, checkpoint_id)
     shared = sorted(set(a) & set(b))
     pairs = [(a[g].spans, b[g].spans) for g in shared]
-    return {"a": annotator_a, "b": annotator_b, "items": len(shared),
-            "char_f1": pooled_char_f1(pairs) if shared else None,
-            "kappa": cohen_kappa([bool(x) for x, _ in pairs], [bool(y) for _, y in pairs]),
+    assisted = [a[g].assisted or b[g].assisted for g in shared]
+    return {"a": annotator_a, "b": annotator_b, **_figures(pairs),
             "both_positive": sum(bool(x) and bool(y) for x, y in pairs),
             "a_only": sum(bool(x) and not y for x, y in pairs),
-            "b_only": sum(bool(y) and not x for x, y in pairs)}
+            "b_only": sum(bool(y) and not x for x, y in pairs),
+            "blind": _figures([p for p, seen in zip(pairs, assisted) if not seen]),
+            "assisted": _figures([p for p, seen in zip(pairs, assisted) if seen])}
+
+
+def _figures(pairs: list) -> dict:
+    """Items, pooled character F1 and Cohen's kappa of (spans_a, spans_b) pairs."""
+    return {"items": len(pairs), "char_f1": pooled_char_f1(pairs) if pairs else None,
+            "kappa": cohen_kappa([bool(x) for x, _ in pairs], [bool(y) for _, y in pairs])}
 
 
 def agreement_table(store: Store, **scope) -> list[dict]:
@@ -91,7 +99,7 @@ def disagreements(store: Store, *, run_id: str | None = None, checkpoint_id: str
 
     disagreement = 1 - character F1 of the worst-agreeing pair of annotators on the item.
     """
-    scope, params = _scope(run_id, checkpoint_id)
+    scope, params = scope_sql(run_id, checkpoint_id)
     rows = store.query(_DONE_LABELS.replace("SELECT l.generation_id", "SELECT l.generation_id, MIN(g.rowid)")
                        + " AND l.annotator != ?" + scope + " GROUP BY l.generation_id HAVING COUNT(*) >= 2",
                        [ADJUDICATED, *params])
@@ -122,8 +130,12 @@ def candidate_spans(store: Store, generation_id: str) -> list[dict]:
 
 
 def adjudicate(store: Store, generation_id: str, spans: list[Span], reviewer: str = "") -> Label:
-    """Store the final span set of an item as annotator "adjudicated" (note names the reviewer)."""
+    """Store the final span set of an item as annotator "adjudicated" (note names the reviewer); the item
+    counts as drawn at random when one of its annotators drew it so, and is assisted when one was."""
     text = output_text(store, generation_id)
+    people = [lab for lab in store.labels(generation_id=generation_id)
+              if lab.status == "done" and lab.annotator != ADJUDICATED]
+    chosen = [lab.selection for lab in people if lab.selection]
     checked = []
     for s in spans:
         if s.type not in ("conflict", "baseless", "self_contradiction"):
@@ -133,5 +145,7 @@ def adjudicate(store: Store, generation_id: str, spans: list[Span], reviewer: st
     old = store.get_label(generation_id, ADJUDICATED)
     label = Label(generation_id, ADJUDICATED, [unique[k] for k in sorted(unique)], "done",
                   note=f"adjudicated by {reviewer}" if reviewer else "",
-                  created_at=old.created_at if old else now())
+                  created_at=old.created_at if old else now(),
+                  selection="random" if "random" in chosen else next(iter(chosen), None),
+                  assisted=any(lab.assisted for lab in people))
     return store.save_label(label)

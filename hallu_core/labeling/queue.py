@@ -9,19 +9,23 @@ annotator marks it done.
 
 Accepting a detector span copies it into the label (with `detector` set); rejecting
 one records the decision so the queue does not offer it again. Decisions live in a
-small side table (`label_decisions`, schema migration 2).
+small side table (`label_decisions`, schema migration 2). The action that creates a label
+records how its item was chosen (`selection`, see selection.py).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Iterable
 
 from hallu_core.detection.detectors.evidence import real_passage
-from hallu_core.labeling.agreement import disagreements
+from hallu_core.labeling.agreement import disagreements, scope_sql
+from hallu_core.labeling.selection import random_order
 from hallu_core.labeling.spans import (  # noqa: F401  (LABEL_SPAN_TYPES, clean_annotator: said here for callers)
-    ADJUDICATED, LABEL_SPAN_TYPES, LabelError, checked_span, clean_annotator, output_text,
+    ADJUDICATED, LABEL_SPAN_TYPES, SELECTIONS, LabelError, checked_span, clean_annotator, output_text,
 )
-from hallu_core.store.database import Store
+from hallu_core.store.connection import distinct_indexed
+from hallu_core.store.database import Store, marks
 from hallu_core.store.types import Label, Span, now
 
 log = logging.getLogger(__name__)
@@ -30,21 +34,12 @@ QUEUE_ORDERS = {
     "unlabeled": "unlabeled first",
     "score": "highest detector score first",
     "disagreement": "annotators' disagreement first",
+    "random": "random (for unbiased rates)",
 }
+FINISHED = "COALESCE(me.status IN ('done', 'skipped'), 0)"  # the annotator's label `me`; a draft is still to do
 
 
 # -- the queue ------------------------------------------------------------------------
-def _scope_sql(run_id: str | None, checkpoint_id: str | None) -> tuple[str, list]:
-    where, params = [], []
-    if run_id:
-        where.append("c.run_id = ?")
-        params.append(run_id)
-    if checkpoint_id:
-        where.append("g.checkpoint_id = ?")
-        params.append(checkpoint_id)
-    return (" WHERE " + " AND ".join(where)) if where else "", params
-
-
 def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str | None = None,
           checkpoint_id: str | None = None, detector: str | None = None, limit: int = 500) -> list[dict]:
     """Generations to label, in the chosen order: [{generation_id, labeled, key}, ...].
@@ -56,24 +51,40 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
     - "disagreement": items labeled by two or more annotators, most disagreement first
       (1 - character F1 between their span sets, worst pair), not yet adjudicated first;
       then the rest in "unlabeled" order.
+    - "random": items this annotator has not finished first, each part in a seeded random order
+      (selection.py): labels taken in this order are a fair sample for rate estimates.
     """
     if order not in QUEUE_ORDERS:
         raise LabelError(f"unknown queue order {order!r}; choose from {', '.join(QUEUE_ORDERS)}")
-    scope, params = _scope_sql(run_id, checkpoint_id)
+    scope, params = scope_sql(run_id, checkpoint_id, "WHERE")
     base = ("FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id "
             "LEFT JOIN labels me ON me.generation_id = g.id AND me.annotator = ?")
-    finished = "COALESCE(me.status IN ('done', 'skipped'), 0)"  # a draft is still to do
+    finished = FINISHED
     if order == "score":
         det = " AND d.detector = ?" if detector else ""
-        sql = (f"SELECT g.id, {finished} AS labeled, "
-               f"(SELECT MAX(d.response_score) FROM detection_latest d WHERE d.generation_id = g.id{det}) AS key "
+        key = f"(SELECT MAX(d.response_score) FROM detection_latest d WHERE d.generation_id = g.id{det})"
+        head = _top_scored(store, annotator, key, detector, run_id, checkpoint_id, limit)
+        if head is not None:
+            return head
+        sql = (f"SELECT g.id, {finished} AS labeled, {key} AS key "
                f"{base}{scope} ORDER BY labeled, COALESCE(key, -1e300) DESC, g.rowid LIMIT ?")
         args = [*([detector] if detector else []), annotator, *params, limit]
         return [_row(r) for r in store.query(sql, args)]
-    sql = (f"SELECT g.id, {finished} AS labeled, "
-           f"(SELECT COUNT(*) FROM labels o WHERE o.generation_id = g.id AND o.annotator != ?) AS key "
-           f"{base}{scope} ORDER BY labeled, key, g.rowid LIMIT ?")
-    plain = [_row(r) for r in store.query(sql, [ADJUDICATED, annotator, *params, limit])]
+    if order == "random":
+        rows = store.query(f"SELECT g.id, {finished}, NULL {base}{scope}", [annotator, *params])
+        return [_row(r) for r in random_order(rows, limit)]
+    # Items nobody labeled (key 0) lead this order in storage order: when there are `limit` of them, walking
+    # the outputs in order finds them at once, where the full query counts and sorts every output in scope.
+    and_scope, _ = scope_sql(run_id, checkpoint_id)
+    plain = [_row(r) for r in store.query(
+        f"SELECT g.id, 0, 0 {base} WHERE NOT {finished} AND NOT EXISTS (SELECT 1 FROM labels o WHERE "
+        f"o.generation_id = g.id AND o.annotator != ?){and_scope} ORDER BY g.rowid LIMIT ?",
+        [annotator, ADJUDICATED, *params, limit])]
+    if len(plain) < limit:
+        sql = (f"SELECT g.id, {finished} AS labeled, "
+               f"(SELECT COUNT(*) FROM labels o WHERE o.generation_id = g.id AND o.annotator != ?) AS key "
+               f"{base}{scope} ORDER BY labeled, key, g.rowid LIMIT ?")
+        plain = [_row(r) for r in store.query(sql, [ADJUDICATED, annotator, *params, limit])]
     if order == "unlabeled":
         return plain
     disputed = disagreements(store, run_id=run_id, checkpoint_id=checkpoint_id)[:limit]
@@ -85,6 +96,50 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
     return (head + tail)[:limit]
 
 
+def _top_scored(store: Store, annotator: str, key: str, detector: str | None, run_id: str | None,
+                checkpoint_id: str | None, limit: int) -> list[dict] | None:
+    """The "score" queue when `limit` items in scope are unfinished and detected (None otherwise: the caller
+    sorts every output). The top `limit` by the highest score of any detector are among each detector's own
+    top `limit` (an item ranked above another by its best detector ranks above it overall too)."""
+    candidates: set[str] = set()
+    for name in [detector] if detector else distinct_indexed(store, "detection_latest", "detector"):
+        candidates.update(_detector_head(store, annotator, name, run_id, checkpoint_id, limit))
+    if len(candidates) < limit:
+        return None
+    ids = sorted(candidates)
+    rows = store.query(f"SELECT g.id, 0, {key} AS key FROM generations g WHERE g.id IN ({marks(ids)}) "
+                       "ORDER BY key DESC, g.rowid LIMIT ?", [*([detector] if detector else []), *ids, limit])
+    return [_row(r) for r in rows]
+
+
+BIG_TIE = 20_000  # outputs of one detector sharing the score at the cut: walked in storage order instead
+
+
+def _detector_head(store: Store, annotator: str, detector: str, run_id: str | None, checkpoint_id: str | None,
+                   limit: int) -> list[str]:
+    """The first `limit` unfinished outputs in scope by one detector's score, highest first, ties in storage
+    order: a walk down its score index to the score at the cut, then the outputs tied there. Sorting a big
+    tie (a detector with few distinct scores) by storage order would look up every output in it, so a big
+    tie is walked in storage order instead, stopping at the cut."""
+    scope, params = scope_sql(run_id, checkpoint_id)
+    rest = (f"JOIN checkpoints c ON c.id = g.checkpoint_id LEFT JOIN labels me ON me.generation_id = g.id "
+            f"AND me.annotator = ? WHERE t.generation_id = g.id AND t.detector = ? AND NOT {FINISHED}{scope}")
+    args = [annotator, detector, *params]
+    by_score = f"FROM detection_latest t JOIN generations g {rest}"
+    top = store.query(f"SELECT t.response_score {by_score} ORDER BY t.response_score DESC LIMIT ?", [*args, limit])
+    if len(top) < limit:
+        return [r[0] for r in store.query(f"SELECT g.id {by_score}", args)]
+    cut = top[-1][0]
+    above = store.query(f"SELECT g.id {by_score} AND t.response_score > ? ORDER BY t.response_score DESC, g.rowid",
+                        [*args, cut])
+    tie = store.query("SELECT COUNT(*) FROM detection_latest WHERE detector = ? AND response_score = ?",
+                      [detector, cut])[0][0]
+    in_order = f"FROM generations g CROSS JOIN detection_latest t {rest}" if tie > BIG_TIE else by_score
+    tied = store.query(f"SELECT g.id {in_order} AND t.response_score = ? ORDER BY g.rowid LIMIT ?",
+                       [*args, cut, limit - len(above)])
+    return [r[0] for r in above + tied]
+
+
 def finished_by(store: Store, annotator: str, generation_ids: list[str]) -> set[str]:
     """Those of the generations the annotator marked done or skipped."""
     out: set[str] = set()
@@ -92,7 +147,7 @@ def finished_by(store: Store, annotator: str, generation_ids: list[str]) -> set[
         chunk = generation_ids[i:i + 500]
         out |= {r[0] for r in store.query(
             f"SELECT generation_id FROM labels WHERE annotator = ? AND status IN ('done', 'skipped') "
-            f"AND generation_id IN ({','.join('?' * len(chunk))})", [annotator, *chunk])}
+            f"AND generation_id IN ({marks(chunk)})", [annotator, *chunk])}
     return out
 
 
@@ -103,22 +158,27 @@ def _row(r) -> dict:
 def progress_counts(store: Store, annotator: str, *, run_id: str | None = None,
                     checkpoint_id: str | None = None) -> dict:
     """How far this annotator is in the scope: total, done (with / without spans), skipped, remaining."""
-    scope, params = _scope_sql(run_id, checkpoint_id)
+    scope, params = scope_sql(run_id, checkpoint_id)
+    # the outputs in scope from the store's per-checkpoint summary (`g` there), this annotator's labels from theirs
+    total = store.query("SELECT SUM(g.generations) FROM generation_summary g JOIN checkpoints c "
+                        f"ON c.id = g.checkpoint_id WHERE 1{scope}", params)[0][0]
     row = store.query(
-        "SELECT COUNT(*), SUM(l.status = 'done'), SUM(l.status = 'done' AND l.n_spans > 0), "
-        "SUM(l.status = 'skipped'), SUM(l.status = 'draft') FROM generations g "
-        "JOIN checkpoints c ON c.id = g.checkpoint_id "
-        f"LEFT JOIN labels l ON l.generation_id = g.id AND l.annotator = ?{scope}",
-        [annotator, *params])[0]
-    total, done, positive, skipped, drafts = (int(v or 0) for v in row)
+        "SELECT SUM(l.status = 'done'), SUM(l.status = 'done' AND l.n_spans > 0), "
+        "SUM(l.status = 'skipped'), SUM(l.status = 'draft') FROM labels l "
+        "JOIN generations g ON g.id = l.generation_id JOIN checkpoints c ON c.id = g.checkpoint_id "
+        f"WHERE l.annotator = ?{scope}", [annotator, *params])[0]
+    total, done, positive, skipped, drafts = (int(v or 0) for v in (total, *row))
     return {"total": total, "done": done, "with_spans": positive, "skipped": skipped, "drafts": drafts,
             "remaining": total - done - skipped}
 
 
 # -- actions (each one saved at once) ----------------------------------------------------
-def current_label(store: Store, generation_id: str, annotator: str) -> Label:
-    """The stored label, or an empty unsaved draft."""
-    return store.get_label(generation_id, annotator) or Label(generation_id, annotator, [], "draft")
+def current_label(store: Store, generation_id: str, annotator: str, selection: str | None = None) -> Label:
+    """The stored label, or an empty unsaved draft that records how its item was chosen (`selection`)."""
+    if selection is not None and selection not in SELECTIONS:
+        raise LabelError(f"unknown selection {selection!r}; choose from {', '.join(SELECTIONS)}")
+    return store.get_label(generation_id, annotator) or Label(generation_id, annotator, [], "draft",
+                                                              selection=selection)
 
 
 def _save(store: Store, label: Label, spans: list[Span], status: str | None = None, note: str | None = None) -> Label:
@@ -131,10 +191,10 @@ def _save(store: Store, label: Label, spans: list[Span], status: str | None = No
 
 
 def add_span(store: Store, generation_id: str, annotator: str, start: int, end: int, span_type: str,
-             note: str = "") -> Label:
+             note: str = "", *, selection: str | None = None) -> Label:
     """Add one typed span; adding the same offsets and type again changes nothing."""
     with store.transaction():
-        label = current_label(store, generation_id, annotator)
+        label = current_label(store, generation_id, annotator, selection)
         span = checked_span(output_text(store, generation_id), start, end, span_type, note)
         spans = [s for s in label.spans if (s.start, s.end, s.type) != (span.start, span.end, span.type)]
         return _save(store, label, spans + [span])
@@ -161,26 +221,26 @@ def delete_span(store: Store, generation_id: str, annotator: str, index: int) ->
         return _save(store, label, [s for i, s in enumerate(label.spans) if i != index])
 
 
-def no_hallucination(store: Store, generation_id: str, annotator: str) -> Label:
+def no_hallucination(store: Store, generation_id: str, annotator: str, *, selection: str | None = None) -> Label:
     """The output holds no hallucination: an empty, done label (existing spans are removed)."""
     with store.transaction():
         output_text(store, generation_id)
-        return _save(store, current_label(store, generation_id, annotator), [], "done")
+        return _save(store, current_label(store, generation_id, annotator, selection), [], "done")
 
 
-def skip(store: Store, generation_id: str, annotator: str) -> Label:
+def skip(store: Store, generation_id: str, annotator: str, *, selection: str | None = None) -> Label:
     """Skip for now: the label keeps its spans and is marked skipped."""
     with store.transaction():
         output_text(store, generation_id)
-        label = current_label(store, generation_id, annotator)
+        label = current_label(store, generation_id, annotator, selection)
         return _save(store, label, list(label.spans), "skipped")
 
 
-def mark_done(store: Store, generation_id: str, annotator: str) -> Label:
+def mark_done(store: Store, generation_id: str, annotator: str, *, selection: str | None = None) -> Label:
     """Finish the item as it stands (a label with no spans means no hallucination)."""
     with store.transaction():
         output_text(store, generation_id)
-        label = current_label(store, generation_id, annotator)
+        label = current_label(store, generation_id, annotator, selection)
         return _save(store, label, list(label.spans), "done")
 
 
@@ -191,10 +251,16 @@ def set_note(store: Store, generation_id: str, annotator: str, note: str) -> Lab
 
 
 # -- detector spans: accept or reject ------------------------------------------------------
-def _decide(store: Store, generation_id: str, annotator: str, detector: str, span: Span, decision: str) -> None:
+def _names(detectors: str | Iterable[str]) -> list[str]:
+    return [detectors] if isinstance(detectors, str) else list(detectors)
+
+
+def _decide(store: Store, generation_id: str, annotator: str, detectors: str | Iterable[str], span: Span,
+            decision: str) -> None:
     with store.transaction() as conn:
-        conn.execute('INSERT OR REPLACE INTO label_decisions VALUES (?,?,?,?,?,?,?)',
-                     (generation_id, annotator, detector, span.start, span.end, decision, now()))
+        conn.executemany('INSERT OR REPLACE INTO label_decisions VALUES (?,?,?,?,?,?,?)',
+                         [(generation_id, annotator, name, span.start, span.end, decision, now())
+                          for name in _names(detectors)])
 
 
 def decisions(store: Store, generation_id: str, annotator: str) -> dict[tuple[str, int, int], str]:
@@ -215,21 +281,23 @@ def detector_spans(store: Store, generation_id: str, annotator: str | None = Non
     return sorted(out, key=lambda d: (d["span"].start, d["span"].end, d["detector"]))
 
 
-def accept_detector_span(store: Store, generation_id: str, annotator: str, detector: str, span: Span,
-                         span_type: str | None = None) -> Label:
-    """Copy a detector span into the label; an untyped ("unknown") span needs `span_type`."""
+def accept_detector_span(store: Store, generation_id: str, annotator: str, detectors: str | Iterable[str],
+                         span: Span, span_type: str | None = None, *, selection: str | None = None) -> Label:
+    """Copy a detector span into the label, naming the detector(s) that suggested it; an untyped ("unknown")
+    span needs `span_type`. The label is then assisted: its annotator saw the detectors' suggestions."""
     chosen = span_type or (span.type if span.type in LABEL_SPAN_TYPES else None)
     if chosen is None:
         raise LabelError("this detector does not type its spans: choose a type to accept it")
     with store.transaction():
-        label = current_label(store, generation_id, annotator)
+        label = replace(current_label(store, generation_id, annotator, selection), assisted=True)
         text = output_text(store, generation_id)
         # only a checked passage that still reads the same is evidence a person's label keeps
         evidence = real_passage(span.evidence, _passage_texts(store, generation_id, text))
-        new = checked_span(text, span.start, span.end, chosen, "", evidence=evidence, detector=detector)
+        new = checked_span(text, span.start, span.end, chosen, "", evidence=evidence,
+                           detector=", ".join(_names(detectors)))
         spans = [s for s in label.spans if (s.start, s.end) != (new.start, new.end)]
         saved = _save(store, label, spans + [new])
-        _decide(store, generation_id, annotator, detector, span, "accepted")
+        _decide(store, generation_id, annotator, detectors, span, "accepted")
     return saved
 
 
@@ -240,5 +308,6 @@ def _passage_texts(store: Store, generation_id: str, output: str) -> dict[str, s
             "reference": example.reference if example else None, "question": question}
 
 
-def reject_detector_span(store: Store, generation_id: str, annotator: str, detector: str, span: Span) -> None:
-    _decide(store, generation_id, annotator, detector, span, "rejected")
+def reject_detector_span(store: Store, generation_id: str, annotator: str, detectors: str | Iterable[str],
+                         span: Span) -> None:
+    _decide(store, generation_id, annotator, detectors, span, "rejected")

@@ -6,8 +6,9 @@ from typing import Callable
 from hallu_core.data import prompts
 from hallu_core.modeling.chat import chat_format
 from hallu_core.modeling.config import ConfigError, DecodingConfig
-from hallu_core.modeling.generate import checkpoint_location, resolve_checkpoint_ids
+from hallu_core.modeling.generate import checkpoint_location
 from hallu_core.modeling.generate_backends import HFBackend, Output
+from hallu_core.modeling.model_refs import resolve_checkpoint_ids
 from hallu_core.modeling.model_sources import local_model
 from hallu_core.store.database import Store
 

@@ -54,13 +54,15 @@ class TokenizerMismatch(ConfigError):
 
 
 def resolve_teacher(store: Store, ref: str) -> tuple[str, str | None, str | None]:
-    """(location, adapter base or None, checkpoint id or None) of a checkpoint id, RUN:STEP, run id, HF id or folder."""
-    from hallu_core.modeling.generate import checkpoint_location, resolve_checkpoint_ids
+    """(location, adapter base or None, checkpoint id or None) of a checkpoint id, RUN:STEP, run id or name, HF id
+    or folder."""
+    from hallu_core.modeling.generate import checkpoint_location
+    from hallu_core.modeling.model_refs import resolve_checkpoint_ids
 
     try:
         ids = resolve_checkpoint_ids(store, [ref])
     except ConfigError:
-        if not Path(ref).exists() and store.get_run(ref.rsplit(":", 1)[0]):
+        if not Path(ref).exists() and store.run_id_of(ref.rsplit(":", 1)[0]):
             raise  # a run of this workspace without that checkpoint, or without any yet
         return local_model(ref, store.root), None, None  # not in the workspace: an HF id, a folder or a .gguf
     checkpoint = store.get_checkpoint(ids[-1])  # a run id means its last checkpoint

@@ -20,9 +20,11 @@ from hallu_core.data import prompts
 from hallu_core.modeling.chat import ChatFormat, chat_format
 from hallu_core.modeling.chat import identity as chat_identity
 from hallu_core.modeling.config import ConfigError, DecodingConfig, GenerateConfig
+from hallu_core.modeling.decoding_names import workspace_label
 from hallu_core.modeling.generate_backends import Output, load_backend
+from hallu_core.modeling.model_refs import resolve_checkpoint_ids
 from hallu_core.modeling.model_sources import local_model
-from hallu_core.modeling.models import load_tokenizer
+from hallu_core.modeling.models import is_adapter, load_tokenizer
 from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Example, Generation, content_hash, generation_id
 
@@ -65,8 +67,10 @@ def checkpoint_location(store: Store, checkpoint: Checkpoint) -> tuple[str, str 
         location = str(store.abspath(location))
     if (Path(location).is_absolute() or location.startswith("artifacts/")) and not Path(location).exists():
         raise FileNotFoundError(f"checkpoint {checkpoint.name!r}: folder {location} is missing")
-    # a bundled model's short name or a .gguf file: its converted folder (converted on first use)
-    return local_model(location, store.root), (local_model(base, store.root) if base else None)
+    # a bundled model's short name or a .gguf file: its converted folder (converted on first use); the run's base
+    # only for an adapter, which needs it (a full checkpoint loads without it, even where the base is gone)
+    location = local_model(location, store.root)
+    return location, (local_model(base, store.root) if base and is_adapter(location) else None)
 
 
 def select_examples(store: Store, *, examples: Iterable[Example] | None = None, example_ids: Iterable[str] | None = None,
@@ -128,6 +132,10 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
                     plan.append((checkpoint, decoding, template, todo))
     total = sum(len(todo) for *_, todo in plan)
     done = generated = empty = 0
+    labels = {}  # one name per (decoding, template), chosen before this call stores anything (decoding_names.py)
+    for _, decoding, template, _ in plan:
+        key = (decoding.name, content_hash(decoding.hash_dict()), template)
+        labels[key] = labels.get(key) or workspace_label(store, decoding, template)
     progress(0, total, "generating")
     shared = _SharedOutputs(weights)
     for checkpoint in {p[0].id: p[0] for p in plan}.values():  # one model load per checkpoint
@@ -140,6 +148,7 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
             # the seed depends on what is generated, not on when: reruns draw the same samples
             identity = _identity(decoding, template, chat)
             seed = int(content_hash(checkpoint.id, identity, length=8), 16) % 2**31
+            label = labels[decoding.name, content_hash(decoding.hash_dict()), template]
             for first, batch in _batches(todo, batch_size):
                 outputs = shared.get(checkpoint, identity, batch)
                 if outputs is None:
@@ -148,9 +157,8 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
                     shared.keep(checkpoint, identity, batch, outputs)
                 empty += sum(not out.text.strip() for samples in outputs for out in samples)
                 generated += store.add_generations(_records(checkpoint, decoding, batch, outputs, backend,
-                                                            template, chat))
+                                                            template, chat, label))
                 done += len(batch)
-                label = prompts.label(decoding.name, prompts.name_of(template))
                 progress(done, total, f"{checkpoint.name} / {label}: {done}/{total}")
         del model
         _free_memory()
@@ -226,28 +234,6 @@ def generate_from_config(store: Store, config: GenerateConfig, progress: Progres
                                     progress=progress)
 
 
-def resolve_checkpoint_ids(store: Store, refs: Iterable[str]) -> list[str]:
-    """Checkpoint ids from refs that are checkpoint ids, run ids (all their checkpoints) or RUN:STEP."""
-    ids: list[str] = []
-    for ref in refs:
-        if store.get_checkpoint(ref):
-            ids.append(ref)
-        elif store.get_run(ref):
-            found = [c.id for c in store.checkpoints(ref)]
-            if not found:
-                raise ConfigError(f"run {ref!r} has no checkpoints yet")
-            ids.extend(found)
-        elif ":" in ref and store.get_run(ref.rsplit(":", 1)[0]):
-            run_id, step = ref.rsplit(":", 1)
-            match = [c.id for c in store.checkpoints(run_id) if str(c.step) == step or c.name == step]
-            if not match:
-                raise ConfigError(f"run {run_id!r} has no checkpoint {step!r}")
-            ids.extend(match)
-        else:
-            raise ConfigError(f"{ref!r} is no checkpoint id, run id or RUN:STEP in the workspace")
-    return list(dict.fromkeys(ids))
-
-
 def _check_sources(examples: list[Example], prompt_template: str) -> None:
     if (why := prompts.source_problem(examples, prompt_template)) is not None:
         raise ConfigError(why)
@@ -263,10 +249,10 @@ def _template_meta(prompt_template: str) -> dict:
 
 def _records(checkpoint: Checkpoint, decoding: DecodingConfig, examples: list[Example],
              outputs: list[list[Output]], backend: str, prompt_template: str = prompts.CLOSED_BOOK,
-             chat: ChatFormat | None = None) -> list[Generation]:
+             chat: ChatFormat | None = None, label: str | None = None) -> list[Generation]:
     records = []
     identity = _identity(decoding, prompt_template, chat)
-    label = prompts.label(decoding.name, prompts.name_of(prompt_template))
+    label = label or prompts.label(decoding.name, prompts.name_of(prompt_template))
     template = _template_meta(prompt_template)
     for example, samples in zip(examples, outputs):
         for k, out in enumerate(samples):

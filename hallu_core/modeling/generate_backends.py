@@ -15,6 +15,7 @@ per-token log-probabilities, re-scores each output with one teacher-forced forwa
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from dataclasses import dataclass, field
@@ -89,6 +90,27 @@ def token_offsets(tokenizer, ids: list[int]) -> tuple[str, list[tuple[int, int]]
     return text, list(zip(starts, ends))
 
 
+PADDING_WARNING = "We strongly recommend passing in an `attention_mask`"
+
+
+@contextlib.contextmanager
+def _finished_rows_unmasked():
+    """Keep transformers' "passing in an `attention_mask`" warning out of the log during an unpadded batch's generate.
+
+    A false alarm there: with no padding in the prompts, `generate` drops the all-ones mask it was given, and a
+    row that reached EOS is fed the pad token at every later step, which the model sees unmasked. Those tokens
+    follow the row's EOS, where its output is cut, and rows never attend to each other: no output changes
+    (tests/test_generate.py compares such a batch with each prompt alone). A padded batch keeps its mask and is
+    not filtered (though transformers warns once per process: once filtered here, the message stays silent)."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    quiet = lambda record: not record.getMessage().startswith(PADDING_WARNING)  # noqa: E731
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 class HFBackend:
     name = "hf"
 
@@ -147,7 +169,9 @@ class HFBackend:
         from_steps = score and decoding.strategy != "beam"
         if from_steps:
             config.output_logits, config.return_dict_in_generate = True, True
-        with torch.random.fork_rng(devices=[self.loaded.device] if self.loaded.device.type == "cuda" else []):
+        unpadded = bool(encoded["attention_mask"].all())
+        with (torch.random.fork_rng(devices=[self.loaded.device] if self.loaded.device.type == "cuda" else []),
+              _finished_rows_unmasked() if unpadded else contextlib.nullcontext()):
             torch.manual_seed(seed)  # sampling reproducible for the same batch, global RNG untouched
             generated = model.generate(**encoded, generation_config=config)
         sequences = generated.sequences if from_steps else generated

@@ -1,4 +1,5 @@
-"""Which models a job can start from, checked before the job starts (no torch import here).
+"""Which models a job can start from, checked before the job starts, and which checkpoints a reference names
+(no torch import here: `hallu detect` resolves its checkpoints too).
 
 The dashboard offers the workspace's own models (the demo base model, every checkpoint on
 disk) and checks a typed reference before queueing a job, so a job never starts only to
@@ -9,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Iterable
 
 from hallu_core.errors import ModelLoadError
+from hallu_core.validated import ConfigError
 from hallu_core.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -77,3 +80,26 @@ def model_problem(ref: str, timeout: float = 5.0) -> str | None:
         log.info("model check of %r failed: %s", ref, exc)
         return f"cannot reach {ref!r} on the Hugging Face hub ({type(exc).__name__}); choose a local model"
     return None
+
+
+def resolve_checkpoint_ids(store: Store, refs: Iterable[str]) -> list[str]:
+    """Checkpoint ids from refs that are checkpoint ids, runs (all their checkpoints) or RUN:STEP, a run named
+    by its id or its name (`Store.run_id_of`: a name several runs share is refused with their ids)."""
+    ids: list[str] = []
+    for ref in refs:
+        if store.get_checkpoint(ref):
+            ids.append(ref)
+        elif run_id := store.run_id_of(ref):
+            found = [c.id for c in store.checkpoints(run_id)]
+            if not found:
+                raise ConfigError(f"run {ref!r} has no checkpoints yet")
+            ids.extend(found)
+        elif ":" in ref and (run_id := store.run_id_of(ref.rsplit(":", 1)[0])):
+            step = ref.rsplit(":", 1)[1]
+            match = [c.id for c in store.checkpoints(run_id) if str(c.step) == step or c.name == step]
+            if not match:
+                raise ConfigError(f"run {ref.rsplit(':', 1)[0]!r} has no checkpoint {step!r}")
+            ids.extend(match)
+        else:
+            raise ConfigError(f"{ref!r} is no checkpoint id, run id or name, or RUN:STEP in the workspace")
+    return list(dict.fromkeys(ids))

@@ -1,4 +1,5 @@
-"""Model references that are not folders or hub ids: bundled short names and `.gguf` files.
+"""Model references as `from_pretrained` loads them: bundled short names and `.gguf` files converted, relative
+folders found in the workspace first, hub ids checked while offline (`folder_or_hub_id`).
 
 A `.gguf` file (or a bundled model's short name, which names one inside an installed package) is
 converted once into an HF folder in the models folder (`paths.models_dir`: `HALLU_MODELS_DIR`, by
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from hallu_core.errors import ModelLoadError
-from hallu_core.store.paths import models_dir
+from hallu_core.store.paths import is_hf_model_id, models_dir
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -66,9 +67,9 @@ def needs_conversion(ref: str) -> bool:
 
 def local_model(ref: str, workspace: str | os.PathLike, progress: Progress | None = None) -> str:
     """`ref` as something `from_pretrained` loads: a bundled name or .gguf file becomes its converted folder
-    (converting it on first use); anything else is returned as it is."""
+    (converting it on first use); a folder or hub id goes through `folder_or_hub_id`."""
     if not needs_conversion(ref):
-        return ref
+        return folder_or_hub_id(ref, workspace)
     if ref in BUNDLED:
         gguf, folder_name = bundled_file(ref), ref
     else:
@@ -82,6 +83,36 @@ def local_model(ref: str, workspace: str | os.PathLike, progress: Progress | Non
     if not (target / CONVERTED_MARK).is_file():
         convert_gguf(gguf, target, progress)
     return str(target)
+
+
+def folder_or_hub_id(ref: str, workspace: str | os.PathLike) -> str:
+    """A relative path names a folder of the workspace first (the form the workspace stores: `artifacts/...`),
+    then one from the current folder; what exists nowhere is a Hugging Face hub id. One that cannot load as
+    that either (not an id, or offline and not cached) is refused here, naming every place tried."""
+    path = Path(ref).expanduser()
+    in_workspace = Path(workspace).expanduser().resolve() / path
+    if not path.is_absolute() and in_workspace.exists():
+        return str(in_workspace)
+    if path.exists():
+        return str(path)
+    tried = (f"no folder {path}" if path.is_absolute() else
+             f"no folder {in_workspace} (in the workspace) nor {Path.cwd() / path} (from the current folder)")
+    if path.is_absolute() or not is_hf_model_id(ref, workspace):
+        raise ModelLoadError(f"model {ref!r}: {tried}, and it is no Hugging Face hub id ('name' or 'org/name')")
+    if _offline() and not _in_hub_cache(ref):
+        raise ModelLoadError(f"model {ref!r}: {tried}, and as a Hugging Face hub id it is not in the local cache "
+                             "while HF_HUB_OFFLINE is set (nothing is downloaded)")
+    return ref
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _in_hub_cache(ref: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return any(isinstance(try_to_load_from_cache(ref, name), str) for name in ("config.json", "adapter_config.json"))
 
 
 def _bundled_name(gguf: Path) -> str | None:

@@ -99,7 +99,7 @@ def load_model(location: str | Path, *, base_model: str | Path | None = None, de
             if hasattr(config, name):
                 setattr(config, name, value)
         model = AutoModelForCausalLM.from_pretrained(location, config=config, dtype=dtype)
-    except Exception as exc:  # corrupt weights raise the safetensors/torch loaders' own error types
+    except Exception as exc:  # corrupt weights raise the loaders' own error types; a cancel is no Exception
         raise ModelLoadError(f"cannot load a causal LM from {location}: {type(exc).__name__}: {exc}") from exc
     log.info("loaded %s on %s as %s", location, device, dtype)
     return model.to(device)

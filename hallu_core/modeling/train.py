@@ -24,6 +24,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from hallu_core.errors import JobCancelled
 from hallu_core.modeling.chat import chat_format
 from hallu_core.modeling.config import TrainConfig
+from hallu_core.modeling.mlflow_callback import MlflowCallback
 from hallu_core.modeling.model_sources import local_model
 from hallu_core.modeling.models import dropout_overrides, load_model, load_tokenizer, resolve_device, resolve_dtype
 from hallu_core.modeling.train_data import CompletionCollator, load_records, split_records, tokenize_records
@@ -139,13 +140,6 @@ def _base_location(store: Store, base_model: str) -> str:
 
 def _training_args(config: TrainConfig, output_dir: Path, has_val: bool) -> TrainingArguments:
     on_cuda = resolve_device().type == "cuda"
-    report_to = []
-    if "mlflow" in config.report_to:
-        try:
-            import mlflow  # noqa: F401
-            report_to.append("mlflow")
-        except ImportError:
-            log.warning("report_to mlflow asked for, but mlflow is not installed: skipped")
     return TrainingArguments(
         output_dir=str(output_dir), per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
@@ -154,7 +148,7 @@ def _training_args(config: TrainConfig, output_dir: Path, has_val: bool) -> Trai
         eval_strategy="steps" if has_val else "no", eval_steps=config.eval_every, save_strategy="steps",
         save_steps=config.save_every, logging_steps=min(10, config.save_every), seed=config.seed,
         data_seed=config.seed, bf16=on_cuda and resolve_dtype("cuda") == torch.bfloat16,
-        use_cpu=resolve_device().type == "cpu", report_to=report_to or "none", disable_tqdm=True,
+        use_cpu=resolve_device().type == "cpu", report_to="none", disable_tqdm=True,  # trackers: see _trainer
         remove_unused_columns=False, dataloader_num_workers=0, save_total_limit=None,
         run_name=config.name,
     )
@@ -193,6 +187,8 @@ def _trainer(store: Store, config: TrainConfig, run_id: str, output_dir: Path, t
         from transformers.integrations import TensorBoardCallback
 
         extra.append(TensorBoardCallback(SummaryWriter(log_dir=str(output_dir / "tensorboard"))))
+    if "mlflow" in config.report_to and is_main:
+        extra.append(MlflowCallback(store, run_id, config.to_dict(), config.name, LOGGED_METRICS))
     trainer = trainer_class(model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
                             data_collator=CompletionCollator(tokenizer.pad_token_id), processing_class=tokenizer,
                             callbacks=extra, **(trainer_kwargs or {}))

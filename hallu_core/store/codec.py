@@ -51,9 +51,10 @@ def detection(r) -> Detection:
 
 def label(r) -> Label:
     return Label(r["generation_id"], r["annotator"], spans_from_json(r["spans"]), r["status"], r["note"],
-                 r["created_at"], r["updated_at"])
+                 r["created_at"], r["updated_at"], r["selection"], bool(r["assisted"]))
 
 
 def job(r) -> Job:
     return Job(r["id"], r["kind"], json.loads(r["args"]), r["status"], r["done"], r["total"], r["message"],
-               r["log"], r["pid"], r["error"], r["created_at"], r["started_at"], r["finished_at"])
+               r["log"], r["pid"], r["error"], r["created_at"], r["started_at"], r["finished_at"],
+               r["pid_started_at"])

@@ -20,6 +20,21 @@ from hallu_core.store.schema import MIGRATIONS, statements
 
 log = logging.getLogger(__name__)
 DB_NAME = "hallu.db"
+
+
+def marks(values) -> str:
+    """One `?` per value, for an `IN (...)` list."""
+    return ",".join("?" * len(values))
+
+
+def distinct_indexed(store, table: str, column: str) -> list[str]:
+    """DISTINCT over an indexed leading column by skip-scan: fast on millions of rows."""
+    sql = (f"WITH RECURSIVE t(v) AS (SELECT MIN({column}) FROM {table} UNION ALL "
+           f"SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > t.v) FROM t WHERE t.v IS NOT NULL) "
+           f"SELECT v FROM t WHERE v IS NOT NULL")
+    return [r[0] for r in store.query(sql)]
+
+
 COUNTED_TABLES = ("examples", "runs", "checkpoints", "generations", "detections", "labels", "jobs")
 
 

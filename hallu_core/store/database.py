@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Iterable
 
 from hallu_core.store import codec
-from hallu_core.store.connection import DB_NAME, Database, StoreError
+from hallu_core.store.connection import DB_NAME, Database, StoreError, marks
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Job, Label, Run, now, spans_to_json
 
-__all__ = ["DB_NAME", "Store", "StoreError"]
+__all__ = ["DB_NAME", "AmbiguousRun", "Store", "StoreError"]
+
+
+class AmbiguousRun(ValueError):
+    """A run name that several runs share, given where one run is meant."""
 
 
 class Store(Database):
@@ -54,6 +58,16 @@ class Store(Database):
     def runs(self) -> list[Run]:
         return [codec.run(r) for r in self.query("SELECT * FROM runs ORDER BY created_at, id")]
 
+    def run_id_of(self, ref: str) -> str | None:
+        """The id of the run `ref` names, by its id or by its name (as every page names runs); None when no run
+        has it. A name that several runs share is refused with their ids (AmbiguousRun)."""
+        if self.get_run(ref):
+            return ref
+        ids = [r[0] for r in self.query("SELECT id FROM runs WHERE name = ? ORDER BY created_at, id", (ref,))]
+        if len(ids) > 1:
+            raise AmbiguousRun(f"{len(ids)} runs are named {ref!r}: {', '.join(ids)}; name one by its run id")
+        return ids[0] if ids else None
+
     def log_metrics(self, run_id: str, step: int, metrics: dict[str, float]) -> None:
         rows = [(run_id, int(step), name, float(v)) for name, v in metrics.items() if v is not None]
         with self.transaction() as conn:
@@ -96,8 +110,7 @@ class Store(Database):
         found: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.query(f"SELECT id FROM generations WHERE id IN ({marks})", chunk))
+            found.update(r[0] for r in self.query(f"SELECT id FROM generations WHERE id IN ({marks(chunk)})", chunk))
         return found
 
     def get_generation(self, generation_id: str) -> Generation | None:
@@ -143,15 +156,18 @@ class Store(Database):
 
     # -- labels ----------------------------------------------------------------------
     def save_label(self, label: Label) -> Label:
-        """Create or replace one annotator's label of one generation (created_at is kept)."""
+        """Create or replace one annotator's label of one generation (created_at and the first recorded
+        selection are kept; once assisted, a label stays assisted)."""
         with self.transaction() as conn:
             conn.execute(
-                """INSERT INTO labels VALUES (?,?,?,?,?,?,?,?)
+                """INSERT INTO labels (generation_id, annotator, spans, n_spans, status, note, created_at,
+                   updated_at, selection, assisted) VALUES (?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT (generation_id, annotator) DO UPDATE SET spans = excluded.spans,
                    n_spans = excluded.n_spans, status = excluded.status, note = excluded.note,
-                   updated_at = excluded.updated_at""",
+                   updated_at = excluded.updated_at, selection = COALESCE(labels.selection, excluded.selection),
+                   assisted = MAX(labels.assisted, excluded.assisted)""",
                 (label.generation_id, label.annotator, spans_to_json(label.spans), len(label.spans),
-                 label.status, label.note, label.created_at, now()))
+                 label.status, label.note, label.created_at, now(), label.selection, int(label.assisted)))
         return self.get_label(label.generation_id, label.annotator)
 
     def add_labels(self, labels: Iterable[Label]) -> int:
@@ -180,13 +196,15 @@ class Store(Database):
     # -- jobs ------------------------------------------------------------------------
     def add_job(self, job: Job) -> Job:
         with self.transaction() as conn:
-            conn.execute("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            conn.execute("INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                          (job.id, job.kind, codec.json_text(job.args), job.status, job.done, job.total, job.message,
-                          job.log, job.pid, job.error, job.created_at, job.started_at, job.finished_at))
+                          job.log, job.pid, job.error, job.created_at, job.started_at, job.finished_at,
+                          job.pid_started_at))
         return job
 
     def update_job(self, job_id: str, **fields) -> None:
-        allowed = {"status", "done", "total", "message", "pid", "error", "started_at", "finished_at"}
+        allowed = {"status", "done", "total", "message", "pid", "pid_started_at", "error", "started_at",
+                   "finished_at"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown job fields: {sorted(unknown)}")

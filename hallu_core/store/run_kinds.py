@@ -25,3 +25,8 @@ def teacher_of(config: dict | None, meta: dict | None) -> str | None:
             if isinstance(place.get(key), str) and place[key]:
                 return place[key]
     return None
+
+
+# a checkpoint's training step in SQL over `checkpoints c JOIN runs r`: NULL for an imported model, whose
+# "step" is only its order in the imported file (gpt-4-0613 = 0 would read as a training step)
+TRAINING_STEP_SQL = "CASE WHEN r.kind = 'import' THEN NULL ELSE c.step END"

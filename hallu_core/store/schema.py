@@ -10,9 +10,11 @@ constant-time. Migration 5 keeps the newest detection per (generation, detector)
 `side_vectors` (hallu_core/store/side_vectors.py), kept by triggers on it, so that Compare reads a
 side in a few hundred rows and pairs two sides in numpy.
 """
+import json
 import sqlite3
 
-from hallu_core.store import summary
+from hallu_core.store import score_summary, side_vectors, summary
+from hallu_core.store.score_summary import MIGRATION as SCORE_SUMMARY_MIGRATION
 from hallu_core.store.side_vectors import MIGRATION as SIDE_VECTORS_MIGRATION
 from hallu_core.store.summary import MIGRATION as SUMMARY_MIGRATION, MIGRATION_5 as SUMMARY_MIGRATION_5
 
@@ -143,6 +145,20 @@ MIGRATIONS: list[str] = [
     SUMMARY_MIGRATION_5,
     # 6: Compare's per-side columns (side_vectors), packed from side_scores and kept by triggers on it
     SIDE_VECTORS_MIGRATION,
+    # 7: when a job's process started, so that a pid reused by another process is not taken for the job's
+    "ALTER TABLE jobs ADD COLUMN pid_started_at REAL;",
+    # 8: how a label's item was chosen (a random draw, score order, a link, an import: NULL = not recorded) and
+    # whether its annotator saw detector suggestions, so rates and agreement can tell blind labels from the rest;
+    # `gold` on imported outputs is what an import of RAGTruth labels stored
+    """
+    ALTER TABLE labels ADD COLUMN selection TEXT;
+    ALTER TABLE labels ADD COLUMN assisted INTEGER NOT NULL DEFAULT 0;
+    UPDATE labels SET selection = 'import' WHERE annotator = 'gold' AND generation_id IN (
+        SELECT g.id FROM generations g JOIN checkpoints c ON c.id = g.checkpoint_id JOIN runs r ON r.id = c.run_id
+        WHERE r.kind = 'import');
+    """,
+    # 9: each detector's newest scores summed per (checkpoint, decoding, knowledge), for rate estimates
+    SCORE_SUMMARY_MIGRATION,
 ]
 
 
@@ -160,12 +176,28 @@ def statements(script: str) -> list[str]:
     return out
 
 
+# What users write (and import, train, generate, detect, label); every other table is derived from them by
+# triggers. A new table goes in one of the two lists (tests/test_repair.py fails until it does); a derived one
+# also gets its back-fill in REBUILD and its recount in repair.py.
+BASE = ("examples", "runs", "run_metrics", "checkpoints", "generations", "detections", "labels", "jobs",
+        "label_decisions")
+DERIVED = ("example_knowledge", "generation_summary", "source_summary", "detection_latest", "side_scores",
+           "example_numbers", "side_vectors", "score_summary")
+REBUILD = summary.BACKFILL_5 + side_vectors.BACKFILL + score_summary.BACKFILL  # fills every DERIVED table
+
+
 def rebuild(store) -> None:
-    """Recompute every derived table from the base tables (a repair after raw writes that bypassed triggers)."""
+    """Recompute every derived table from the base tables, in one transaction (`hallu repair`; a repair after
+    raw writes that bypassed triggers). Triggers on derived tables are off meanwhile: they would replay each
+    deleted and back-filled row into the tables that REBUILD fills anyway."""
     with store.transaction() as conn:
-        for name in summary.LATEST_TRIGGERS:
+        triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+                                "(SELECT value FROM json_each(?))", (json.dumps(DERIVED),)).fetchall()
+        for name, _ in triggers:
             conn.execute(f"DROP TRIGGER {name}")
-        for table in summary.DERIVED:
+        for table in DERIVED:
             conn.execute(f"DELETE FROM {table}")
-        for statement in statements(summary.BACKFILL_5 + "".join(summary.LATEST_TRIGGERS.values())):
+        for statement in statements(REBUILD):
             conn.execute(statement)
+        for _, sql in triggers:
+            conn.execute(sql)

@@ -281,7 +281,6 @@ TRIGGERS_5 = "".join([
     _trigger("summary_example_insert", "AFTER INSERT ON examples", _example_body(latest=True)),
     _trigger("summary_example_update", "AFTER UPDATE OF meta ON examples", _example_body(latest=True)),
 ])
-DERIVED = ("example_knowledge", "generation_summary", "source_summary", "detection_latest", "side_scores")
 # everything derived, from the base tables (detection_latest's triggers must not exist meanwhile)
 BACKFILL_5 = (f"INSERT INTO example_knowledge SELECT id, {knowledge_of('meta')} FROM examples;" + latest.BACKFILL
               + _set_delta(ALL_GENERATIONS, +1, latest=True) + sides.BACKFILL)

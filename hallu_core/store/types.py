@@ -155,6 +155,8 @@ class Label:
     note: str = ""
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)
+    selection: str | None = None  # how the item was chosen: labeling.spans.SELECTIONS (None: not recorded)
+    assisted: bool = False  # the annotator saw detector suggestions on this item (kept once true)
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,4 @@ class Job:
     created_at: float = field(default_factory=now)
     started_at: float | None = None
     finished_at: float | None = None
+    pid_started_at: float | None = None  # when process `pid` started: a pid reused later is not the job's

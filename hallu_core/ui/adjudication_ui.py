@@ -24,6 +24,10 @@ def who(annotator: str) -> str:
     return f"{annotator} (synthetic)" if is_synthetic(annotator) else annotator
 
 
+def seen(label) -> str:
+    return ", saw detector suggestions" if label.assisted else ""
+
+
 def adjudication_panel(gid: str, text: str, reviewer: str) -> None:
     """Every annotator's spans on this item side by side; the reviewer picks the final set."""
     s = store()
@@ -34,10 +38,10 @@ def adjudication_panel(gid: str, text: str, reviewer: str) -> None:
     with st.container(border=True, key="label_adjudication"):
         st.subheader("Annotators on this item")
         pairs = [f"{who(a.annotator)} vs {who(b.annotator)}: character F1 {agreement.char_f1(a.spans, b.spans):.2f}"
-                 for a, b in combinations(humans, 2)]
+                 f" ({'assisted' if a.assisted or b.assisted else 'blind'})" for a, b in combinations(humans, 2)]
         st.text("Agreement — " + "; ".join(pairs))
         shown = humans + [lab for lab in labels if lab.annotator == ADJUDICATED]
-        show_html(render.side_by_side([(f"{who(lab.annotator)} ({len(lab.spans)} spans)",
+        show_html(render.side_by_side([(f"{who(lab.annotator)} ({len(lab.spans)} spans{seen(lab)})",
                                         render.highlight_spans(text, [{**sp.to_dict(), "annotator": lab.annotator}
                                                                       for sp in lab.spans]))
                                        for lab in shown]))
@@ -70,10 +74,15 @@ def agreement_section(scope: dict) -> None:
         return
     st.dataframe([{"annotator A": r["a"], "annotator B": r["b"], "shared items": r["items"],
                    "character F1": r["char_f1"], "Cohen's kappa": r["kappa"],
+                   "blind items": r["blind"]["items"], "F1 blind": r["blind"]["char_f1"],
+                   "kappa blind": r["blind"]["kappa"], "assisted items": r["assisted"]["items"],
+                   "F1 assisted": r["assisted"]["char_f1"], "kappa assisted": r["assisted"]["kappa"],
                    "both flagged": r["both_positive"], "only A": r["a_only"], "only B": r["b_only"]}
                   for r in rows], hide_index=True, key="agreement_table",
-                 column_config={"character F1": st.column_config.NumberColumn(format="%.3f"),
-                                "Cohen's kappa": st.column_config.NumberColumn(format="%.3f")})
+                 column_config={name: st.column_config.NumberColumn(format="%.3f") for name in (
+                     "character F1", "Cohen's kappa", "F1 blind", "kappa blind", "F1 assisted", "kappa assisted")})
+    st.caption("Blind: neither annotator had revealed the detector suggestions on the item; assisted: at least "
+               "one had (suggestions pull annotators together, so assisted agreement reads higher).")
 
 
 def export_section() -> None:
@@ -91,3 +100,5 @@ def export_section() -> None:
     st.download_button("Download labels", data=lambda: io.export_bytes(store(), fmt, annotators=chosen or None),
                        file_name=f"hallu-labels.{fmt}", key="label_export_download", icon=":material/download:",
                        disabled=not chosen)
+    if chosen and (note := io.left_out_note(io.unfinished_labels(store(), chosen))):
+        st.caption(note)

@@ -14,7 +14,7 @@ import streamlit as st
 
 from hallu_core.data.workspace import open_workspace, resolve_workspace
 from hallu_core.store.database import DB_NAME, Store
-from hallu_core.views import compare, generation_list, judges, queries
+from hallu_core.views import compare, defaults, generation_list, judges, queries, rates
 
 
 def workspace_path() -> str:
@@ -31,11 +31,14 @@ def store() -> Store:
 
 
 def data_version(path: str) -> tuple:
+    """Changes with every write. An empty WAL counts as none: SQLite deletes the WAL when the last connection
+    closes (each script run has its own thread, so its own connection) and makes it again, empty, on the next
+    open; a version that saw it come and go missed every cache on alternate runs of a quiet dashboard."""
     out = []
     for name in (DB_NAME, DB_NAME + "-wal"):
         try:
             stat = (Path(path) / name).stat()
-            out.append((stat.st_mtime_ns, stat.st_size))
+            out.append((stat.st_mtime_ns, stat.st_size) if stat.st_size or name == DB_NAME else None)
         except OSError:
             out.append(None)
     return tuple(out)
@@ -43,12 +46,13 @@ def data_version(path: str) -> tuple:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _cached(name: str, path: str, version: tuple, args: tuple, kwargs: tuple):
-    fn = next(getattr(m, name) for m in (queries, generation_list, compare, judges) if hasattr(m, name))
+    fn = next(getattr(m, name) for m in (queries, generation_list, compare, judges, rates, defaults)
+              if hasattr(m, name))
     return fn(_store(path), *args, **dict(kwargs))
 
 
 def q(name: str, *args, **kwargs):
-    """`queries.<name>` (or generation_list's, compare's, judges') (store, *args, **kwargs), cached until the
+    """`queries.<name>` (or generation_list's, compare's, judges', rates') (store, *args, **kwargs), cached until the
     workspace changes."""
     path = workspace_path()
     store()  # make sure the workspace exists before its version is read

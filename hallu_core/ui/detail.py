@@ -98,11 +98,11 @@ def threshold_filter(detail: dict, detectors: list[str], annotators: list[str], 
     return kept
 
 
-def grounding(ex, spans, what: str = "evidence") -> None:
-    """Prompt, source and reference of an example, with the spans' evidence highlighted."""
+def grounding(ex, spans, what: str | None = "evidence") -> None:
+    """Prompt, source and reference of an example, with the spans' evidence highlighted (`what` None: none)."""
     st.markdown("**Prompt**")
     show_html(render.plain_text(ex.prompt if ex else ""))
-    st.markdown(f"**Source** ({what} highlighted)")
+    st.markdown(f"**Source** ({what} highlighted)" if what else "**Source**")
     show_html(render.highlight_evidence(ex.source if ex else "", spans))
     if ex and ex.reference:
         st.markdown("**Reference**")

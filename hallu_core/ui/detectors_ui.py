@@ -1,24 +1,26 @@
-"""Detectors page helpers: cached label/detection pairs and the PR-curve figure."""
+"""Detectors page helpers: cached threshold counts of the label/detection pairs, the PR-curve figure."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from hallu_core.detection import evaluation
+from hallu_core.detection.threshold_counts import ThresholdCounts
 from hallu_core.ui.charts import PALETTE
 from hallu_core.ui.data import _store, data_version, store, workspace_path
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _pairs(path: str, version: tuple, detector: str, annotator: str, run_id: str | None) -> list[dict]:
-    return evaluation.labeled_pairs(_store(path), detector, annotator, run_id=run_id)
+def _counts(path: str, version: tuple, detector: str, annotator: str, run_id: str | None) -> ThresholdCounts:
+    return ThresholdCounts.from_pairs(evaluation.labeled_pairs(_store(path), detector, annotator, run_id=run_id))
 
 
-def pairs(detector: str, annotator: str, run_id: str | None = None) -> list[dict]:
-    """Labeled pairs of one detector, cached until the workspace changes (never mutated)."""
+def threshold_counts(detector: str, annotator: str, run_id: str | None = None) -> ThresholdCounts:
+    """One detector's labeled pairs, reduced to its figures at any threshold; cached until the workspace
+    changes (a few arrays: a cache hit unpickles them in milliseconds, where the pairs took seconds)."""
     path = workspace_path()
     store()
-    return _pairs(path, data_version(path), detector, annotator, run_id)
+    return _counts(path, data_version(path), detector, annotator, run_id)
 
 
 def pr_figure(curve: list[dict], at: dict, title: str = "") -> go.Figure:

@@ -6,23 +6,23 @@ import streamlit as st
 
 from hallu_core.data import prompts
 from hallu_core.ui.data import q, store
+from hallu_core.ui.form_defaults import NO_TRAINING_SET, earlier_decoding, from_config, training_dataset
 from hallu_core.views import render
 
 ACTIVE_JOB = "runs_active_job"
 CUSTOM = "custom"  # the generate form's template choice that reads the custom template field
 
 
-def from_config(model, name: str) -> dict:
-    """A number widget's default and help, from the config field it fills."""
-    field = model.model_fields[name]
-    return {"value": field.default, "help": f"Allowed: {field.description}."}
-
-
 def _start(kind: str, args: dict) -> None:
     from hallu_core.jobs import runner as jobs
 
     try:
-        job_id = jobs.start_job(store(), kind, args)
+        job_id = jobs.start_job(store(), kind, args, once=True)
+    except jobs.DuplicateJob as exc:  # a double click or a second submit: the first one's job is the one
+        st.session_state[ACTIVE_JOB] = exc.job_id
+        st.info(f"Already started: {kind} job {exc.job_id} with these settings began moments ago (one submit "
+                "starts one job); its progress is under Jobs below.")
+        return
     except (ValueError, OSError) as exc:
         st.error(render.md_escape(f"Could not start the {kind} job: {exc}"))
         return
@@ -34,7 +34,6 @@ def finetune_form() -> None:
     from hallu_core.modeling.config import ConfigError, TrainConfig
     from hallu_core.modeling.model_refs import local_models, model_problem
 
-    datasets = q("datasets")
     local = dict(local_models(store()))
     with st.form("finetune-form", enter_to_submit=False):  # only the button starts work
         name = st.text_input("Run name", "finetune")
@@ -44,7 +43,7 @@ def finetune_form() -> None:
                               help="Bundled pretrained models (`hallu models`), the demo's base model and every "
                                    "checkpoint saved in this workspace.")
         typed = c2.text_input("…or another base model (HF id, local folder or .gguf file; overrides the choice)", "")
-        dataset = st.selectbox("Training dataset (prompt → reference)", datasets or ["(no datasets)"])
+        dataset, datasets = training_dataset("Training dataset (prompt → reference)", "finetune-ds")
         c1, c2, c3 = st.columns(3)
         method = c1.radio("Method", ["full", "lora"], horizontal=True)
         learning_rate = c2.number_input("Learning rate", format="%.6f", min_value=0.0,
@@ -66,6 +65,9 @@ def finetune_form() -> None:
         base_model = typed.strip() or (picked if local else "")
         if not base_model:
             st.error("Choose a base model: this workspace holds none, so type an HF id or a local folder.")
+            return
+        if datasets and dataset is None:
+            st.error(NO_TRAINING_SET)
             return
         try:  # a path typed here must lie in the workspace or the models folder (hallu_core.store.paths)
             ref = confine_model_ref(base_model, store().root)
@@ -95,7 +97,6 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
     """A student trained on a teacher checkpoint's token distributions (hallu_core.modeling.distill)."""
     from hallu_core.modeling.config import SHRINK, ConfigError, DistillConfig
 
-    datasets = q("datasets")
     usable = list(_weight_paths(checkpoint_labels))
     with st.form("distill-form", enter_to_submit=False):
         name = st.text_input("Run name", "distill", key="distill-name")
@@ -110,8 +111,7 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
                                      "any training.", key="distill-student")
         layers = c2.number_input("Student layers when shrinking (0: half the teacher's)", value=0, min_value=0, step=1,
                                 key="distill-layers")
-        dataset = st.selectbox("Training dataset (prompt → reference)", datasets or ["(no datasets)"],
-                               key="distill-ds")
+        dataset, datasets = training_dataset("Training dataset (prompt → reference)", "distill-ds")
         c1, c2, c3 = st.columns(3)
         temperature = c1.number_input("Temperature", min_value=0.0, step=0.5, key="distill-t",
                                       **from_config(DistillConfig, "temperature"))
@@ -137,6 +137,9 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
         if not teacher:
             st.error("Choose a teacher: this workspace has no checkpoint with weights, so type an HF id or a folder.")
             return
+        if datasets and dataset is None:
+            st.error(NO_TRAINING_SET)
+            return
         try:  # typed paths must lie in the workspace or the models folder (hallu_core.store.paths)
             typed_refs = {"teacher": confine_model_ref(teacher, store().root)} if typed.strip() else {}
             if student.strip():
@@ -161,31 +164,38 @@ def distill_form(checkpoint_labels: dict[str, str]) -> None:
 
 def generate_form(checkpoint_labels: dict[str, str]) -> None:
     from hallu_core.modeling.chat import CHAT_MODES
-    from hallu_core.modeling.config import ConfigError, DecodingConfig, GenerateConfig
+    from hallu_core.modeling.config import STRATEGIES, ConfigError, DecodingConfig, GenerateConfig
 
     datasets = q("datasets")
     paths = _weight_paths(checkpoint_labels)
     usable = list(paths)
     if len(usable) < len(checkpoint_labels):
         st.caption("Only checkpoints with weights in this workspace are listed: imported models cannot generate.")
+    ctx_checkpoint, earlier = earlier_decoding(checkpoint_labels, usable)
+    template_used = prompts.split(earlier.get("name", ""))[1]
     with st.form("generate-form", enter_to_submit=False):
-        ckpts = st.multiselect("Checkpoints", usable, format_func=checkpoint_labels.get)
-        dataset = st.selectbox("Prompts from dataset", ["(all examples)"] + datasets)
+        ckpts = st.multiselect("Checkpoints", usable, format_func=checkpoint_labels.get,
+                               default=[ctx_checkpoint] if ctx_checkpoint in usable else [])
+        dataset = st.selectbox("Prompts from dataset", ["(all examples)"] + datasets,
+                               index=1 + datasets.index(earlier["dataset"]) if earlier.get("dataset") in datasets else 0)
         c1, c2, c3, c4 = st.columns(4)
-        strategy = c1.selectbox("Decoding", ["greedy", "beam", "sample"])
+        strategy = c1.selectbox("Decoding", STRATEGIES, index=STRATEGIES.index(earlier.get("strategy", "greedy")))
         temperature = c2.number_input("Temperature", min_value=0.0, step=0.1,
-                                      **from_config(DecodingConfig, "temperature"))
+                                      **from_config(DecodingConfig, "temperature", earlier))
         top_p = c3.number_input("Top-p", min_value=0.0, max_value=1.0, step=0.05,
-                                **from_config(DecodingConfig, "top_p"))
-        top_k = c4.number_input("Top-k (0 = off)", min_value=0, step=1, **from_config(DecodingConfig, "top_k"))
+                                **from_config(DecodingConfig, "top_p", earlier))
+        top_k = c4.number_input("Top-k (0 = off)", min_value=0, step=1,
+                                **from_config(DecodingConfig, "top_k", earlier))
         c1, c2, c3 = st.columns(3)
-        num_beams = c1.number_input("Beams", min_value=1, step=1, **from_config(DecodingConfig, "num_beams"))
+        num_beams = c1.number_input("Beams", min_value=1, step=1, **from_config(DecodingConfig, "num_beams", earlier))
         num_samples = c2.number_input("Samples per prompt", min_value=1, step=1,
-                                      **from_config(DecodingConfig, "num_samples"))
+                                      **from_config(DecodingConfig, "num_samples", earlier))
         max_new_tokens = c3.number_input("Max new tokens", min_value=1, step=8,
-                                         **from_config(DecodingConfig, "max_new_tokens"))
+                                         **from_config(DecodingConfig, "max_new_tokens", earlier))
         c1, c2 = st.columns([1, 3])
         template = c1.selectbox("Prompt template", [*prompts.TEMPLATES, CUSTOM],
+                                index=[*prompts.TEMPLATES].index(template_used) if template_used in prompts.TEMPLATES
+                                else 0,
                                 help="closed-book: the prompt as is; grounded: the example's source, then the prompt")
         custom = c2.text_input("Custom template (when 'custom')", placeholder="Facts: {source}\n{prompt}",
                                help="Text with {prompt} and optionally {source}; {{ and }} for literal braces.")
@@ -198,7 +208,7 @@ def generate_form(checkpoint_labels: dict[str, str]) -> None:
         try:
             decoding = DecodingConfig(strategy=strategy, num_beams=int(num_beams), temperature=float(temperature),
                                       top_p=float(top_p), top_k=int(top_k), num_samples=int(num_samples),
-                                      max_new_tokens=int(max_new_tokens))
+                                      max_new_tokens=int(max_new_tokens), seed=int(earlier.get("seed", 0)))
             config = GenerateConfig(checkpoints=tuple(ckpts), decodings=(decoding,),
                                     dataset=None if dataset == "(all examples)" else dataset,
                                     prompt_template=custom if template == CUSTOM else template,

@@ -17,8 +17,10 @@ def show_html(markup: str) -> None:
 
 
 def checkpoint_options() -> dict[str, str]:
-    """checkpoint id -> "run / checkpoint (step)" for select boxes."""
-    return {c["checkpoint_id"]: f"{c['label']} (step {c['step']})" for c in q("checkpoints")}
+    """checkpoint id -> "run / checkpoint (step)" for select boxes; an imported model by its name alone (its
+    step is only its order in the file)."""
+    return {c["checkpoint_id"]: c["label"] if c["run_kind"] == "import" else f"{c['label']} (step {c['step']})"
+            for c in q("checkpoints")}
 
 
 def sidebar() -> None:

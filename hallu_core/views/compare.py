@@ -15,7 +15,7 @@ from typing import Iterable, NamedTuple
 import numpy as np
 
 from hallu_core.store import side_vectors
-from hallu_core.store.database import Store
+from hallu_core.store.database import Store, marks
 from hallu_core.views.queries import Source, dicts, like_pattern
 
 Side = tuple[str, str]
@@ -43,7 +43,7 @@ class _Side(NamedTuple):
     scores: np.ndarray  # NaN where the score is NULL
 
 
-def _read_side(store: Store, source: Source, side: Side) -> _Side:
+def read_side(store: Store, source: Source, side: Side) -> _Side:
     """Every record of one (judge, side), sample 0, from its chunks: a few hundred rows, decoded at once."""
     rows = store.query(_SIDE_ROWS, (source[0], source[1], side[0], side[1]))
     data = "".join(r[1] for r in rows).encode("ascii")
@@ -80,7 +80,7 @@ def _pairs(store: Store, side_a: Side, side_b: Side, source: Source) -> _Pairs:
     kind = source[0]
     if kind not in ("detector", "labels"):
         raise ValueError(f"unknown rate source kind {kind!r}")
-    a, b = _read_side(store, source, side_a), _read_side(store, source, side_b)
+    a, b = read_side(store, source, side_a), read_side(store, source, side_b)
     size = int(max(a.numbers.max(initial=-1), b.numbers.max(initial=-1))) + 1
     at_a, at_b = np.full(size, -1), np.full(size, -1)
     at_a[a.numbers], at_b[b.numbers] = np.arange(len(a.numbers)), np.arange(len(b.numbers))
@@ -156,7 +156,7 @@ def _add_prompts(store: Store, rows: list[dict]) -> None:
     """The pages' prompts in one lookup (not one per change)."""
     ids = sorted({r["example_id"] for r in rows})
     prompts = dict(store.query("SELECT id, substr(prompt, 1, 160) FROM examples "
-                               f"WHERE id IN ({','.join('?' * len(ids))})", ids)) if ids else {}
+                               f"WHERE id IN ({marks(ids)})", ids)) if ids else {}
     for r in rows:
         r["prompt"] = prompts.get(r["example_id"])
 

@@ -1,5 +1,5 @@
 """Findings as sentences: pure functions from a run's numbers (validation loss points, and
-`queries.hallucination_rates` rows: n judged, positive flagged) to one sentence each, with its figure.
+`rates.judge_rates` rows: n outputs, rate estimated, its interval) to one sentence each, with its figure.
 
 Nothing here is a constant about the demo: change the numbers and the sentences change. Where the data
 is thin a sentence says so ("only N outputs"); where it has nothing to say there is no sentence.
@@ -21,8 +21,13 @@ class Finding:
     text: str
 
 
-def _pct(rate: float) -> str:
-    return f"{rate:.0%}"
+def _pct(rate) -> str:
+    """A rate, or a rate row: its estimate and, where it has one (not exact: every output labeled), its 95% interval."""
+    if not isinstance(rate, dict):
+        return f"{rate:.0%}"
+    if rate.get("ci_low") is None or rate["ci_low"] == rate["ci_high"]:
+        return f"{rate['rate']:.0%}"
+    return f"{rate['rate']:.0%} (95% CI {rate['ci_low']:.0%}-{rate['ci_high']:.0%})"
 
 
 def _points(delta: float) -> str:
@@ -64,9 +69,10 @@ def loss_finding(losses: list[tuple[int, float]]) -> Finding | None:
     return Finding("loss", text + f" and stays there to step {last_step} ({last:.3f}): no overfitting.")
 
 
-def best_checkpoint_finding(rates: list[dict], judge: str, steps: bool = True) -> Finding | None:
-    """The checkpoint that hallucinates least (every decoding pooled) under one judge. `steps` False: the
-    checkpoints are imported models, whose step is only their order in the file."""
+def best_checkpoint_finding(rates: list[dict], judge: str, steps: bool = True,
+                            scope: str = "every decoding pooled") -> Finding | None:
+    """The checkpoint that hallucinates least (over `scope`: one decoding, or every one pooled) under one judge.
+    `steps` False: the checkpoints are imported models, whose step is only their order in the file."""
     rows = _pooled(rates, ("checkpoint", "step"))
     if not steps:
         rows = [{**r, "step": None} for r in rows]
@@ -75,16 +81,16 @@ def best_checkpoint_finding(rates: list[dict], judge: str, steps: bool = True) -
     if len(rows) == 1:
         r = rows[0]
         return Finding("best_checkpoint", f"Judged by {judge}: only one checkpoint ({_ckpt(r)}) has judged "
-                                          f"outputs: {_pct(r['rate'])} hallucinate{_thin(r['n'])}.")
+                                          f"outputs: {_pct(r)} hallucinate{_thin(r['n'])}.")
     best = min(rows, key=lambda r: (r["rate"], r["step"] or 0))
     worst = max(rows, key=lambda r: (r["rate"], -(r["step"] or 0)))
     if best["rate"] == worst["rate"]:
         fewest = min(r["n"] for r in rows)
         return Finding("best_checkpoint", f"Judged by {judge}: all {len(rows)} checkpoints hallucinate equally, "
-                                          f"{_pct(best['rate'])}{_thin(fewest, 'outputs at one of them')}.")
+                                          f"{_pct(best)}{_thin(fewest, 'outputs at one of them')}.")
     return Finding("best_checkpoint", f"Judged by {judge}: {_ckpt(best)} hallucinates least, "
-                                      f"{_pct(best['rate'])} of {'only ' * (best['n'] < THIN)}{best['n']} outputs "
-                                      f"(every decoding pooled); the most is {_ckpt(worst)} at {_pct(worst['rate'])}.")
+                                      f"{_pct(best)} of {'only ' * (best['n'] < THIN)}{best['n']} outputs "
+                                      f"({scope}); the most is {_ckpt(worst)} at {_pct(worst)}.")
 
 
 def _first_last(rows: list[dict], knowledge: str) -> tuple[dict, dict] | None:
@@ -93,9 +99,10 @@ def _first_last(rows: list[dict], knowledge: str) -> tuple[dict, dict] | None:
 
 
 def knowledge_finding(rates: list[dict], known_only: list[dict] | None = None,
-                      known_only_name: str = "") -> Finding | None:
+                      known_only_name: str = "", scope: str = "") -> Finding | None:
     """How known-fact hallucination moved while new facts were learned: first vs last checkpoint, and vs a
-    known-only run's last checkpoint. `rates` are rows with `knowledge` (every decoding pooled here)."""
+    known-only run's last checkpoint. `rates` are rows with `knowledge` (one decoding's or every decoding
+    pooled: `scope` names which)."""
     rows = _pooled(rates, ("checkpoint", "step", "knowledge"))
     known = _first_last(rows, "known")
     if known is None:
@@ -103,21 +110,21 @@ def knowledge_finding(rates: list[dict], known_only: list[dict] | None = None,
     first, last = known
     fewest = min(first["n"], last["n"])
     thin = f"; only {fewest} known-fact outputs at one of them" if fewest < THIN else ""
-    text = (f"Known-fact hallucination went from {_pct(first['rate'])} at {_ckpt(first)} to "
-            f"{_pct(last['rate'])} at {_ckpt(last)} ({_points(last['rate'] - first['rate'])}{thin})")
+    text = (f"Known-fact hallucination{f' ({scope})' if scope else ''} went from {_pct(first)} at {_ckpt(first)} to "
+            f"{_pct(last)} at {_ckpt(last)} ({_points(last['rate'] - first['rate'])}{thin})")
     new = _first_last(rows, "new")
     if new:
         learned = " as the new facts were learned" if new[1]["rate"] < new[0]["rate"] else ""
-        text += f"; new-fact hallucination went from {_pct(new[0]['rate'])} to {_pct(new[1]['rate'])}{learned}"
+        text += f"; new-fact hallucination went from {_pct(new[0])} to {_pct(new[1])}{learned}"
     unseen = _first_last(rows, "unseen")
     if unseen:  # people in neither training set: what the model makes up when it cannot know
-        text += f"; unseen-fact hallucination from {_pct(unseen[0]['rate'])} to {_pct(unseen[1]['rate'])}"
+        text += f"; unseen-fact hallucination from {_pct(unseen[0])} to {_pct(unseen[1])}"
     text += "."
     other = _pooled(known_only or [], ("checkpoint", "step", "knowledge"))
     other_known = sorted((r for r in other if r["knowledge"] == "known"), key=lambda r: r["step"] or 0)
     if other_known:
         theirs = other_known[-1]
-        text += (f" The known-only run {known_only_name} ends at {_pct(theirs['rate'])} on known facts"
+        text += (f" The known-only run {known_only_name} ends at {_pct(theirs)} on known facts"
                  f"{_thin(theirs['n'], 'known-fact outputs there')}: this run's last checkpoint is "
                  f"{_points(last['rate'] - theirs['rate'])} against it.")
     return Finding("knowledge", text)
@@ -129,7 +136,7 @@ TEMPERATURE = re.compile(r"(?:^|-)t(\d+(?:\.\d+)?)")
 def temperature_of(decoding: str) -> float | None:
     """Greedy and beam search are temperature 0; `sample-t0.7...` is 0.7; anything else: unknown."""
     decoding = prompts.split(decoding)[0]  # "sample-t0.7 · grounded" is sampled at 0.7 too
-    if decoding == "greedy" or decoding.startswith("beam"):
+    if decoding.partition("-")[0] == "greedy" or decoding.startswith("beam"):  # "greedy-64tok" too
         return 0.0
     match = TEMPERATURE.search(decoding)
     return float(match.group(1)) if match else None
@@ -146,7 +153,7 @@ def decoding_finding(rates: list[dict]) -> Finding | None:
         return None
     rows.sort(key=lambda r: (temperature_of(r["decoding"]) is None, temperature_of(r["decoding"]) or 0,
                              r["decoding"]))
-    parts = ", ".join(f"{r['decoding']} {_pct(r['rate'])}{_thin(r['n'])}" for r in rows)
+    parts = ", ".join(f"{r['decoding']} {_pct(r)}{_thin(r['n'])}" for r in rows)
     if len(rows) == 1:
         return Finding("decoding", f"Only one decoding was judged{scope}: {parts}.")
     by_temp: dict[float, list[dict]] = {}
@@ -183,7 +190,7 @@ def template_finding(rates: list[dict]) -> Finding | None:
     if len(rows) < 2:
         return None
     rows.sort(key=lambda r: r["rate"])
-    parts = ", ".join(f"{r['prompt_template']} {_pct(r['rate'])}{_thin(r['n'])}" for r in rows)
+    parts = ", ".join(f"{r['prompt_template']} {_pct(r)}{_thin(r['n'])}" for r in rows)
     return Finding("template", f"Rate per prompt template: {parts}; {rows[0]['prompt_template']} is lowest "
                                f"({_points(rows[0]['rate'] - rows[-1]['rate'])} vs {rows[-1]['prompt_template']}).")
 
@@ -211,10 +218,10 @@ def mitigation_finding(topic: str, treated: list[dict], treated_name: str, basel
     delta = mine["rate"] - theirs["rate"]
     verdict = "lower" if delta < 0 else "higher" if delta > 0 else "the same"
     thin = _thin(min(mine["n"], theirs["n"]), "outputs on one side")
-    text = (f"{treated_name} ends at {_pct(mine['rate'])} vs {_pct(theirs['rate'])} for {baseline_name} "
+    text = (f"{treated_name} ends at {_pct(mine)} vs {_pct(theirs)} for {baseline_name} "
             f"{how}: {verdict} ({_points(delta)}){thin}")
     known = [_last_rate([r for r in rows if r.get("knowledge") == "known"]) for rows in (treated, baseline)]
     if None not in known and known[0]["step"] == mine["step"] and known[1]["step"] == theirs["step"]:
-        text += (f"; on known facts {_pct(known[0]['rate'])} vs {_pct(known[1]['rate'])} "
+        text += (f"; on known facts {_pct(known[0])} vs {_pct(known[1])} "
                  f"({_points(known[0]['rate'] - known[1]['rate'])})")
     return Finding(topic, text + ".")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from hallu_core.store.database import Store
-from hallu_core.views.queries import like_pattern, marks
+from hallu_core.store.database import Store, marks
+from hallu_core.store.run_kinds import TRAINING_STEP_SQL
+from hallu_core.views.queries import like_pattern
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ def generation_rows(store: Store, ids: list[str], detector: str | None = None) -
     det = " AND d.detector = ?" if detector else ""
     dp = [detector] * 3 if detector else []
     rows = store.query(
-        f"""SELECT g.id, g.example_id, r.name AS run, c.name AS checkpoint, c.step, g.decoding_name AS decoding,
+        f"""SELECT g.id, g.example_id, r.name AS run, c.name AS checkpoint, {TRAINING_STEP_SQL} AS step,
+                   g.decoding_name AS decoding,
                    g.sample_index AS sample, e.task, substr(g.text, 1, 200) AS output,
                    (SELECT MAX(d.response_score) FROM detection_latest d WHERE d.generation_id = g.id{det}) AS score,
                    (SELECT COALESCE(SUM(d.n_spans), 0) FROM detection_latest d WHERE d.generation_id = g.id{det})

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from hallu_core.store.database import Store
+from hallu_core.labeling.spans import SYNTHETIC_ANNOTATORS  # noqa: F401 (the pages read it here)
+from hallu_core.store.database import Store, marks
 
 Source = tuple[str, str]
-SYNTHETIC_ANNOTATORS = frozenset({"oracle"})  # labels written by a program, not a person
 PREFERRED_HUMANS = ("adjudicated", "gold")
 DEFAULT_DETECTOR = "default"
 MIN_COVERAGE = 30  # outputs a person must have labeled in a scope (or all of it) to be its default judge
@@ -42,7 +42,7 @@ def judged_counts(store: Store, checkpoint_ids: Iterable[str] | None = None) -> 
         ids = list(checkpoint_ids)
         if not ids:
             return {}
-        where = f"WHERE checkpoint_id IN ({','.join('?' * len(ids))})"
+        where = f"WHERE checkpoint_id IN ({marks(ids)})"
         params = ids
     rows = store.query(f"SELECT source_kind, source, SUM(judged) FROM source_summary {where} "
                        f"GROUP BY source_kind, source HAVING SUM(judged) > 0", params)
@@ -85,7 +85,7 @@ def human_labeled(store: Store) -> int:
     if not names:
         return 0
     return store.query(f"SELECT COUNT(DISTINCT generation_id) FROM labels WHERE status = 'done' "
-                       f"AND annotator IN ({','.join('?' * len(names))})", names)[0][0]
+                       f"AND annotator IN ({marks(names)})", names)[0][0]
 
 
 def _annotators(store: Store) -> list[str]:
@@ -95,13 +95,20 @@ def _annotators(store: Store) -> list[str]:
 
 
 def pool(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    """Rate rows summed over everything but `keys` (e.g. pooled over decodings): n, positive, rate."""
-    out: dict[tuple, dict] = {}
+    """Rate rows pooled over everything but `keys` (e.g. over decodings): n, positive, rate; rows that
+    are estimates (`rates.judge_rates`) pool as estimates (labeled summed, the interval combined)."""
+    from hallu_core.rates.estimator import pool as pool_estimates
+
+    groups: dict[tuple, list] = {}
     for r in rows:
-        k = tuple(r.get(x) for x in keys)
-        row = out.setdefault(k, {**{x: r.get(x) for x in keys}, "n": 0, "positive": 0})
-        row["n"] += r["n"]
-        row["positive"] += r["positive"]
-    for row in out.values():
+        groups.setdefault(tuple(r.get(x) for x in keys), []).append(r)
+    out = []
+    for k, parts in groups.items():
+        row = {**dict(zip(keys, k)), "n": sum(p["n"] for p in parts), "positive": sum(p["positive"] for p in parts)}
         row["rate"] = row["positive"] / row["n"] if row["n"] else 0.0
-    return list(out.values())
+        if all("estimate" in p for p in parts):
+            e = pool_estimates(parts)
+            row.update(labeled=sum(p["labeled"] for p in parts), estimate=e.estimate, ci_low=e.ci_low,
+                       ci_high=e.ci_high, method=e.method, rate=e.estimate)
+        out.append(row)
+    return out

@@ -15,6 +15,7 @@ import json
 from typing import Iterable
 
 from hallu_core.data import prompts
+from hallu_core.store.connection import distinct_indexed
 from hallu_core.store.database import Store
 from hallu_core.store.run_kinds import run_kind
 
@@ -29,22 +30,9 @@ def dicts(rows) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def marks(values) -> str:
-    """One `?` per value, for an `IN (...)` list."""
-    return ",".join("?" * len(values))
-
-
 def like_pattern(text: str) -> str:
     """`text` as a LIKE pattern that matches it anywhere, its own % and _ literal (ESCAPE '\\')."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def distinct_indexed(store: Store, table: str, column: str) -> list[str]:
-    """DISTINCT over an indexed leading column by skip-scan: fast on millions of rows."""
-    sql = (f"WITH RECURSIVE t(v) AS (SELECT MIN({column}) FROM {table} UNION ALL "
-           f"SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > t.v) FROM t WHERE t.v IS NOT NULL) "
-           f"SELECT v FROM t WHERE v IS NOT NULL")
-    return [r[0] for r in store.query(sql)]
 
 
 def detectors(store: Store) -> list[str]:
@@ -165,24 +153,21 @@ def hallucination_rates(store: Store, sources: Iterable[Source] | None = None, r
     return out
 
 
+LEARNING_RATES = ("learning_rate", "lr")  # on a panel of their own: 3e-4 beside grad norms of 1-10 is a flat 0
+
+
 def metric_points(store: Store, run_id: str) -> list[dict]:
     """A run's logged metrics as long-format points (step, series, value, panel)."""
-    return [{"step": step, "series": name, "value": value, "panel": "loss" if "loss" in name else "metric"}
+    return [{"step": step, "series": name, "value": value,
+             "panel": "loss" if "loss" in name else "learning rate" if name in LEARNING_RATES else "metric"}
             for step, name, value in store.run_metrics(run_id)]
 
 
 def rate_points(rates: list[dict], decoding: str | None = None) -> list[dict]:
     """Rows of `hallucination_rates` as curve points; `decoding` None pools rows already pooled."""
-    return [{"step": r["step"], "series": r["source"], "value": r["rate"], "panel": "hallucination rate"}
+    return [{"step": r["step"], "series": r["source"], "value": r["rate"], "panel": "hallucination rate",
+             "ci_low": r.get("ci_low"), "ci_high": r.get("ci_high")}
             for r in rates if decoding is None or r.get("decoding") == decoding]
-
-
-def run_curves(store: Store, run_id: str, decoding: str | None = None) -> list[dict]:
-    """Long-format points (step, series, value, panel) for one run's training and hallucination curves."""
-    rates = hallucination_rates(store, run_id=run_id, by_decoding=decoding is not None)
-    points = metric_points(store, run_id) + rate_points(rates, decoding)
-    points.sort(key=lambda p: (p["panel"], p["series"], p["step"]))
-    return points
 
 
 def datasets(store: Store) -> list[str]:

@@ -55,11 +55,13 @@ class BaseDetector:
     Every subclass's `detect` returns calibrated scores: `__init_subclass__` wraps it so the
     calibration map of the detector's registry name (calibrate.py; a workspace's own map in
     `calibration_dir` first, else the shipped one) is applied to what it returns (spans under the
-    detector's own threshold dropped), whoever writes the subclass. A map fitted on another raw
+    detector's own threshold dropped, and every span of a response under the map's operating
+    threshold for its task: operating.py), whoever writes the subclass. A map fitted on another raw
     scorer (fingerprint mismatch) is not applied.
     """
     name = "base"
     use_calibration = True  # False: raw scores (what calibration maps are fitted on)
+    operate = True  # False: calibrated, but every response keeps its spans (a composite such as default decides)
     calibration_dir = None  # a workspace's own maps (workspace_calibration.py), preferred over the shipped ones
 
     def __init_subclass__(cls, **kwargs):
@@ -135,7 +137,7 @@ def _calibrated(detect):
         finally:
             self._in_detect = False
         cal = self.calibration
-        return results if cal is None else cal.apply(results, [it.task for it in items])
+        return results if cal is None else cal.apply(results, [it.task for it in items], self.operate)
     return wrapper
 
 

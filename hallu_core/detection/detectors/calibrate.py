@@ -143,6 +143,10 @@ class DetectorCalibration:
     span_by_task: dict[str, Calibrator] = field(default_factory=dict)
     response_by_task: dict[str, Calibrator] = field(default_factory=dict)  # base rates differ by task
     meta: dict = field(default_factory=dict)  # provenance: fitted_on, counts, out-of-fold metrics
+    # task -> operating threshold on the calibrated response score: a response under it is reported clean
+    # (no spans, its score kept); "" serves tasks the fit never saw
+    response_thresholds: dict[str, float] = field(default_factory=dict)
+    skill: dict[str, dict] = field(default_factory=dict)  # task -> out-of-fold AUC of the response score (skill.py)
 
     @property
     def id(self) -> str:
@@ -154,14 +158,21 @@ class DetectorCalibration:
     def response_map(self, task: str) -> Calibrator:
         return self.response_by_task.get(task, self.response)
 
-    def apply(self, results: list, tasks: list[str]) -> list:
-        """Results with calibrated scores; spans scoring under the threshold are dropped."""
+    def response_threshold(self, task: str) -> float:
+        """The task's operating threshold (the "" fallback, else 0: every response with a span flagged)."""
+        return self.response_thresholds.get(task, self.response_thresholds.get("", 0.0))
+
+    def apply(self, results: list, tasks: list[str], operate: bool = True) -> list:
+        """Results with calibrated scores; spans under the span threshold are dropped, and (`operate`) so
+        are all the spans of a response scoring under its task's response threshold (it keeps its score)."""
         out = []
         for result, task in zip(results, tasks):
             cal = self.span_map(task)
+            score = round(self.response_map(task).apply(result.response_score), 4)
             spans = [replace(s, score=round(cal.apply(s.score), 4), raw_score=s.score) for s in result.spans]
-            out.append(replace(result, spans=[s for s in spans if s.score >= self.threshold],
-                               response_score=round(self.response_map(task).apply(result.response_score), 4)))
+            flagged = not operate or score >= self.response_threshold(task)
+            out.append(replace(result, spans=[s for s in spans if flagged and s.score >= self.threshold],
+                               response_score=score))
         return out
 
     def to_dict(self) -> dict:
@@ -169,18 +180,25 @@ class DetectorCalibration:
                 "span": self.span.to_dict(), "response": self.response.to_dict(),
                 "span_by_task": {t: c.to_dict() for t, c in sorted(self.span_by_task.items())},
                 "response_by_task": {t: c.to_dict() for t, c in sorted(self.response_by_task.items())},
-                "meta": self.meta}
+                "meta": self.meta,
+                # only when set: a map without them keeps the id (and detections' config hash) it had
+                **({"response_thresholds": dict(sorted(self.response_thresholds.items()))}
+                   if self.response_thresholds else {}),
+                **({"skill": dict(sorted(self.skill.items()))} if self.skill else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DetectorCalibration":
         threshold = float(d["threshold"])
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"calibrated threshold must be in [0, 1], got {threshold}")
+        response_thresholds = {str(t): float(v) for t, v in (d.get("response_thresholds") or {}).items()}
+        for t, v in [("span", threshold), *((f"response ({task or 'other tasks'})", v)
+                                             for task, v in response_thresholds.items())]:
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"calibrated {t} threshold must be in [0, 1], got {v}")
         return cls(str(d["detector"]), str(d["fingerprint"]), Calibrator.from_dict(d["span"]),
                    Calibrator.from_dict(d["response"]), threshold,
                    {t: Calibrator.from_dict(c) for t, c in (d.get("span_by_task") or {}).items()},
                    {t: Calibrator.from_dict(c) for t, c in (d.get("response_by_task") or {}).items()},
-                   d.get("meta") or {})
+                   d.get("meta") or {}, response_thresholds, dict(d.get("skill") or {}))
 
 
 def map_path(detector: str, directory: Path | None = None) -> Path:

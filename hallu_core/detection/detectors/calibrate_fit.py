@@ -5,7 +5,8 @@ per-workspace refit (workspace_calibration.py, a workspace's own labels). With f
 by source / example, maps fitted on the other folds score each held-out fold: the Brier score
 and expected calibration error (ECE) reported are out of fold, and so is the threshold picked
 (the calibrated span threshold with the best pooled span F1 that costs no task span F1, kept
-only where it adds two points of span F1 over reporting every span). Where the raw scores
+only where it adds two points of span F1 over reporting every span), and so are each task's skill
+and operating threshold on the response score (operating.py). Where the raw scores
 measure at least as well calibrated as a fitted map, the map is the identity (and says so).
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from hallu_core.detection.detectors import calibrate
+from hallu_core.detection.detectors import calibrate, operating
 from hallu_core.detection.metrics import response_prf, span_prf
 
 GRID = [round(float(t), 2) for t in np.arange(0.0, 0.96, 0.05)]
@@ -53,6 +54,24 @@ def group_folds(groups: list[str], k: int) -> list[list[int]]:
     for g in sorted(members, key=lambda g: (-len(members[g]), g)):
         min(folds, key=len).extend(members[g])
     return [f for f in folds if f]
+
+
+def operating_points(tasks, scores, labels, keeps_span, golds, kept_spans) -> tuple[dict, dict, dict]:
+    """(response thresholds, skill, figures at the thresholds) per task from out-of-fold response scores
+    (operating.py); "" (tasks never seen) and tasks with too few labels of a kind get threshold 0."""
+    scores, labels, keeps_span = np.asarray(scores, float), np.asarray(labels, bool), np.asarray(keeps_span, bool)
+    thresholds, skill, at = {"": 0.0}, {}, {}
+    for task in sorted(set(tasks)):
+        idx = [i for i, t in enumerate(tasks) if t == task]
+        skill[task] = operating.task_skill(scores[idx], labels[idx])
+        labeled = skill[task]["auc_low"] is not None  # enough of each kind to place a threshold
+        thresholds[task] = operating.operating_threshold(scores[idx], labels[idx], keeps_span[idx]) if labeled else 0.0
+        flagged = [bool(scores[i] >= thresholds[task] and keeps_span[i]) for i in idx]
+        at[task] = {"flagged_share": round(float(np.mean(flagged)), 4), "true_share": round(float(labels[idx].mean()), 4),
+                    "response_f1": round(response_prf(flagged, labels[idx])["f1"], 4),
+                    "span_f1": round(span_prf([kept_spans[i] if f else [] for i, f in zip(idx, flagged)],
+                                              [golds[i] for i in idx])["f1"], 4)}
+    return thresholds, skill, at
 
 
 def fit_maps(span_rows, resp_rows, name: str, fingerprint: str, threshold: float = 0.0,
@@ -126,6 +145,13 @@ def fit_detector(name: str, fingerprint: str, tasks: list[str], results: list, g
     if curve[best]["span_f1"] < curve[0.0]["span_f1"] + MIN_THRESHOLD_GAIN:
         best = 0.0
     report.update(identity=identity, threshold=best, at_threshold_oof=curve[best], at_zero_oof=curve[0.0])
+    keeps_span = np.zeros(len(results), bool)  # out of fold, at the span threshold
+    for k, (i, _, _) in enumerate(spans):
+        keeps_span[i] |= oof_span[k] >= best
+    response_thresholds, skill, report["at_response_thresholds_oof"] = operating_points(
+        tasks, np.clip(raw_resp, 0, 1) if identity["response"] else oof_resp, resp_label, keeps_span, golds,
+        [[s for k, (j, s, _) in enumerate(spans) if j == i and oof_span[k] >= best] for i in range(len(results))])
+    report.update(response_thresholds=response_thresholds, skill=skill)
     meta = {"fitted_on": fitted_on,
             "span_target": "share of the span's characters inside a gold span",
             "response_target": "the response has a gold span",
@@ -134,11 +160,14 @@ def fit_detector(name: str, fingerprint: str, tasks: list[str], results: list, g
                                f"adds {MIN_THRESHOLD_GAIN} span F1"),
             "out_of_fold": {k: report[k] for k in ("span_raw", "span_calibrated_oof", "response_raw",
                                                   "response_calibrated_oof", "at_threshold_oof")},
+            "response_threshold_rule": operating.THRESHOLD_RULE,
+            "at_response_thresholds_oof": report["at_response_thresholds_oof"],
             "identity": {part: IDENTITY_NOTE for part, same in identity.items() if same},
             "n_spans": len(spans), "n_responses": len(results)}
     cal = fit_maps([(s.score, t, tasks[i]) for i, s, t in spans],
                    [(r.response_score, bool(g), task) for r, g, task in zip(results, golds, tasks)],
                    name, fingerprint, float(best), meta)
+    cal = replace(cal, response_thresholds=response_thresholds, skill=skill)
     if identity["span"]:
         cal = replace(cal, span=calibrate.Calibrator("identity", n=len(spans)), span_by_task={})
     if identity["response"]:

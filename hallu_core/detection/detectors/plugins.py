@@ -1,81 +1,99 @@
-"""Plug-in detectors backed by a Hugging Face model, by hub id or local folder.
+"""Plug-in detectors that run the field's own packages on a published model (hub id or local folder).
 
-- `TokenClassifierDetector`: LettuceDetect's format. Context (question + source) and answer
-  go in as a sentence pair; label 1 of each answer token is its hallucination probability;
-  flagged tokens merge into character spans through the tokenizer's offset mapping.
-- `NLIDetector`: an NLI cross-encoder scores each output sentence (hypothesis) against the
-  source (premise); low entailment is flagged, a confident contradiction is a `conflict`.
+- `LettuceDetector`: LettuceDetect's token classifier through the `lettucedetect` package (extra
+  `hallu[lettuce]`), so the model reads what it was trained on: the passages numbered inside
+  LettuceDetect's QA or summary prompt, and a context too long for the model split into chunks of
+  whole passages (each answer token keeps its highest probability over the chunks).
+- `NLIDetector`: an NLI model through sentence-transformers' `CrossEncoder` scores each output
+  sentence (hypothesis) against the grounding (premise); low entailment is flagged, a confident
+  contradiction is a `conflict`.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 from functools import lru_cache
 
-from hallu_core.detection.detectors.base import (
-    BaseDetector, DetectItem, DetectResult, Progress, no_progress, result_from_spans,
-)
+from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, result_from_spans
 from hallu_core.detection.detectors.text import sentences
 from hallu_core.store.types import Span
 
 log = logging.getLogger(__name__)
 
+# Outputs that restate the whole source rather than answer a question get LettuceDetect's summary
+# prompt (question=None). lettucedetect has no prompt of its own for RAGTruth's Data2txt, and an
+# overview of a record is a restatement, not the brief answer its QA prompt asks for.
+RESTATING_TASKS = {"summary", "data2txt"}
+PASSAGE_MARK = re.compile(r"^passage \d+:[ \t]*", re.IGNORECASE | re.MULTILINE)
 
-@lru_cache(maxsize=4)
-def _load(model: str, kind: str):
-    """(tokenizer, model) on the CPU or CUDA, loaded once per process."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(model)
-    auto = AutoModelForTokenClassification if kind == "token" else AutoModelForSequenceClassification
-    tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=offline)
-    net = auto.from_pretrained(model, local_files_only=offline).eval()
-    if torch.cuda.is_available():
-        net = net.to("cuda")
-    log.info("loaded %s detector model %s", kind, model)
-    return tokenizer, net
+def _offline(model: str) -> bool:
+    return os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(model)
+
+
+def lettuce_inputs(item: DetectItem) -> tuple[list[str], str | None]:
+    """(context passages, question) for lettucedetect's `predict`, as its README passes them."""
+    extra = [item.reference] if item.reference else []
+    if item.task.lower() in RESTATING_TASKS or not item.question:
+        return ([item.source] if item.source else []) + extra, None
+    return _passages(item.source, item.question) + extra, item.question
+
+
+def _passages(source: str | None, question: str) -> list[str]:
+    """A QA source's `passage N:` blocks (RAGTruth's layout) as separate passages, else the source whole."""
+    if not source:
+        return []
+    head, *blocks = PASSAGE_MARK.split(source)
+    if not blocks:
+        return [source]
+    # RAGTruth heads the blocks with "Question: ... Passages:": the question goes in on its own
+    keep_head = head.strip() and question not in head
+    return [p.strip() for p in ([head] if keep_head else []) + blocks if p.strip()]
+
+
+@lru_cache(maxsize=2)
+def _lettuce(model: str, max_length: int, lang: str):
+    try:
+        from lettucedetect.detectors.transformer import TransformerDetector
+    except ImportError as e:
+        raise ImportError("the `lettuce` detector runs the lettucedetect package: "
+                          "pip install 'hallu[lettuce]'") from e
+    log.info("loading LettuceDetect model %s", model)
+    return TransformerDetector(model_path=model, max_length=max_length, lang=lang, local_files_only=_offline(model))
+
+
+class LettuceDetector(BaseDetector):
+    name = "lettuce"
+
+    def __init__(self, model: str = "KRLabsOrg/lettucedect-base-modernbert-en-v1", threshold: float = 0.5,
+                 max_length: int = 4096, lang: str = "en"):
+        super().__init__(model=model, threshold=threshold, max_length=max_length, lang=lang)
+
+    def detect_one(self, item: DetectItem) -> DetectResult:
+        answer = item.output.lstrip()  # lettucedetect counts offsets from the answer's first token
+        if not answer:
+            return result_from_spans([])
+        lead = len(item.output) - len(answer)
+        context, question = lettuce_inputs(item)
+        lettuce = _lettuce(self.config["model"], self.config["max_length"], self.config["lang"])
+        # a token is flagged at probability >= 0.5 (argmax); `threshold` drops weaker spans on top
+        found = lettuce.predict(context, answer, question, output_format="spans",
+                                min_confidence=self.config["threshold"])
+        return result_from_spans([Span(lead + s["start"], lead + s["end"], "unknown", round(s["confidence"], 4),
+                                       note="LettuceDetect token classifier") for s in found])
 
 
 def _context(item: DetectItem) -> str:
     return "\n".join(t for t in (item.question, item.source, item.reference) if t) or " "
 
 
-class TokenClassifierDetector(BaseDetector):
-    name = "lettuce"
+@lru_cache(maxsize=2)
+def _cross_encoder(model: str, max_length: int):
+    from sentence_transformers import CrossEncoder
 
-    def __init__(self, model: str = "KRLabsOrg/lettucedect-base-modernbert-en-v1", threshold: float = 0.5,
-                 max_length: int = 4096):
-        super().__init__(model=model, threshold=threshold, max_length=max_length)
-
-    def detect(self, items: list[DetectItem], progress: Progress | None = None) -> list[DetectResult]:
-        progress = progress or no_progress
-        tokenizer, net = _load(self.config["model"], "token")
-        results = []
-        for k, item in enumerate(items):
-            results.append(self._detect_one(item, tokenizer, net))
-            progress(k + 1, len(items), f"{self.name}: {k + 1}/{len(items)}")
-        return results
-
-    def _detect_one(self, item: DetectItem, tokenizer, net) -> DetectResult:
-        import torch
-
-        if not item.output.strip():
-            return result_from_spans([])
-        enc = tokenizer(_context(item), item.output, truncation="only_first", max_length=self.config["max_length"],
-                        return_offsets_mapping=True, return_tensors="pt")
-        offsets, segment = enc.pop("offset_mapping")[0].tolist(), enc.sequence_ids(0)
-        with torch.no_grad():
-            probs = net(**{k: v.to(net.device) for k, v in enc.items()}).logits[0].softmax(-1)[:, 1].tolist()
-        spans: list[Span] = []
-        for (start, end), seq, prob in zip(offsets, segment, probs):
-            if seq != 1 or end <= start or prob < self.config["threshold"]:
-                continue
-            if spans and not item.output[spans[-1].end:start].strip():  # touching tokens: one span
-                prev = spans.pop()
-                start, prob = prev.start, max(prev.score, prob)
-            spans.append(Span(start, end, "unknown", round(prob, 4), note="token classifier"))
-        return result_from_spans(spans)
+    log.info("loading NLI cross-encoder %s", model)
+    return CrossEncoder(model, max_length=max_length, local_files_only=_offline(model))
 
 
 class NLIDetector(BaseDetector):
@@ -85,28 +103,16 @@ class NLIDetector(BaseDetector):
                  max_length: int = 512):
         super().__init__(model=model, threshold=threshold, max_length=max_length)
 
-    def detect(self, items: list[DetectItem], progress: Progress | None = None) -> list[DetectResult]:
-        progress = progress or no_progress
-        tokenizer, net = _load(self.config["model"], "sequence")
-        labels = {v.lower(): int(k) for k, v in net.config.id2label.items()}
-        # cross-encoder NLI models name their labels; unnamed ones follow MNLI's order
-        entail, contra = labels.get("entailment", 1), labels.get("contradiction", 0)
-        results = []
-        for k, item in enumerate(items):
-            results.append(self._detect_one(item, tokenizer, net, entail, contra))
-            progress(k + 1, len(items), f"{self.name}: {k + 1}/{len(items)}")
-        return results
-
-    def _detect_one(self, item, tokenizer, net, entail: int, contra: int) -> DetectResult:
-        import torch
-
+    def detect_one(self, item: DetectItem) -> DetectResult:
         hypotheses = sentences(item.output)
         if not hypotheses:
             return result_from_spans([])
-        enc = tokenizer([_context(item)] * len(hypotheses), [h.text for h in hypotheses], truncation="only_first",
-                        max_length=self.config["max_length"], padding=True, return_tensors="pt")
-        with torch.no_grad():
-            probs = net(**{k: v.to(net.device) for k, v in enc.items()}).logits.softmax(-1).tolist()
+        encoder = _cross_encoder(self.config["model"], self.config["max_length"])
+        labels = {v.lower(): int(k) for k, v in encoder.config.id2label.items()}
+        # cross-encoder NLI models name their labels; unnamed ones follow MNLI's order
+        entail, contra = labels.get("entailment", 1), labels.get("contradiction", 0)
+        probs = encoder.predict([(_context(item), h.text) for h in hypotheses], apply_softmax=True,
+                                show_progress_bar=False).tolist()
         spans = []
         for hyp, p in zip(hypotheses, probs):
             if p[entail] < self.config["threshold"]:

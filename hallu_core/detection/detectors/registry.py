@@ -12,7 +12,7 @@ _REGISTRY: dict[str, tuple[str, str, dict]] = {
     "self_contradiction": ("contradiction", "SelfContradiction", {}),
     "record": ("record_claims", "RecordClaims", {}),
     "learned": ("learned", "LearnedDetector", {}),
-    "lettuce": ("plugins", "TokenClassifierDetector", {}),
+    "lettuce": ("plugins", "LettuceDetector", {}),
     "nli": ("plugins", "NLIDetector", {}),
     "span": ("span", "SpanDetector", {}),
     "default": ("routed", "PerTaskDefault", {}),

@@ -15,11 +15,15 @@ lockbox). A route is
   >= t; `{"rule": "all"}` every response of the task.
 - `fallback` (optional): for a flagged response where `spans` found nothing, these members'
   spans are shown instead (still a detector's own spans, never invented ones).
+- `score` (optional): where the response score comes from: a member (its calibrated response
+  score) or "coverage" (the share of the output the span source's spans cover); by default the
+  strongest member's. It is what default's calibration map turns into a probability, and its
+  per-task operating threshold (calibrate.py, operating.py) decides which responses keep spans.
 
 A response the rule calls clean is returned without spans. Hallu's metric (metrics.py, and the
 held-out scoring) counts a response as flagged when it has at least one span, so a response the
 rule flags but no span source locates anything in is returned with no spans and counted clean:
-its response score (always the strongest member's calibrated response score) is the only trace.
+its response score is the only trace.
 A plain list of members is the route {"spans": list, "response": {"rule": "spans"}}.
 "" serves the tasks the table does not name (the demo world's tasks among them).
 """
@@ -39,6 +43,7 @@ MEMBERS = {"span": ("span", {}), "lexical": ("lexical", {}), "record": ("record"
            "self_contradiction": ("self_contradiction", {}),
            "learned_builtin": ("learned", {"pretrained": "builtin"})}
 RULES = {"spans": set(), "coverage": {"min"}, "score": {"detector", "min"}, "all": set()}
+COVERAGE = "coverage"  # a route's `score` from the share of the output its spans cover
 
 
 def parse_route(task: str, value, where: str = "routes") -> dict:
@@ -47,7 +52,7 @@ def parse_route(task: str, value, where: str = "routes") -> dict:
         value = {"spans": value}
     if not isinstance(value, dict):
         raise ValueError(f"{where}: route {task!r} must be a list of members or an object, got {type(value).__name__}")
-    unknown_keys = set(value) - {"spans", "fallback", "response"}
+    unknown_keys = set(value) - {"spans", "fallback", "response", "score"}
     if unknown_keys:
         raise ValueError(f"{where}: route {task!r} has unknown keys {sorted(unknown_keys)}")
     spans, fallback = value.get("spans"), value.get("fallback", [])
@@ -65,18 +70,23 @@ def parse_route(task: str, value, where: str = "routes") -> dict:
                          f"parameters, got {sorted(set(response) - {'rule'})}")
     if "min" in response and not (isinstance(response["min"], (int, float)) and 0.0 <= response["min"] <= 1.0):
         raise ValueError(f"{where}: route {task!r}: rule {rule!r} needs min in [0, 1], got {response['min']!r}")
+    score = value.get("score")
+    if score is not None and score not in set(MEMBERS) | {COVERAGE}:
+        raise ValueError(f"{where}: route {task!r}: score must be a member or {COVERAGE!r}, got {score!r}")
     members = set(spans) | set(fallback) | ({response["detector"]} if rule == "score" else set())
     unknown = members - set(MEMBERS)
     if unknown:
         raise ValueError(f"{where}: route {task!r}: unknown default members {sorted(unknown)}; "
                          f"choose from {sorted(MEMBERS)}")
-    return {"spans": list(spans), "fallback": list(fallback), "response": dict(response)}
+    return {"spans": list(spans), "fallback": list(fallback), "response": dict(response),
+            **({"score": score} if score is not None else {})}
 
 
 def route_members(route: dict) -> list[str]:
     """Every member a route needs run, in a stable order."""
     rule = route["response"]
     extra = [rule["detector"]] if rule["rule"] == "score" else []
+    extra += [route["score"]] if route.get("score", COVERAGE) != COVERAGE else []
     return list(dict.fromkeys(route["spans"] + route["fallback"] + extra))
 
 
@@ -127,12 +137,21 @@ def flagged(rule: dict, shown: DetectResult, member_results: dict[str, DetectRes
     return bool(shown.spans)
 
 
+def response_score(route: dict, shown: DetectResult, member_results: dict[str, DetectResult], output: str) -> float:
+    """The route's response score (its `score`; the strongest member's by default)."""
+    source = route.get("score")
+    if source == COVERAGE:
+        return round(coverage(shown.spans, output), 4)
+    if source is not None:
+        return member_results[source].response_score
+    return max(r.response_score for r in member_results.values()) if member_results else 0.0
+
+
 def apply_route(route: dict, member_results: dict[str, DetectResult], output: str) -> DetectResult:
     """One response's result from its members' results: the span source's spans (else the
-    fallback's) when the rule flags it, none when it does not; the response score is the strongest
-    member's either way."""
+    fallback's) when the rule flags it, none when it does not; the response score either way."""
     shown = pool([member_results[m] for m in route["spans"]])
-    score = max(r.response_score for r in member_results.values()) if member_results else 0.0
+    score = response_score(route, shown, member_results, output)
     if not flagged(route["response"], shown, member_results, output):
         return DetectResult([], score)
     if not shown.spans and route["fallback"]:
@@ -159,7 +178,9 @@ class PerTaskDefault(BaseDetector):
             registry_name, config = MEMBERS[name]
             if name == "span":
                 config = {"pretrained": self.config["span_pretrained"]}
-            self._members[name] = get_detector(registry_name, **config)
+            member = get_detector(registry_name, **config)
+            member.operate = False  # calibrated spans for every response: default's own threshold decides
+            self._members[name] = member
         return self._members[name]
 
     def weights_fingerprint(self):

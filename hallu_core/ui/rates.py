@@ -1,0 +1,42 @@
+"""How every page shows a hallucination rate: estimate, 95% interval, outputs, labels, method."""
+from __future__ import annotations
+
+import streamlit as st
+
+from hallu_core.rates.estimator import DETECTOR_ONLY
+
+RATE_COLUMNS = {
+    "rate": st.column_config.NumberColumn("rate", format="%.1f%%", help="Estimated share of outputs that hallucinate"),
+    "95% CI": st.column_config.TextColumn("95% CI", help="The interval the true rate lies in, 19 times in 20"),
+    "outputs": st.column_config.NumberColumn(format="%d"),
+    "labeled": st.column_config.NumberColumn(format="%d", help="Outputs people labeled"),
+}
+
+
+def interval(row: dict) -> str:
+    if row.get("ci_low") is None:
+        return "none"
+    return f"{100 * row['ci_low']:.1f}-{100 * row['ci_high']:.1f}%"
+
+
+def rate_table_rows(rows: list[dict], model: str = "checkpoint") -> list[dict]:
+    """Rate rows (`rates.judge_rates`, pooled or not) as table rows."""
+    return [{"run": r.get("run"), model: r.get("checkpoint"), "rate": 100 * r["rate"], "95% CI": interval(r),
+             "outputs": r["n"], "labeled": r.get("labeled", 0), "method": r.get("method", "flag share")}
+            for r in rows]
+
+
+def rates_note(rows: list[dict]) -> str:
+    """One sentence on what the rates rest on: labels, and what to do where there is no interval."""
+    labeled = sum(r.get("labeled", 0) for r in rows)
+    outputs = sum(r["n"] for r in rows)
+    if any(r.get("method") == DETECTOR_ONLY for r in rows):
+        return (f"{labeled:,} of {outputs:,} outputs are labeled: where a rate has no interval it is the detector's "
+                "own estimate, calibrated elsewhere. Label a random sample (Label page, random order) to get one.")
+    return f"{labeled:,} of {outputs:,} outputs are labeled by people."
+
+
+def difference_interval(row: dict) -> str:
+    if row.get("ci_low") is None:
+        return "no interval"
+    return f"95% CI {100 * row['ci_low']:+.1f} to {100 * row['ci_high']:+.1f} points"

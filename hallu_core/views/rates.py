@@ -1,0 +1,108 @@
+"""The pages' hallucination rates: `rates.rate_table` estimates shaped as the pages and findings read them.
+
+A judge (a detector, or an annotator's labels) picks the estimate's inputs: a detector judge is its scores
+on every output narrowed by people's labels; an annotator judge is their labels narrowed by `default`'s
+scores where it ran. Compare's difference of two sides is paired on their prompts.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hallu_core.data import prompts
+from hallu_core.rates.estimator import paired_difference
+from hallu_core.rates.table import RANDOM_SELECTIONS, fields, people, rate_table
+from hallu_core.store.database import Store
+from hallu_core.views import queries
+from hallu_core.views.compare import read_side
+from hallu_core.views.judges import DEFAULT_DETECTOR, judged_counts
+
+
+def inputs(judge: tuple[str, str]) -> tuple[str, str | None]:
+    """(detector, annotator) of a judge's estimate."""
+    kind, name = judge
+    return (name, None) if kind == "detector" else (DEFAULT_DETECTOR, name)
+
+
+def judge_rates(store: Store, judge: tuple[str, str], run_id: str | None = None, by_decoding: bool = True,
+                by_knowledge: bool = False, checkpoint_ids=None, confidence: float = 0.95) -> list[dict]:
+    """The pages' rates: one row per checkpoint (x decoding, x knowledge) as the judge sees it.
+
+    A detector judge: its scores on every output, narrowed by people's labels where there are some.
+    An annotator judge: their labels, narrowed by `default`'s scores where it ran. `rate` is the estimate;
+    rows with nothing to estimate are left out. Keys as `queries.hallucination_rates` (run, checkpoint,
+    step, decoding, prompt_template, knowledge, source) plus n, labeled, estimate, ci_low, ci_high, method.
+    """
+    detector, annotator = inputs(judge)
+    by = ["checkpoint"] + ["decoding_name"] * by_decoding + ["knowledge"] * by_knowledge
+    rows = rate_table(store, detector, annotator, by, run_id=run_id, checkpoint_ids=checkpoint_ids,
+                      confidence=confidence)
+    names = {c["checkpoint_id"]: c for c in queries.checkpoints(store)}
+    out = []
+    for r in rows:
+        if r["estimate"] is None:
+            continue
+        group = r.pop("group")
+        ckpt = names.get(group["checkpoint"], {})
+        row = {"checkpoint_id": group["checkpoint"], "source": queries.source_name(judge), "source_kind": judge[0],
+               "run": ckpt.get("run"), "run_id": ckpt.get("run_id"), "checkpoint": ckpt.get("checkpoint"),
+               "step": ckpt.get("step"), **r, "rate": r["estimate"],
+               "positive": r["estimate"] * r["n"]}  # estimated hallucinated outputs: pools as counts do
+        if by_decoding:
+            row["decoding"] = group["decoding_name"]
+            row["prompt_template"] = prompts.split(group["decoding_name"])[1]
+        if by_knowledge:
+            row["knowledge"] = group["knowledge"] or "unrecorded"
+        out.append(row)
+    out.sort(key=lambda r: (str(r["run"]), r["step"] or 0, r.get("decoding") or "", r.get("knowledge") or ""))
+    return out
+
+
+def paired_rates(store: Store, judge: tuple[str, str], side_a: tuple[str, str], side_b: tuple[str, str],
+                 confidence: float = 0.95) -> dict | None:
+    """Rate of B minus rate of A on the prompts both answered (sample 0), with a paired interval.
+
+    Same inputs as `judge_rates`; returns n (shared prompts), labeled_a/b, the difference (estimate,
+    ci_low, ci_high, method) and each side's own estimate on those prompts ("a", "b"); None when there
+    is nothing to estimate."""
+    detector, annotator = inputs(judge)
+    scored = [read_side(store, ("detector", detector), side) for side in (side_a, side_b)]
+    labels = [_side_labels(store, annotator, side) for side in (side_a, side_b)]
+    answered = [set(s.numbers.tolist()) | set(lab) for s, lab in zip(scored, labels)]
+    numbers = sorted(answered[0] & answered[1])
+    if not numbers:
+        return None
+    position = {no: i for i, no in enumerate(numbers)}
+    scores, sampled, census = [], [], []
+    for side, lab in zip(scored, labels):
+        f = np.full(len(numbers), np.nan)
+        for no, score in zip(side.numbers.tolist(), side.scores.tolist()):
+            if no in position:
+                f[position[no]] = score
+        scores.append(f)
+        sampled.append({position[no]: y for no, (y, sel) in lab.items() if no in position and sel in RANDOM_SELECTIONS})
+        census.append({position[no]: y for no, (y, sel) in lab.items() if no in position
+                       and sel not in RANDOM_SELECTIONS})
+    diff, a, b = paired_difference(scores[0], scores[1], sampled[0], sampled[1], census[0], census[1],
+                                   confidence=confidence)
+    if diff.estimate is None:
+        return None
+    return {"n": len(numbers), "labeled_a": len(sampled[0]) + len(census[0]),
+            "labeled_b": len(sampled[1]) + len(census[1]), **fields(diff),
+            "a": fields(a), "b": fields(b)}
+
+
+def _side_labels(store: Store, annotator: str | None, side: tuple[str, str]) -> dict[int, tuple[bool, str | None]]:
+    """prompt number -> (hallucinated, selection) of one side's done labels (sample 0; newest person's)."""
+    who, params = people(annotator)
+    rows = store.query(
+        "SELECT n.no, l.n_spans > 0, l.selection FROM generations g JOIN labels l ON l.generation_id = g.id "
+        "JOIN example_numbers n ON n.example_id = g.example_id WHERE g.checkpoint_id = ? AND g.decoding_name = ? "
+        f"AND g.sample_index = 0 AND l.status = 'done' AND {who} ORDER BY l.updated_at", [*side, *params])
+    return {no: (bool(y), selection) for no, y, selection in rows}
+
+
+def run_rates(store: Store, run_id: str, by_decoding: bool = True, by_knowledge: bool = False) -> list[dict]:
+    """`judge_rates` of every judge (detector or annotator) that judged some of the run's outputs."""
+    checkpoint_ids = [r[0] for r in store.query("SELECT id FROM checkpoints WHERE run_id = ?", [run_id])]
+    return [row for judge in sorted(judged_counts(store, checkpoint_ids))
+            for row in judge_rates(store, judge, run_id=run_id, by_decoding=by_decoding, by_knowledge=by_knowledge)]

@@ -1,0 +1,157 @@
+"""How labeled items were chosen (issue 21 item 1) and blind labeling (issue 22 item 3), in the core:
+the random queue order, the `selection` and `assisted` recorded with each label, grouped detector
+suggestions, and `labeled_outcomes`, on the hand-computed workspace of helpers/labeling.py."""
+from __future__ import annotations
+
+import pytest
+
+from hallu_core.labeling import agreement, labeled_outcomes, queue as labeling, suggestions
+from hallu_core.labeling.selection import random_order, shuffle_keys
+from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
+from helpers.labeling import TEXT, build
+
+
+@pytest.fixture
+def ws(store):
+    build(store)
+    return store
+
+
+def ids(rows) -> list[str]:
+    return [r["generation_id"] for r in rows]
+
+
+def test_the_random_order_is_a_fixed_shuffle_with_unfinished_items_first(ws):
+    first = ids(labeling.queue(ws, "carol", "random"))
+    assert sorted(first) == ["g1", "g2", "g3", "g4"]
+    assert ids(labeling.queue(ws, "carol", "random")) == first  # the same after a reload
+    assert ids(labeling.queue(ws, "dave", "random")) == first  # and for every annotator
+    labeling.mark_done(ws, first[0], "carol")
+    now = first[1:] + first[:1]  # finished: last
+    assert ids(labeling.queue(ws, "carol", "random")) == now
+    assert ids(labeling.queue(ws, "carol", "random", checkpoint_id="ckB")) == [g for g in now if g in ("g3", "g4")]
+
+
+def test_the_random_order_is_not_the_storage_order_and_outputs_added_later_do_not_reorder_it():
+    rows = [(str(i), 0) for i in range(2000)]  # sequential ids, as imported files give
+    shuffled = [int(r[0]) for r in random_order(rows, 2000)]
+    assert sorted(shuffled) == list(range(2000))
+    first_half = sum(i < 1000 for i in shuffled[:200])  # a fair draw takes about half from each half
+    assert 70 < first_half < 130
+    assert len(set(shuffle_keys([r[0] for r in rows]).tolist())) > 1990  # no runs of equal keys
+    more = [int(r[0]) for r in random_order(rows + [(str(i), 0) for i in range(2000, 2500)], 2500)]
+    assert [i for i in more if i < 2000] == shuffled
+    assert random_order(rows, 5) == random_order(list(reversed(rows)), 5)  # the storage order plays no part
+
+
+def test_the_action_that_creates_a_label_records_how_its_item_was_chosen(ws):
+    labeling.add_span(ws, "g2", "carol", 0, 2, "conflict", selection="random")
+    labeling.mark_done(ws, "g2", "carol", selection="link")  # a later visit does not rewrite it
+    assert ws.get_label("g2", "carol").selection == "random"
+    labeling.no_hallucination(ws, "g3", "carol", selection="score")
+    labeling.skip(ws, "g4", "carol", selection="link")
+    assert [ws.get_label(g, "carol").selection for g in ("g3", "g4")] == ["score", "link"]
+    labeling.mark_done(ws, "g1", "carol")  # made without saying (a script): not recorded
+    assert ws.get_label("g1", "carol").selection is None
+    with pytest.raises(labeling.LabelError, match="unknown selection"):
+        labeling.no_hallucination(ws, "g1", "erin", selection="hunch")
+
+
+def test_revealing_suggestions_is_recorded_with_the_label(ws):
+    assert ws.get_label("g1", "carol") is None
+    label = suggestions.reveal(ws, "g1", "carol", selection="random")
+    assert (label.status, label.assisted, label.selection, label.spans) == ("draft", True, "random", [])
+    labeling.add_span(ws, "g1", "carol", 0, 2, "conflict")
+    labeling.mark_done(ws, "g1", "carol")
+    assert ws.get_label("g1", "carol").assisted  # kept once true
+    ws.add_labels([Label("g1", "carol", [], "done")])  # a re-import cannot make it blind again
+    assert ws.get_label("g1", "carol").assisted
+    labeling.mark_done(ws, "g2", "dave")
+    assert not ws.get_label("g2", "dave").assisted
+    labeling.accept_detector_span(ws, "g4", "dave", "det", Span(0, 10, "baseless", 0.6))
+    assert ws.get_label("g4", "dave").assisted  # accepting a suggestion means having seen it
+
+
+def test_identical_suggestions_show_once_naming_every_detector(ws):
+    ws.add_detections([Detection("g4", "lexical", "h9", [Span(0, 10, "baseless", 0.8), Span(0, 3, "baseless", 0.4)],
+                                 0.8)])
+    offers = suggestions.suggestions(ws, "g4", "carol")
+    assert [(o["span"].start, o["span"].end, o["detectors"], o["span"].score) for o in offers] == \
+        [(0, 3, ["lexical"], 0.4), (0, 10, ["det", "lexical"], 0.8)]
+    label = labeling.accept_detector_span(ws, "g4", "carol", offers[1]["detectors"], offers[1]["span"])
+    assert [(s.start, s.end, s.detector) for s in label.spans] == [(0, 10, "det, lexical")]
+    assert labeling.decisions(ws, "g4", "carol") == {("det", 0, 10): "accepted", ("lexical", 0, 10): "accepted"}
+    assert [o["decision"] for o in suggestions.suggestions(ws, "g4", "carol")] == [None, "accepted"]
+
+
+def test_labeled_outcomes_of_one_annotator(ws):
+    labeling.add_span(ws, "g1", "carol", 0, 2, "conflict", selection="random")
+    labeling.mark_done(ws, "g1", "carol")
+    labeling.no_hallucination(ws, "g2", "carol", selection="score")
+    labeling.add_span(ws, "g3", "carol", 0, 2, "conflict", selection="random")  # a draft: not submitted
+    labeling.skip(ws, "g4", "carol", selection="random")  # skipped: no judgment
+    assert labeled_outcomes(ws, "carol") == {"g1": (True, "random"), "g2": (False, "score")}
+    assert labeled_outcomes(ws, "carol", generation_ids=["g2", "g3"]) == {"g2": (False, "score")}
+    # gold was stored without a selection (as before Hallu recorded it)
+    assert labeled_outcomes(ws, "gold") == {"g1": (True, "unknown"), "g2": (False, "unknown"),
+                                            "g3": (True, "unknown"), "g4": (True, "unknown")}
+
+
+def test_labeled_outcomes_pooled_over_annotators(store):
+    """annotator None: adjudicated wins; else the majority (a tie counts as hallucinated); random if anyone
+    drew the item at random."""
+    store.add_examples([Example("e", "d", "p")])
+    store.add_run(Run("r", "run", "tiny"))
+    store.add_checkpoint(Checkpoint("c", "r", 0, "base"))
+    store.add_generations([Generation(g, "e", "c", TEXT) for g in ("a", "b", "c", "d")])
+    span = [Span(0, 2, "conflict")]
+    store.add_labels([
+        Label("a", "x", span, selection="score"), Label("a", "y", [], selection="random"),  # tie: hallucinated
+        Label("b", "x", span, selection="link"), Label("b", "y", [], selection="link"), Label("b", "z", []),
+        Label("c", "x", span, selection="score"), Label("c", "y", span, selection="link"),
+        Label("d", "x", span, "draft", selection="random")])
+    agreement.adjudicate(store, "c", [], reviewer="r")  # the final set says no hallucination
+    assert labeled_outcomes(store, None) == {"a": (True, "random"), "b": (False, "link"), "c": (False, "score")}
+    assert labeled_outcomes(store, "adjudicated") == {"c": (False, "score")}  # from the people it adjudicates
+
+
+def test_imported_labels_are_recorded_as_imported(store, tmp_path):
+    from hallu_core.data.io import import_file
+
+    rows = ['{"id": "r1", "source": "s", "response": "abcdef", "model": "m", "labels": []}',
+            '{"id": "r2", "source": "s", "response": "abcdef", "model": "m", '
+            '"labels": [{"start": 0, "end": 2, "label_type": "Evident Conflict"}]}',
+            '{"id": "r3", "source": "s", "response": "abcdef", "model": "m"}']
+    path = tmp_path / "rag.jsonl"
+    path.write_text("\n".join(rows), encoding="utf-8")
+    import_file(store, path)
+    assert labeled_outcomes(store, "gold") == {"r1": (False, "import"), "r2": (True, "import")}
+
+
+def test_a_workspace_of_the_previous_schema_gets_its_imported_gold_marked_as_imported(tmp_path):
+    import sqlite3
+
+    from hallu_core.store.database import Store
+    from hallu_core.store.schema import MIGRATIONS, statements
+
+    root = tmp_path / "v7"
+    root.mkdir()
+    conn = sqlite3.connect(root / "hallu.db", isolation_level=None)
+    for script in MIGRATIONS[:7]:
+        for statement in statements(script):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 7")
+    conn.execute("INSERT INTO examples VALUES ('e', 'd', 'p', NULL, NULL, 'qa', '{}')")
+    for run, kind in (("imp", "import"), ("ft", "finetune")):
+        conn.execute("INSERT INTO runs VALUES (?, ?, 'm', ?, '{}', 'done', '{}', 1)", (run, run, kind))
+        conn.execute("INSERT INTO checkpoints VALUES (?, ?, 0, 'c', NULL, '{}', 1)", (f"c-{run}", run))
+        conn.execute("INSERT INTO generations VALUES (?, 'e', ?, 'text', '{}', 'greedy', 0, '[]', '{}', 1)",
+                     (f"g-{run}", f"c-{run}"))
+        for annotator in ("gold", "ann"):
+            conn.execute("INSERT INTO labels VALUES (?, ?, '[]', 0, 'done', '', 1, 1)", (f"g-{run}", annotator))
+    conn.close()
+    store = Store(root)
+    assert {(lab.generation_id, lab.annotator): lab.selection for lab in store.labels()} == {
+        ("g-imp", "gold"): "import", ("g-imp", "ann"): None, ("g-ft", "gold"): None, ("g-ft", "ann"): None}
+    assert not any(lab.assisted for lab in store.labels())
+    store.close()
