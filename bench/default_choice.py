@@ -9,7 +9,9 @@ on the other two (cross-fitting), and every trained member (`learned_builtin`) s
 model trained on the other folds plus the extra training rows (`--train-extra`: RAGTruth train-split
 QA rows). Per task the candidate with the best mean of response and span F1 is chosen among those
 whose out-of-fold flagged share is within operating.SHARE_TOLERANCE of the task's rate and whose span
-F1 is at least ungated `lexical`'s (DESIGN.md's floor). The choice is made on these same figures, so
+F1 is at least ungated `lexical`'s (DESIGN.md's floor), and whose response score shows skill on the
+task (operating.task_skill) where any candidate's does: the flags must come from the score that is
+calibrated and that the rate estimator reads. The choice is made on these same figures, so
 they are optimistic for the chosen routes: the lockbox is the guard.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from hallu_core.detection.detectors.calibrate_fit import fit_detector
-from hallu_core.detection.detectors.operating import SHARE_TOLERANCE, auc
+from hallu_core.detection.detectors.operating import SHARE_TOLERANCE, task_skill
 from hallu_core.detection.detectors.routed import (
     apply_route,
     parse_route,
@@ -70,22 +72,25 @@ def cross_fitted(results: list, golds, tasks, rows, fingerprint: str = "") -> li
     return out
 
 
-def figures(results: list, golds, tasks) -> dict:
-    """Per task and overall: response and span P/R/F1, flagged and true share, AUC and Brier of the
-    response score (percent where a share or F1)."""
+def figures(results: list, golds, tasks, ranking: list | None = None) -> dict:
+    """Per task and overall: response and span P/R/F1, flagged and true share, Brier of the response
+    score, and the AUC of `ranking`'s response scores (by default the results'; cross-fitted results
+    pass their raw scores: each fold's own map would mix into a pooled ranking). Percent where a
+    share or F1."""
     fig = evaluate([r.spans for r in results], golds, tasks)
     out = {}
     for task, d in [("overall", fig["overall"]), *fig["by_task"].items()]:
         idx = [i for i, t in enumerate(tasks) if task in ("overall", t)]
         score, label = np.array([results[i].response_score for i in idx]), np.array([bool(golds[i]) for i in idx])
-        a = auc(score, label)
+        ranked = ranking if ranking and task != "overall" else results  # raw scores of different tasks do not mix
+        skill = task_skill([ranked[i].response_score for i in idx], label)
         out[task] = {"response_f1": round(100 * d["response"]["f1"], 1), "span_f1": round(100 * d["span"]["f1"], 1),
                      "response_p": round(100 * d["response"]["precision"], 1),
                      "response_r": round(100 * d["response"]["recall"], 1),
                      "span_p": round(100 * d["span"]["precision"], 1), "span_r": round(100 * d["span"]["recall"], 1),
                      "flagged_share": round(100 * float(np.mean([bool(results[i].spans) for i in idx])), 1),
                      "true_share": round(100 * float(label.mean()), 1),
-                     "auc": None if a is None else round(a, 3),
+                     "auc": None if skill["auc"] is None else round(skill["auc"], 3), "skill": skill["skill"],
                      "brier": round(float(np.mean((np.clip(score, 0, 1) - label) ** 2)), 3)}
     return out
 
@@ -96,19 +101,21 @@ def choose(members: dict, golds, tasks, outputs, rows) -> dict:
     table, oof = {}, {}
     for route in candidate_routes(set(members)):
         name = route_name(route)
-        oof[name] = (route, cross_fitted(route_results(route, members, outputs), golds, tasks, rows))
-        table[name] = figures(oof[name][1], golds, tasks)
+        raw = route_results(route, members, outputs)
+        oof[name] = (route, cross_fitted(raw, golds, tasks, rows), raw)
+        table[name] = figures(oof[name][1], golds, tasks, raw)
     routes, picked = {}, {}
     def allowed(f: dict, task: str) -> bool:
         return abs(f["flagged_share"] - f["true_share"]) <= 100 * SHARE_TOLERANCE and \
-            f["span_f1"] >= floor[task]["span_f1"]
+            f["span_f1"] >= floor[task]["span_f1"] and (f["skill"] or not any(t[task]["skill"] for t in table.values()))
     for task in sorted(set(tasks)):
         names = [n for n in table if allowed(table[n][task], task)] or [route_name(candidate_routes(set(members))[0])]
         picked[task] = max(names, key=lambda n: (table[n][task]["response_f1"] + table[n][task]["span_f1"]) / 2)
         routes[task] = oof[picked[task]][0]
     routes[""] = candidate_routes(set(members))[0]  # tasks without tuning data: plain lexical
     chosen = [oof[picked[t]][1][i] for i, t in enumerate(tasks)]
-    return {"routes": routes, "picked": picked, "cv_of_chosen": figures(chosen, golds, tasks),
+    ranking = [oof[picked[t]][2][i] for i, t in enumerate(tasks)]
+    return {"routes": routes, "picked": picked, "cv_of_chosen": figures(chosen, golds, tasks, ranking),
             "cv_by_candidate": table, "lexical_floor": floor}
 
 

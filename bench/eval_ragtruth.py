@@ -136,6 +136,7 @@ def learned_member(rows, units, golds, extra: tuple, save: bool) -> list:
         model = LearnedDetector().fit_units([units[i] for i in train] + x_units, [golds[i] for i in train] + x_golds,
                                             [rows[i].source_id for i in train] + x_groups)
         test = [i for i, r in enumerate(rows) if r.source_id in held]
+        model.operate = False  # as default runs it: word spans for every output
         for i, result in zip(test, model.predict_units([units[i] for i in test])):
             out[i] = result
     if save:

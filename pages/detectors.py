@@ -37,13 +37,15 @@ limit = {d: thresholds.threshold_for(d, scales[d]) for d in detectors}
 
 st.subheader("All detectors")
 trained_on = {d: (label_training.last_training(store(), d) or {}).get("annotator") for d in detectors}
-in_sample = [d for d in detectors if trained_on[d] == gold]
 measured = [d for d in detectors if counts_of[d].n]  # a row of zeros would read as a bad detector
+refit_on = {d: workspace_calibration.calibrated_on(store(), d) for d in measured}
+in_sample = [d for d in measured if gold in (trained_on[d], refit_on[d])]  # fitted on the very labels measured
 
 
 def measured_on(detector: str) -> str:
     if detector in in_sample:
-        return "its training labels (in-sample)"
+        return ("its training labels (in-sample)" if trained_on[detector] == gold
+                else "the labels its calibration was refit on (in-sample)")
     gids = counts_of[detector].generation_ids
     tuned = evaluation.dev_tuning_rows(store(), list(gids)) if detector in evaluation.SHIPPED_TUNED_ON_DEV else 0
     return (f"partly Hallu's tuning rows ({tuned} of {len(gids)}; lockbox in docs/detectors.md)" if tuned
@@ -67,8 +69,9 @@ st.caption(render.md_escape(
     "(overlapping spans of one output are merged first)."))
 if in_sample:
     st.warning(render.md_escape(
-        f"{', '.join(in_sample)} was trained on these labels ({gold}): its figures here are in-sample and "
-        "overstate it. Its cross-validated figures are under Learned detector below."), icon=":material/warning:")
+        f"{', '.join(in_sample)}: trained, or calibrated, on these labels ({gold}): the figures here are in-sample "
+        "and overstate it. Cross-validated figures: under Learned detector below (training) or in the calibration "
+        "job's summary (out of fold)."), icon=":material/warning:")
 
 if st.session_state.get("det_detector") not in detectors:
     st.session_state["det_detector"] = next((d for d in (judges.DEFAULT_DETECTOR, *measured) if d in measured),
@@ -83,7 +86,8 @@ else:
     if detector in in_sample:
         st.caption("In-sample: trained on these labels (see the warning above).")
     threshold = thresholds.slider(detector, "det_threshold", scales[detector])
-    for line in dict.fromkeys([*thresholds.notes({detector: scales[detector]}), thresholds.provenance(detector)]):
+    for line in dict.fromkeys([*thresholds.notes({detector: scales[detector]}), thresholds.provenance(detector),
+                               ui.flag_rule(workspace_calibration.flag_thresholds(store(), detector))]):
         st.caption(render.md_escape(line))
     not_ready = workspace_calibration.readiness(store(), gold)
     if st.button(f"Calibrate {detector} on these labels", key="det_calibrate", disabled=not_ready is not None,

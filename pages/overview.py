@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hallu_core.data import io
+from hallu_core.data import export, io
 from hallu_core.ui import charts
 from hallu_core.ui.data import clear, q, store
 from hallu_core.ui.judge import judge_picker
-from hallu_core.ui.rates import RATE_COLUMNS, rate_table_rows, rates_note
+from hallu_core.ui.rates import RATE_COLUMNS, rate_table_rows, rates_note, skill_notes
 from hallu_core.ui.widgets import empty_state, frame
 from hallu_core.views import judges, render
 
@@ -33,6 +33,7 @@ finetuned = [c["checkpoint_id"] for c in ckpts if c["run_kind"] != "import"]
 c1, c2, c3 = st.columns(3)
 judge = judge_picker("Judged by", "overview-judge", checkpoint_ids=finetuned or None, container=c1)
 rates = q("judge_rates", judge, by_knowledge=True) if judge else []
+skill_notes(judge)
 if not rates:
     empty_state("No detections or labels yet.")
 else:
@@ -109,7 +110,7 @@ with right:
                    help="JSONL follows the RAGTruth schema; CSV and Parquet are flat tables for pandas.")
     if st.button("Prepare export", key="export-go", disabled=not stats["generations"]):
         with st.spinner("Writing the export…"):
-            st.session_state["export"] = (fmt, io.export_bytes(store(), fmt))
+            st.session_state["export"] = (fmt, export.export_bytes(store(), fmt))
     ready = st.session_state.get("export")
     if ready:
         st.download_button(f"Download hallu-export.{ready[0]}", ready[1], file_name=f"hallu-export.{ready[0]}",

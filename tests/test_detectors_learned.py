@@ -41,6 +41,18 @@ def test_learned_detector_learns_from_labels_and_round_trips(tmp_path):
     assert [r.response_score for r in again] == pytest.approx([r.response_score for r in results])
 
 
+def test_as_a_member_of_default_every_output_gets_word_spans_and_keeps_its_gate_score():
+    items, golds = make_items()
+    det = LearnedDetector().fit(items, golds)
+    test_items, _ = make_items(10, seed=1)
+    alone = det.detect(test_items)
+    assert any(not r.spans for r in alone)  # its own gate calls some outputs clean
+    det.operate = False  # how default runs it: default's operating threshold decides
+    member = det.detect(test_items)
+    assert all(r.spans for r in member)
+    assert [r.response_score for r in member] == pytest.approx([r.response_score for r in alone])
+
+
 def test_untrained_learned_detector_says_so():
     with pytest.raises(RuntimeError, match="not trained"):
         LearnedDetector().detect([DetectItem("a", "x")])

@@ -174,7 +174,7 @@ def test_the_runs_page_form_queues_a_validated_distill_job(tmp_path, models, mon
     store.add_checkpoint(Checkpoint("ck-t", "run-t", 0, "base", "artifacts/teacher"))
     store.add_examples([Example("e1", "bios", RECORDS[0]["prompt"], reference=RECORDS[0]["completion"])])
     started = []
-    monkeypatch.setattr(jobs, "start_job", lambda store, kind, args: started.append((kind, args)) or "job-1")
+    monkeypatch.setattr(jobs, "start_job", lambda store, kind, args, **_: started.append((kind, args)) or "job-1")
     monkeypatch.setenv("HALLU_WORKSPACE", str(ws))
     at = AppTest.from_file(str(__import__("pathlib").Path(__file__).parent.parent / "app.py"), default_timeout=60)
     at.switch_page("pages/runs.py")

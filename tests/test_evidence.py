@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hallu_core.detection.detectors import DetectItem, get_detector
 from hallu_core.detection.detectors.evidence import NONE_FOUND, real_passage
-from hallu_core.labeling import queue as labeling
+from hallu_core.labeling import suggestions
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Run, Span
 
 BIO = "Name: Sarbel Eltam\nBorn: 1994 in Drennick\nProfession: journalist\nEmployer: Tidewater Surveys"
@@ -92,8 +92,8 @@ def test_accepting_a_span_keeps_real_evidence_and_drops_a_stray_word(store):
     # what the old lexical detector stored: "1987" merged with a name, evidence a word of the grounding
     stray = Span(8, 14, "conflict", 0.9, {"text": "Sarbel", "start": 93, "end": 99, "field": "grounding"})
     _workspace(store, [real, stray])
-    labeling.accept_detector_span(store, "g", "ann", "lexical", real)
-    label = labeling.accept_detector_span(store, "g", "ann", "lexical", stray)
+    suggestions.accept_detector_span(store, "g", "ann", "lexical", real)
+    label = suggestions.accept_detector_span(store, "g", "ann", "lexical", stray)
     by_start = {s.start: s for s in label.spans}
     assert by_start[18].evidence == real.evidence and BIO[25:29] == "1994"
     assert by_start[8].evidence is None and by_start[8].detector == "lexical"

@@ -212,6 +212,7 @@ def test_finetune_offers_the_workspace_models_and_refuses_one_that_cannot_load(b
     expect(base).to_have_value(re.compile(r"^smollm2-135m-instruct \(bundled: "), timeout=30_000)
     form.get_by_role("textbox", name="…or another base model (HF id, local folder or .gguf file; overrides the choice)")\
         .fill("imported")
+    choose(page, "finetune-ds", "demo-eval (evaluation set)")  # the shipped workspace holds no training set
     form.get_by_role("button", name="Start fine-tune").click()
     expect(page.get_by_text("Not started: 'imported' is neither a model folder nor in the Hugging Face cache"))\
         .to_be_visible(timeout=30_000)

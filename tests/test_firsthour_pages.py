@@ -33,7 +33,7 @@ def test_in_sample_figures_of_a_retrained_detector_are_flagged(tmp_path, monkeyp
     at = open_page(ws, "detectors", monkeypatch, state={"judge": "labels:oracle"})
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="det_gold").value == "labels:oracle"
-    assert any("learned was trained on these labels" in w.value for w in at.warning)
+    assert any("learned\\: trained, or calibrated, on these labels" in w.value for w in at.warning)
     table = at.dataframe[0].value  # "All detectors"
     row = table[table["detector"] == "learned"].iloc[0]
     assert row["measured on"] == "its training labels (in-sample)"

@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from hallu_core.data.io import ImportValidationError, export_file, import_file
+from hallu_core.data.export import export_file
+from hallu_core.data.io import ImportValidationError, import_file
 from hallu_core.store.database import Store
 from hallu_core.store.types import Checkpoint, Example, Generation, Label, Run, Span
 from hallu_core.views import queries

@@ -4,7 +4,8 @@ import json
 import pandas as pd
 import pytest
 
-from hallu_core.data.io import ImportValidationError, export_file, import_file
+from hallu_core.data.export import export_file
+from hallu_core.data.io import ImportValidationError, import_file
 from hallu_core.store.database import Store
 
 
@@ -238,7 +239,7 @@ def test_the_cli_export_names_what_it_left_out(tmp_path):
 def test_a_failed_export_leaves_no_partial_file_and_the_old_export_intact(store, ragtruth_path, tmp_path,
                                                                           monkeypatch, suffix):
     """Issue 22 item 12: `<out>.partial` stayed behind when an export failed midway."""
-    from hallu_core.data import io, tables
+    from hallu_core.data import export, tables
 
     import_file(store, ragtruth_path)
     out = tmp_path / f"out.{suffix}"
@@ -254,6 +255,6 @@ def test_a_failed_export_leaves_no_partial_file_and_the_old_export_intact(store,
             raise OSError(28, "No space left on device")
         monkeypatch.setattr(tables, "write_flat", failing)
     with pytest.raises((TypeError, OSError)):
-        io.export_file(store, out)
+        export.export_file(store, out)
     assert out.read_text(encoding="utf-8") == "the previous export"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == [out.name]

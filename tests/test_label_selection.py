@@ -68,7 +68,7 @@ def test_revealing_suggestions_is_recorded_with_the_label(ws):
     assert ws.get_label("g1", "carol").assisted
     labeling.mark_done(ws, "g2", "dave")
     assert not ws.get_label("g2", "dave").assisted
-    labeling.accept_detector_span(ws, "g4", "dave", "det", Span(0, 10, "baseless", 0.6))
+    suggestions.accept_detector_span(ws, "g4", "dave", "det", Span(0, 10, "baseless", 0.6))
     assert ws.get_label("g4", "dave").assisted  # accepting a suggestion means having seen it
 
 
@@ -78,7 +78,7 @@ def test_identical_suggestions_show_once_naming_every_detector(ws):
     offers = suggestions.suggestions(ws, "g4", "carol")
     assert [(o["span"].start, o["span"].end, o["detectors"], o["span"].score) for o in offers] == \
         [(0, 3, ["lexical"], 0.4), (0, 10, ["det", "lexical"], 0.8)]
-    label = labeling.accept_detector_span(ws, "g4", "carol", offers[1]["detectors"], offers[1]["span"])
+    label = suggestions.accept_detector_span(ws, "g4", "carol", offers[1]["detectors"], offers[1]["span"])
     assert [(s.start, s.end, s.detector) for s in label.spans] == [(0, 10, "det, lexical")]
     assert labeling.decisions(ws, "g4", "carol") == {("det", 0, 10): "accepted", ("lexical", 0, 10): "accepted"}
     assert [o["decision"] for o in suggestions.suggestions(ws, "g4", "carol")] == [None, "accepted"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hallu_core.labeling import queue as labeling
+from hallu_core.labeling import queue as labeling, suggestions
 from hallu_core.store.types import Detection, Span
 from helpers.labeling import TEXT, build
 
@@ -99,17 +99,17 @@ def test_no_hallucination_skip_done_and_progress(ws):
 def test_accept_and_reject_detector_spans(ws):
     offers = labeling.detector_spans(ws, "g1", "carol")
     assert [(o["detector"], o["span"].start, o["span"].end, o["decision"]) for o in offers] == [("det", 2, 6, None)]
-    label = labeling.accept_detector_span(ws, "g1", "carol", "det", offers[0]["span"])
+    label = suggestions.accept_detector_span(ws, "g1", "carol", "det", offers[0]["span"])
     assert [(s.start, s.end, s.type, s.detector) for s in label.spans] == [(2, 6, "baseless", "det")]
     assert labeling.detector_spans(ws, "g1", "carol")[0]["decision"] == "accepted"
     span = labeling.detector_spans(ws, "g2", "carol")[0]["span"]
-    labeling.reject_detector_span(ws, "g2", "carol", "det", span)
+    suggestions.reject_detector_span(ws, "g2", "carol", "det", span)
     assert labeling.detector_spans(ws, "g2", "carol")[0]["decision"] == "rejected"
     assert ws.get_label("g2", "carol") is None  # rejecting adds nothing to the label
     untyped = Span(0, 3, "unknown", 0.5)
     with pytest.raises(labeling.LabelError):
-        labeling.accept_detector_span(ws, "g4", "carol", "x", untyped)
-    label = labeling.accept_detector_span(ws, "g4", "carol", "x", untyped, span_type="conflict")
+        suggestions.accept_detector_span(ws, "g4", "carol", "x", untyped)
+    label = suggestions.accept_detector_span(ws, "g4", "carol", "x", untyped, span_type="conflict")
     assert [(s.start, s.end, s.type) for s in label.spans] == [(0, 3, "conflict")]
 
 

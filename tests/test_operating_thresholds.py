@@ -47,7 +47,7 @@ def _rows(rng, task: str, n: int, rate: float, informative: bool):
     return results, golds, tasks
 
 
-def test_fitting_gives_a_ranking_task_a_threshold_near_its_rate_and_a_random_one_none():
+def test_fitting_flags_each_task_near_its_rate_and_marks_the_one_it_cannot_rank():
     rng = np.random.default_rng(3)
     ranked, random_ = _rows(rng, "QA", 300, 0.2, True), _rows(rng, "Summary", 300, 0.25, False)
     results, golds, tasks = (a + b for a, b in zip(ranked, random_))
@@ -56,7 +56,7 @@ def test_fitting_gives_a_ranking_task_a_threshold_near_its_rate_and_a_random_one
     assert not cal.skill["Summary"]["skill"]  # flagged at its rate all the same, and marked as no judge
     assert cal.response_threshold("QA") > 0 and cal.response_threshold("bio") == 0.0  # never seen: the fallback
     for task in ("QA", "Summary"):
-        at = report["at_response_thresholds_oof"][task]
+        at = report["at_response_thresholds"][task]
         assert abs(at["flagged_share"] - at["true_share"]) <= operating.SHARE_TOLERANCE
     qa = [r for r, t in zip(cal.apply(results, tasks), tasks) if t == "QA"]
     assert abs(np.mean([bool(r.spans) for r in qa]) - np.mean([bool(g) for g, t in zip(golds, tasks) if t == "QA"])) < 0.15
@@ -81,3 +81,19 @@ def test_auc_interval_needs_more_than_a_handful_to_clear_chance():
     assert operating.auc([0.1, 0.2, 0.3, 0.9], [0, 0, 1, 1]) == 1.0
     assert operating.auc([0.5, 0.5], [0, 1]) == 0.5 and operating.auc([0.1], [1]) is None
     assert operating.auc_low(0.65, 10, 50) < 0.5 < operating.auc_low(0.65, 100, 400)
+
+
+def test_detect_file_gives_every_response_its_score_and_flags_qa_near_its_rate(tmp_path, ragtruth_path):
+    """What a rate estimator reads from a file run: a calibrated score on every line, clean or flagged; and
+    the shipped lexical map flags the dev slice's QA answers near their rate, not all of them."""
+    import json
+
+    from hallu_core.detection.detectors.filemode import detect_file, read_records
+
+    out = tmp_path / "pred.jsonl"
+    detect_file(ragtruth_path, "lexical", out)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert all(0 <= line["response_score"] <= 1 for line in lines)
+    assert any(not line["spans"] and line["response_score"] > 0 for line in lines)  # clean, not scoreless
+    qa = [line for line, r in zip(lines, read_records(ragtruth_path)) if r.task == "QA"]
+    assert 0.05 < sum(bool(line["spans"]) for line in qa) / len(qa) < 0.35  # QA's rate on the dev slice: 18%

@@ -286,3 +286,15 @@ def test_the_score_summary_follows_every_write(tmp_path):
         conn.execute("DELETE FROM labels WHERE generation_id = ?", [gid])
         conn.execute("DELETE FROM generations WHERE id = ?", [gid])
     in_sync()
+
+
+def test_a_detector_without_measured_skill_is_named_with_the_labels_it_would_take(tmp_path):
+    from hallu_core.views.rates import LABELS_FOR_TEN_POINTS, unskilled
+
+    store, _ = workspace(tmp_path, {"gold": "import"})  # tasks QA and Summary; 60 random labels each
+    store.add_examples([Example("mine-1", "d", "p", task="my-own-task")])
+    rows = {r["task"]: r for r in unskilled(store, "lexical")}
+    # lexical's shipped map was measured on RAGTruth's tasks, never on a user's own task
+    assert rows["my-own-task"]["labels_needed"] == LABELS_FOR_TEN_POINTS
+    assert "not measured on task 'my-own-task'" in rows["my-own-task"]["reason"]
+    assert all(rows[t]["labels_needed"] == LABELS_FOR_TEN_POINTS - 60 for t in ("QA", "Summary") if t in rows)

@@ -126,3 +126,27 @@ def test_label_page_accepts_a_detector_span_with_its_evidence_only_when_real(tmp
     spans = evidence.accepted_spans(root, "ann")
     assert spans["1987"].evidence == evidence.REAL.evidence and evidence.SOURCE[25:29] == "1994"
     assert spans["Varesh"].evidence is None and spans["Varesh"].detector == "lexical"
+
+
+def test_detectors_page_agrees_with_itself_after_a_refit_on_the_labels_it_measures_against(ws):
+    """Issue 21 item 8: figures on the labels a calibration was refit on say in-sample; the rule stored
+    flags follow is stated beside the slider; no detector is both 'not run' and 'trained on them'."""
+    from hallu_core.detection.workspace_calibration import map_dir
+
+    store = Store(ws)
+    calibrate.save(calibrate.DetectorCalibration(
+        "lexical", "fp", calibrate.Calibrator("identity"), calibrate.Calibrator("identity"), 0.4,
+        meta={"fitted_on": "workspace labels of 'gold' (2 outputs)", "annotator": "gold"},
+        response_thresholds={"bio": 0.55, "": 0.0}), map_dir(store))
+    store.close()
+    at = page("detectors")
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "threshold" in df.value.columns)
+    measured_on = dict(zip(table["detector"], table["measured on"]))
+    assert measured_on["lexical"] == "the labels its calibration was refit on (in-sample)"
+    assert "not trained on them here" in measured_on["semantic"]
+    [warning] = [w.value.replace("\\", "") for w in at.warning]
+    assert warning.startswith("lexical: trained, or calibrated, on these labels (gold)") and "in-sample" in warning
+    assert "Not run on any output" not in captions(at)
+    at.selectbox(key="det_detector").set_value("lexical").run()
+    assert "operating threshold (bio 0.55; other tasks 0.00)" in captions(at).replace("\\", "")

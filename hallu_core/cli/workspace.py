@@ -34,7 +34,7 @@ def import_command(store, file, dataset, fmt):
 def export_command(store, out, annotators, run_id):
     """Export generations with their done labels (RAGTruth-schema JSONL, or flat CSV/Parquet); drafts and
     skipped items are left out and counted."""
-    from hallu_core.data.io import export_file, left_out_note
+    from hallu_core.data.export import export_file, left_out_note
 
     summary = export_file(store, out, annotators=list(annotators) or None, run_id=run_id_option(store, run_id))
     click.echo(json.dumps(summary))

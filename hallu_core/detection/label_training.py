@@ -45,8 +45,9 @@ def training_set(store: Store, annotator: str) -> tuple[list, list, list[str]]:
 
 def readiness(store: Store, annotator: str, minimum: int = MIN_LABELS) -> str | None:
     """Why fitting on this annotator's labels cannot work yet (None: it can); checked before a job starts."""
-    total, positives = store.query("SELECT COUNT(*), COALESCE(SUM(n_spans > 0), 0) FROM labels "
-                                   "WHERE annotator = ? AND status = 'done'", (annotator,))[0]
+    # the store's per-checkpoint counts of each annotator's done labels (judged) and those with spans (flagged)
+    total, positives = store.query("SELECT COALESCE(SUM(judged), 0), COALESCE(SUM(flagged), 0) FROM source_summary "
+                                   "WHERE source_kind = 'labels' AND source = ?", (annotator,))[0]
     if total < minimum or positives == 0 or positives == total:
         return (f"need at least {minimum} done labels by {annotator!r} with both hallucinated and clean "
                 f"outputs; found {total} ({positives} with spans)")

@@ -27,6 +27,7 @@ class ThresholdCounts:
     scores: np.ndarray  # one entry per (response, distinct span score), ascending
     group: np.ndarray  # the response's checkpoint (index into `checkpoints`), per entry
     changes: np.ndarray  # (entries, 4): the _CHANGES when that score level is kept
+    kept: np.ndarray  # (entries + 1, 4): kept[i] = changes[i:] summed, the totals at the i-th score
     gold: np.ndarray  # (checkpoints, 3): responses, gold characters, gold-positive responses
     checkpoints: tuple[tuple[str, str, object], ...]  # (checkpoint id, "run / checkpoint", step), in pair order
     scale: str  # thresholds.scale of the spans: "calibrated", "raw" or "" (no spans)
@@ -59,18 +60,20 @@ class ThresholdCounts:
                                 turns, turns * bool(p["gold"])))
                 before, opened = (overlap, chars), 1
         entries.sort(key=lambda e: e[0])
+        changes = np.array([e[2:] for e in entries], dtype=np.int64).reshape(-1, len(_CHANGES))
+        kept = np.zeros((len(entries) + 1, len(_CHANGES)), dtype=np.int64)
+        kept[:-1] = np.cumsum(changes[::-1], axis=0)[::-1]
         return cls(n=len(pairs), scores=np.array([e[0] for e in entries], dtype=float),
-                   group=np.array([e[1] for e in entries], dtype=np.int64),
-                   changes=np.array([e[2:] for e in entries], dtype=np.int64).reshape(-1, len(_CHANGES)),
+                   group=np.array([e[1] for e in entries], dtype=np.int64), changes=changes, kept=kept,
                    gold=np.array(gold, dtype=np.int64).reshape(-1, 3), checkpoints=tuple(checkpoints),
                    scale="calibrated" if raw_flags == {True} else "raw" if raw_flags else "",
                    generation_ids=tuple(p["generation_id"] for p in pairs))
 
     def _totals(self, threshold: float, group: int | None) -> tuple[list[int], list[int]]:
         start = int(np.searchsorted(self.scores, threshold, side="left"))  # entries scoring at least it
-        changes = self.changes[start:]
         if group is None:
-            return changes.sum(axis=0).tolist(), self.gold.sum(axis=0).tolist()
+            return self.kept[start].tolist(), self.gold.sum(axis=0).tolist()
+        changes = self.changes[start:]
         return changes[self.group[start:] == group].sum(axis=0).tolist(), self.gold[group].tolist()
 
     def figures(self, threshold: float = 0.0, group: int | None = None) -> dict:

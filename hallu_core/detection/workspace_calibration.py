@@ -37,6 +37,32 @@ def own_threshold(store: Store | None, detector: str) -> float | None:
     return calibrate.own_threshold(detector)
 
 
+def calibrated_on(store: Store, detector: str) -> str | None:
+    """The annotator whose labels this workspace's map of `detector` was refit on (None: the shipped map)."""
+    try:
+        cal = calibrate.load(detector, map_dir(store))
+    except ValueError:
+        return None
+    return None if cal is None else cal.meta.get("annotator")
+
+
+def flag_thresholds(store: Store | None, detector: str) -> dict:
+    """What a flag of `detector` takes in this workspace: {"span": a span's calibrated score at least this,
+    "response": {task: the response score at least this ("" for other tasks)}} (the workspace's map, else
+    the shipped one; no map: spans as they come)."""
+    cal = None
+    for where in ([map_dir(store)] if store is not None else []) + [None]:
+        try:
+            cal = calibrate.load(detector, where)
+        except ValueError:
+            cal = None
+        if cal is not None:
+            break
+    if cal is None:
+        return {"span": 0.0, "response": {}}
+    return {"span": cal.threshold, "response": dict(cal.response_thresholds)}
+
+
 def detector_skill(store: Store | None, detector: str, task: str) -> dict:
     """{"skill", "auc", "reason"}: whether the detector's flags mean something on this task's outputs
     (the workspace's map first, else the shipped one; operating.py)."""
@@ -70,6 +96,7 @@ def refit(store: Store, detector_name: str, annotator: str, progress=None, redet
     if cal is None:
         raise ValueError(f"cannot calibrate {detector_name} on {annotator!r}'s labels: {report['skipped']}")
     cal = keep_shipped_for_unseen_tasks(cal, calibrate.load(detector_name), {it.task for it in items})
+    cal = replace(cal, meta={**cal.meta, "annotator": annotator})  # whose labels: figures on them are in-sample
     path = calibrate.save(cal, map_dir(store))
     log.info("calibrated %s on %s's labels: %s", detector_name, annotator, json.dumps(report))
     summary = {"detector": detector_name, "annotator": annotator, "map": str(path), **report}

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Iterable
 
-from hallu_core.detection.detectors.evidence import real_passage
 from hallu_core.labeling.agreement import disagreements, scope_sql
 from hallu_core.labeling.selection import random_order
 from hallu_core.labeling.spans import (  # noqa: F401  (LABEL_SPAN_TYPES, clean_annotator: said here for callers)
@@ -181,7 +179,7 @@ def current_label(store: Store, generation_id: str, annotator: str, selection: s
                                                               selection=selection)
 
 
-def _save(store: Store, label: Label, spans: list[Span], status: str | None = None, note: str | None = None) -> Label:
+def save(store: Store, label: Label, spans: list[Span], status: str | None = None, note: str | None = None) -> Label:
     """Save spans; `status` None keeps the label's own (a new label stays a draft until marked done)."""
     spans = sorted(spans, key=lambda s: (s.start, s.end, s.type))
     if status is None:  # editing a skipped item takes it up again
@@ -197,7 +195,7 @@ def add_span(store: Store, generation_id: str, annotator: str, start: int, end: 
         label = current_label(store, generation_id, annotator, selection)
         span = checked_span(output_text(store, generation_id), start, end, span_type, note)
         spans = [s for s in label.spans if (s.start, s.end, s.type) != (span.start, span.end, span.type)]
-        return _save(store, label, spans + [span])
+        return save(store, label, spans + [span])
 
 
 def edit_span(store: Store, generation_id: str, annotator: str, index: int, *, start: int | None = None,
@@ -210,7 +208,7 @@ def edit_span(store: Store, generation_id: str, annotator: str, index: int, *, s
         new = checked_span(output_text(store, generation_id), old.start if start is None else start,
                        old.end if end is None else end, old.type if span_type is None else span_type,
                        old.note if note is None else note, evidence=old.evidence, detector=old.detector)
-        return _save(store, label, [new if i == index else s for i, s in enumerate(label.spans)])
+        return save(store, label, [new if i == index else s for i, s in enumerate(label.spans)])
 
 
 def delete_span(store: Store, generation_id: str, annotator: str, index: int) -> Label:
@@ -218,14 +216,14 @@ def delete_span(store: Store, generation_id: str, annotator: str, index: int) ->
         label = current_label(store, generation_id, annotator)
         if not 0 <= index < len(label.spans):
             raise LabelError(f"no span number {index} in this label")
-        return _save(store, label, [s for i, s in enumerate(label.spans) if i != index])
+        return save(store, label, [s for i, s in enumerate(label.spans) if i != index])
 
 
 def no_hallucination(store: Store, generation_id: str, annotator: str, *, selection: str | None = None) -> Label:
     """The output holds no hallucination: an empty, done label (existing spans are removed)."""
     with store.transaction():
         output_text(store, generation_id)
-        return _save(store, current_label(store, generation_id, annotator, selection), [], "done")
+        return save(store, current_label(store, generation_id, annotator, selection), [], "done")
 
 
 def skip(store: Store, generation_id: str, annotator: str, *, selection: str | None = None) -> Label:
@@ -233,7 +231,7 @@ def skip(store: Store, generation_id: str, annotator: str, *, selection: str | N
     with store.transaction():
         output_text(store, generation_id)
         label = current_label(store, generation_id, annotator, selection)
-        return _save(store, label, list(label.spans), "skipped")
+        return save(store, label, list(label.spans), "skipped")
 
 
 def mark_done(store: Store, generation_id: str, annotator: str, *, selection: str | None = None) -> Label:
@@ -241,28 +239,16 @@ def mark_done(store: Store, generation_id: str, annotator: str, *, selection: st
     with store.transaction():
         output_text(store, generation_id)
         label = current_label(store, generation_id, annotator, selection)
-        return _save(store, label, list(label.spans), "done")
+        return save(store, label, list(label.spans), "done")
 
 
 def set_note(store: Store, generation_id: str, annotator: str, note: str) -> Label:
     with store.transaction():
         label = current_label(store, generation_id, annotator)
-        return _save(store, label, list(label.spans), label.status, note=(note or "").strip())
+        return save(store, label, list(label.spans), label.status, note=(note or "").strip())
 
 
-# -- detector spans: accept or reject ------------------------------------------------------
-def _names(detectors: str | Iterable[str]) -> list[str]:
-    return [detectors] if isinstance(detectors, str) else list(detectors)
-
-
-def _decide(store: Store, generation_id: str, annotator: str, detectors: str | Iterable[str], span: Span,
-            decision: str) -> None:
-    with store.transaction() as conn:
-        conn.executemany('INSERT OR REPLACE INTO label_decisions VALUES (?,?,?,?,?,?,?)',
-                         [(generation_id, annotator, name, span.start, span.end, decision, now())
-                          for name in _names(detectors)])
-
-
+# -- detector spans and the annotator's decisions on them (accepting one: suggestions.py) ------
 def decisions(store: Store, generation_id: str, annotator: str) -> dict[tuple[str, int, int], str]:
     """(detector, start, end) -> "accepted" / "rejected" for this annotator and generation."""
     rows = store.query('SELECT detector, start, "end", decision FROM label_decisions '
@@ -279,35 +265,3 @@ def detector_spans(store: Store, generation_id: str, annotator: str | None = Non
             out.append({"detector": det.detector, "span": span,
                         "decision": decided.get((det.detector, span.start, span.end))})
     return sorted(out, key=lambda d: (d["span"].start, d["span"].end, d["detector"]))
-
-
-def accept_detector_span(store: Store, generation_id: str, annotator: str, detectors: str | Iterable[str],
-                         span: Span, span_type: str | None = None, *, selection: str | None = None) -> Label:
-    """Copy a detector span into the label, naming the detector(s) that suggested it; an untyped ("unknown")
-    span needs `span_type`. The label is then assisted: its annotator saw the detectors' suggestions."""
-    chosen = span_type or (span.type if span.type in LABEL_SPAN_TYPES else None)
-    if chosen is None:
-        raise LabelError("this detector does not type its spans: choose a type to accept it")
-    with store.transaction():
-        label = replace(current_label(store, generation_id, annotator, selection), assisted=True)
-        text = output_text(store, generation_id)
-        # only a checked passage that still reads the same is evidence a person's label keeps
-        evidence = real_passage(span.evidence, _passage_texts(store, generation_id, text))
-        new = checked_span(text, span.start, span.end, chosen, "", evidence=evidence,
-                           detector=", ".join(_names(detectors)))
-        spans = [s for s in label.spans if (s.start, s.end) != (new.start, new.end)]
-        saved = _save(store, label, spans + [new])
-        _decide(store, generation_id, annotator, detectors, span, "accepted")
-    return saved
-
-
-def _passage_texts(store: Store, generation_id: str, output: str) -> dict[str, str | None]:
-    example = store.get_example(store.get_generation(generation_id).example_id)
-    question = example.meta.get("question") or example.prompt if example else None
-    return {"output": output, "source": example.source if example else None,
-            "reference": example.reference if example else None, "question": question}
-
-
-def reject_detector_span(store: Store, generation_id: str, annotator: str, detectors: str | Iterable[str],
-                         span: Span) -> None:
-    _decide(store, generation_id, annotator, detectors, span, "rejected")

@@ -74,8 +74,8 @@ class Sample:
         return cls(len(y), float(y.sum()), float(f.sum()), float(y @ f), float(f @ f))
 
 
-def _rest_estimate(s: Sample, f_rest_mean: float | None, rest: int, z: float) -> tuple[float, float, str]:
-    """Mean outcome of the `rest` outputs from a random sample of them, and its half-width."""
+def _rest_estimate(s: Sample, f_rest_mean: float | None, rest: int, z: float) -> tuple[float, float, float, str]:
+    """Mean outcome of the `rest` outputs from a random sample of them: (estimate, low, high, method)."""
     n, y_bar = s.n, s.sum_y / s.n
     fpc = max(0.0, 1.0 - n / rest)
     f_bar = s.sum_f / n
@@ -86,12 +86,12 @@ def _rest_estimate(s: Sample, f_rest_mean: float | None, rest: int, z: float) ->
         slope = s_yf / s_ff
         estimate = y_bar + slope * (f_rest_mean - f_bar)
         residual_var = max(0.0, s_yy - 2 * slope * s_yf + slope ** 2 * s_ff) / (n - 2)
-        return estimate, z * math.sqrt(fpc * residual_var / n), LABELS_AND_DETECTOR
+        half = z * math.sqrt(fpc * residual_var / n)
+        return estimate, estimate - half, estimate + half, LABELS_AND_DETECTOR
     if fpc == 0.0:  # every output of the rest was labeled
-        return y_bar, 0.0, CENSUS
+        return y_bar, y_bar, y_bar, CENSUS
     effective_n = n / fpc
-    low, high = wilson(y_bar * effective_n, effective_n, z)
-    return (low + high) / 2, (high - low) / 2, LABELS_ONLY
+    return (y_bar, *wilson(y_bar * effective_n, effective_n, z), LABELS_ONLY)
 
 
 def estimate_rate(size: int, sampled: list[bool], census: list[bool], sampled_scores: list[float] | None = None,
@@ -122,8 +122,8 @@ def estimate_from_sums(size: int, sample: Sample, census_n: int, census_positive
         if rest_score_mean is None:
             return Estimate(None, None, None, NONE)
         return Estimate((known + rest * rest_score_mean) / size, None, None, DETECTOR_ONLY)
-    mean, half, method = _rest_estimate(sample, rest_score_mean, rest, z)
-    low, high = max(0.0, mean - half), min(1.0, mean + half)
+    mean, low, high, method = _rest_estimate(sample, rest_score_mean, rest, z)
+    low, high = max(0.0, low), min(1.0, high)
     return Estimate(min(1.0, max(0.0, (known + rest * mean) / size)), (known + rest * low) / size,
                     (known + rest * high) / size, method)
 

@@ -47,10 +47,10 @@ def _example(knowledge: str, example_id: str, sign: int) -> str:
             f"GROUP BY d.detector, g.checkpoint_id, g.decoding_name {_ADD}")
 
 
-BACKFILL = (f"INSERT INTO score_summary SELECT d.detector, g.checkpoint_id, g.decoding_name, "
-            f"COALESCE(k.knowledge, ''), COUNT(*), SUM(d.response_score) FROM detection_latest d "
-            f"JOIN generations g ON g.id = d.generation_id LEFT JOIN example_knowledge k ON k.example_id = g.example_id "
-            f"GROUP BY d.detector, g.checkpoint_id, g.decoding_name, COALESCE(k.knowledge, '');")
+BACKFILL = ("INSERT INTO score_summary SELECT d.detector, g.checkpoint_id, g.decoding_name, "
+            "COALESCE(k.knowledge, ''), COUNT(*), SUM(d.response_score) FROM detection_latest d "
+            "JOIN generations g ON g.id = d.generation_id LEFT JOIN example_knowledge k ON k.example_id = g.example_id "
+            "GROUP BY d.detector, g.checkpoint_id, g.decoding_name, COALESCE(k.knowledge, '');")
 
 TRIGGERS = "".join([
     trigger("scores_latest_insert", "AFTER INSERT ON detection_latest", _latest_row("NEW", +1)),

@@ -86,7 +86,7 @@ def agreement_section(scope: dict) -> None:
 
 
 def export_section() -> None:
-    from hallu_core.data import io
+    from hallu_core.data import export
 
     st.subheader("Export labels")
     names = store().annotators()
@@ -97,8 +97,8 @@ def export_section() -> None:
     chosen = c1.multiselect("Annotators", names, default=[ADJUDICATED] if ADJUDICATED in names else names,
                             key=f"label_export_annotators_{ADJUDICATED in names}")
     fmt = c2.selectbox("Format", ["jsonl", "csv", "parquet"], key="label_export_format")
-    st.download_button("Download labels", data=lambda: io.export_bytes(store(), fmt, annotators=chosen or None),
+    st.download_button("Download labels", data=lambda: export.export_bytes(store(), fmt, annotators=chosen or None),
                        file_name=f"hallu-labels.{fmt}", key="label_export_download", icon=":material/download:",
                        disabled=not chosen)
-    if chosen and (note := io.left_out_note(io.unfinished_labels(store(), chosen))):
+    if chosen and (note := export.left_out_note(export.unfinished_labels(store(), chosen))):
         st.caption(note)

@@ -41,3 +41,12 @@ def pr_figure(curve: list[dict], at: dict, title: str = "") -> go.Figure:
                       yaxis=dict(title="precision", range=[-0.02, 1.02]))
     return fig
 
+
+
+def flag_rule(flags: dict) -> str:
+    """The rule a stored flag follows, in words (workspace_calibration.flag_thresholds)."""
+    per_task = ", ".join(f"{t} {v:.2f}" for t, v in sorted(flags["response"].items()) if t)
+    other = flags["response"].get("", 0.0)
+    return (f"Stored flags keep spans scoring at least {flags['span']:.2f}" + (
+        f", in responses whose score reaches their task's operating threshold ({per_task}; other tasks {other:.2f})"
+        if per_task else "") + ": the slider above re-cuts the spans only, to show what another threshold would do.")

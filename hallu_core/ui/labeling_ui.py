@@ -161,10 +161,10 @@ def suggestions_section(gid: str, annotator: str, how: str | None, offered: list
             if span.type not in labeling.LABEL_SPAN_TYPES:
                 chosen = c[0].selectbox("Type", list(labeling.LABEL_SPAN_TYPES), key=f"label_offer_type_{j}")
             c[1].button("Accept", key=f"label_accept_{j}", icon=":material/check:", on_click=act,
-                        args=(labeling.accept_detector_span, gid, annotator, offer["detectors"], span, chosen),
+                        args=(suggestions.accept_detector_span, gid, annotator, offer["detectors"], span, chosen),
                         kwargs={"selection": how, "message": "Detector span accepted."})
             c[2].button("Reject", key=f"label_reject_{j}", icon=":material/close:", on_click=act,
-                        args=(labeling.reject_detector_span, gid, annotator, offer["detectors"], span),
+                        args=(suggestions.reject_detector_span, gid, annotator, offer["detectors"], span),
                         kwargs={"message": "Detector span rejected."})
 
 

@@ -33,10 +33,27 @@ def rates_note(rows: list[dict]) -> str:
     if any(r.get("method") == DETECTOR_ONLY for r in rows):
         return (f"{labeled:,} of {outputs:,} outputs are labeled: where a rate has no interval it is the detector's "
                 "own estimate, calibrated elsewhere. Label a random sample (Label page, random order) to get one.")
-    return f"{labeled:,} of {outputs:,} outputs are labeled by people."
+    return f"{labeled:,} of {outputs:,} outputs are labeled."
 
 
 def difference_interval(row: dict) -> str:
     if row.get("ci_low") is None:
         return "no interval"
     return f"95% CI {100 * row['ci_low']:+.1f} to {100 * row['ci_high']:+.1f} points"
+
+
+def skill_notes(judge: tuple[str, str] | None) -> None:
+    """Where a detector judge's scores show no skill on a task: say so, and how many labels would do instead."""
+    from hallu_core.ui.data import q
+    from hallu_core.views import render
+
+    if not judge or judge[0] != "detector":
+        return
+    for row in q("unskilled", judge[1]):
+        if not row["labels_needed"]:
+            continue  # enough random labels: the rate rests on them, the detector only narrows it
+        st.info(render.md_escape(
+            f"No reliable automatic judge for the {row['task']} outputs: {judge[1]}'s scores rank them no better "
+            f"than chance as far as anyone measured ({row['reason']}), so its flags and its own rate say little "
+            f"there. Label {row['labels_needed']} more of them in random order (Label page) for a rate within "
+            "±10 points."), icon=":material/help:")

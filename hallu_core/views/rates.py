@@ -11,7 +11,7 @@ import numpy as np
 from hallu_core.data import prompts
 from hallu_core.rates.estimator import paired_difference
 from hallu_core.rates.table import RANDOM_SELECTIONS, fields, people, rate_table
-from hallu_core.store.database import Store
+from hallu_core.store.database import Store, marks
 from hallu_core.views import queries
 from hallu_core.views.compare import read_side
 from hallu_core.views.judges import DEFAULT_DETECTOR, judged_counts
@@ -39,8 +39,8 @@ def judge_rates(store: Store, judge: tuple[str, str], run_id: str | None = None,
     names = {c["checkpoint_id"]: c for c in queries.checkpoints(store)}
     out = []
     for r in rows:
-        if r["estimate"] is None:
-            continue
+        if r["estimate"] is None or (judge[0] == "labels" and not r["labeled"]):
+            continue  # an annotator judges only where they labeled: elsewhere it would be the detector's rate
         group = r.pop("group")
         ckpt = names.get(group["checkpoint"], {})
         row = {"checkpoint_id": group["checkpoint"], "source": queries.source_name(judge), "source_kind": judge[0],
@@ -67,7 +67,9 @@ def paired_rates(store: Store, judge: tuple[str, str], side_a: tuple[str, str], 
     detector, annotator = inputs(judge)
     scored = [read_side(store, ("detector", detector), side) for side in (side_a, side_b)]
     labels = [_side_labels(store, annotator, side) for side in (side_a, side_b)]
-    answered = [set(s.numbers.tolist()) | set(lab) for s, lab in zip(scored, labels)]
+    answered = [{no for (no,) in store.query(  # every prompt the side answered, judged or not: the population
+        "SELECT n.no FROM generations g JOIN example_numbers n ON n.example_id = g.example_id "
+        "WHERE g.checkpoint_id = ? AND g.decoding_name = ? AND g.sample_index = 0", side)} for side in (side_a, side_b)]
     numbers = sorted(answered[0] & answered[1])
     if not numbers:
         return None
@@ -106,3 +108,27 @@ def run_rates(store: Store, run_id: str, by_decoding: bool = True, by_knowledge:
     checkpoint_ids = [r[0] for r in store.query("SELECT id FROM checkpoints WHERE run_id = ?", [run_id])]
     return [row for judge in sorted(judged_counts(store, checkpoint_ids))
             for row in judge_rates(store, judge, run_id=run_id, by_decoding=by_decoding, by_knowledge=by_knowledge)]
+
+
+LABELS_FOR_TEN_POINTS = 97  # random labels that give a ±10-point 95% interval at the worst rate (50%), alone
+
+
+def unskilled(store: Store, detector: str, tasks: tuple[str, ...] | None = None) -> list[dict]:
+    """Tasks in scope (default: the workspace's) where `detector`'s scores rank outputs no better than chance
+    (or were never measured): [{"task", "reason", "labels_needed"}] — its flags and its rate alone say little
+    there; `labels_needed` is how many more random labels give a ±10-point interval without it."""
+    from hallu_core.detection.workspace_calibration import detector_skill
+
+    tasks = queries.tasks(store) if tasks is None else tasks
+    out = []
+    for task in tasks:
+        skill = detector_skill(store, detector, task)
+        if skill["skill"]:
+            continue
+        drawn = store.query(
+            "SELECT COUNT(DISTINCT l.generation_id) FROM labels l JOIN generations g ON g.id = l.generation_id "
+            f"JOIN examples e ON e.id = g.example_id WHERE e.task = ? AND l.status = 'done' AND "
+            f"l.selection IN ({marks(RANDOM_SELECTIONS)})", [task, *RANDOM_SELECTIONS])[0][0]
+        out.append({"task": task or "(no task)", "reason": skill["reason"],
+                    "labels_needed": max(0, LABELS_FOR_TEN_POINTS - drawn)})
+    return out

@@ -57,8 +57,9 @@ def group_folds(groups: list[str], k: int) -> list[list[int]]:
 
 
 def operating_points(tasks, scores, labels, keeps_span, golds, kept_spans) -> tuple[dict, dict, dict]:
-    """(response thresholds, skill, figures at the thresholds) per task from out-of-fold response scores
-    (operating.py); "" (tasks never seen) and tasks with too few labels of a kind get threshold 0."""
+    """(response thresholds, skill, figures at the thresholds) per task on raw response scores (operating.py:
+    both read only the ranking, which a task's monotone map keeps); "" (tasks never seen) and tasks with
+    too few labels of a kind get threshold 0."""
     scores, labels, keeps_span = np.asarray(scores, float), np.asarray(labels, bool), np.asarray(keeps_span, bool)
     thresholds, skill, at = {"": 0.0}, {}, {}
     for task in sorted(set(tasks)):
@@ -123,6 +124,10 @@ def fit_detector(name: str, fingerprint: str, tasks: list[str], results: list, g
                   response_calibrated_oof=quality(oof_resp, resp_label))
     identity = {part: report[f"{part}_raw"]["brier"] <= report[f"{part}_calibrated_oof"]["brier"]
                 for part in ("span", "response")}
+    # response scores may differ in kind by task (default's come from a different member per task): judged per task
+    raw_by_task = {t: bool(np.mean((np.clip(raw_resp[m], 0, 1) - resp_label[m]) ** 2)
+                           <= np.mean((oof_resp[m] - resp_label[m]) ** 2))
+                   for t in sorted(set(tasks)) for m in [np.array(tasks) == t]}
     if identity["span"]:
         oof_span = np.clip(raw_span, 0, 1)
 
@@ -144,14 +149,17 @@ def fit_detector(name: str, fingerprint: str, tasks: list[str], results: list, g
     best = max(fair, key=lambda t: (curve[t]["span_f1"], curve[t]["response_f1"], -t))
     if curve[best]["span_f1"] < curve[0.0]["span_f1"] + MIN_THRESHOLD_GAIN:
         best = 0.0
-    report.update(identity=identity, threshold=best, at_threshold_oof=curve[best], at_zero_oof=curve[0.0])
+    report.update(identity=identity, response_identity_by_task=raw_by_task, threshold=best,
+                  at_threshold_oof=curve[best], at_zero_oof=curve[0.0])
     keeps_span = np.zeros(len(results), bool)  # out of fold, at the span threshold
     for k, (i, _, _) in enumerate(spans):
         keeps_span[i] |= oof_span[k] >= best
-    response_thresholds, skill, report["at_response_thresholds_oof"] = operating_points(
-        tasks, np.clip(raw_resp, 0, 1) if identity["response"] else oof_resp, resp_label, keeps_span, golds,
+    # on the raw scores: skill and a share-matching threshold read the ranking only, which the final
+    # (monotone) map keeps; pooled out-of-fold scores would mix each fold's map into the ranking
+    raw_thresholds, skill, report["at_response_thresholds"] = operating_points(
+        tasks, raw_resp, resp_label, keeps_span, golds,
         [[s for k, (j, s, _) in enumerate(spans) if j == i and oof_span[k] >= best] for i in range(len(results))])
-    report.update(response_thresholds=response_thresholds, skill=skill)
+    report["skill"] = skill
     meta = {"fitted_on": fitted_on,
             "span_target": "share of the span's characters inside a gold span",
             "response_target": "the response has a gold span",
@@ -161,15 +169,20 @@ def fit_detector(name: str, fingerprint: str, tasks: list[str], results: list, g
             "out_of_fold": {k: report[k] for k in ("span_raw", "span_calibrated_oof", "response_raw",
                                                   "response_calibrated_oof", "at_threshold_oof")},
             "response_threshold_rule": operating.THRESHOLD_RULE,
-            "at_response_thresholds_oof": report["at_response_thresholds_oof"],
-            "identity": {part: IDENTITY_NOTE for part, same in identity.items() if same},
+            "at_response_thresholds": report["at_response_thresholds"],
+            "identity": {**{part: IDENTITY_NOTE for part, same in identity.items() if same},
+                         **{f"response ({t})": IDENTITY_NOTE for t, same in raw_by_task.items() if same}},
             "n_spans": len(spans), "n_responses": len(results)}
     cal = fit_maps([(s.score, t, tasks[i]) for i, s, t in spans],
                    [(r.response_score, bool(g), task) for r, g, task in zip(results, golds, tasks)],
                    name, fingerprint, float(best), meta)
-    cal = replace(cal, response_thresholds=response_thresholds, skill=skill)
     if identity["span"]:
         cal = replace(cal, span=calibrate.Calibrator("identity", n=len(spans)), span_by_task={})
-    if identity["response"]:
-        cal = replace(cal, response=calibrate.Calibrator("identity", n=len(results)), response_by_task={})
-    return cal, report
+    identity_map = calibrate.Calibrator("identity", n=len(results))
+    cal = replace(cal, response=identity_map if identity["response"] else cal.response,
+                  response_by_task={t: identity_map if raw else cal.response_map(t) for t, raw in raw_by_task.items()},
+                  skill=skill)
+    response_thresholds = {t: 0.0 if t == "" or not raw else round(float(cal.response_map(t).apply(raw)), 6)
+                           for t, raw in raw_thresholds.items()}  # the raw threshold on the calibrated scale
+    report["response_thresholds"] = response_thresholds
+    return replace(cal, response_thresholds=response_thresholds), report

@@ -42,7 +42,8 @@ def items_from_records(records: list[GenerationRecord]) -> list[DetectItem]:
 
 def detect_file(in_path: str | Path, detector_name: str, out_path: str | Path,
                 train_on: str | Path | None = None, progress: Progress | None = None, **config) -> int:
-    """Write `{"id", "spans": [{"start", "end", "type", "score"}]}` per input row; returns the count."""
+    """Write `{"id", "spans": [{"start", "end", "type", "score"}], "response_score"}` per input row (the
+    calibrated probability that the response is hallucinated, a clean one's too); returns the count."""
     records = read_records(in_path)
     detector = get_detector(detector_name, **config)
     if train_on is not None:
@@ -56,5 +57,6 @@ def detect_file(in_path: str | Path, detector_name: str, out_path: str | Path,
         for record, result in zip(records, results):
             spans = [{"start": s.start, "end": s.end, "type": s.type, "score": round(s.score, 4)}
                      for s in result.spans]
-            f.write(json.dumps({"id": record.id, "spans": spans}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({"id": record.id, "spans": spans, "response_score": round(result.response_score, 4)},
+                               ensure_ascii=False) + "\n")
     return len(records)

@@ -7,6 +7,8 @@ are reported as they are, beside the scored words. The gate's regularisation C a
 and the per-task span thresholds are picked by cross-validation grouped by source inside
 `fit`, never on the rows being scored; the span thresholds for the pooled span F1, so a task
 whose word spans are too imprecise gets none (only its gated outputs' single best word).
+As a member of `default` (`operate` False) it reports word spans for every output and leaves the
+response decision to default's operating threshold on the gate's score.
 Persisted as one JSON file of weights.
 """
 from __future__ import annotations
@@ -198,7 +200,9 @@ class LearnedDetector(BaseDetector):
         for u in units:
             gate = float(self.gate.predict(u.response_x[None])[0])
             threshold = self.span_thresholds.get(u.task, self.span_thresholds[""])
-            probs = self._unit_probs(models, u) if gate >= self._gate_threshold(u.task) else None
+            # not operating (a member of default): word spans for every output, default's threshold decides
+            gated = gate >= self._gate_threshold(u.task) or not self.operate
+            probs = self._unit_probs(models, u) if gated else None
             out.append(DetectResult(self._spans(u, probs, threshold), max([gate] + [c.score for c in u.claims])))
         return out
 

@@ -1,20 +1,26 @@
 """Where a detector's flag means something: per task, whether its response score ranks outputs better
 than chance (skill), and the operating threshold on that score at which it flags.
 
-Both are fitted on labels out of fold (calibrate_fit.py) and stored with the detector's calibration
-map (calibrate.py), so a page can ask `detector_skill(name, task)` before painting a task's outputs.
+Both are fitted on labels (calibrate_fit.py) and stored with the detector's calibration map
+(calibrate.py), so a page can ask `detector_skill(name, task)` before painting a task's outputs. Both
+read only how the response score ranks the task's outputs, which the task's monotone calibration map
+keeps: they are taken on the raw scores (a threshold is then mapped to the calibrated scale).
 
-- Skill: the out-of-fold ROC AUC of the calibrated response score, with a 95% interval from Hanley &
+- Skill: the ROC AUC of the response score on the task's labeled outputs, with a 95% interval from Hanley &
   McNeil's (1982) standard error; the score has skill on a task when the interval's lower end is
   above 0.5 (a ranking clearly better than chance), measured on at least MIN_PER_CLASS responses of
   each kind.
-- Operating threshold: among the thresholds whose flagged share (responses at or over it that keep a
-  span) is within SHARE_TOLERANCE of the task's labeled rate, the one with the best response F1. A
-  flagged share near the true rate keeps a page's flag count near the rate, and F1 picks the
-  best-ranked outputs within that band. It is chosen for every task labeled with at least
-  MIN_PER_CLASS responses of each kind, skill or not (without skill the flags are no better than a
-  draw at the right rate, and skill says so); a task with fewer labels, or one the fit never saw (the
-  "" entry), keeps threshold 0: the detector's spans as they come.
+- Operating threshold: the threshold whose flagged share (responses at or over it that keep a span)
+  is closest to the task's labeled rate (ties: the better response F1). A flag count then estimates
+  the rate, and a flag says "among the outputs most likely hallucinated" at the rate the labels show.
+  Matching the share, rather than hunting the F1-best threshold in a band around it, is the choice
+  that survives the ~10-15 hallucinated rows a task has in RAGTruth's tuning data: there F1 is
+  noise, and the F1-best threshold followed it (the QA route's out-of-fold flagged share moved from
+  26% to 15% with a change of tie-break alone). It
+  is chosen for every task labeled with at least MIN_PER_CLASS responses of each kind, skill or not
+  (without skill the flags are no better than a draw at the right rate, and skill says so); a task
+  with fewer labels, or one the fit never saw (the "" entry), keeps threshold 0: the detector's
+  spans as they come.
 """
 from __future__ import annotations
 
@@ -22,11 +28,12 @@ import math
 
 import numpy as np
 
-SHARE_TOLERANCE = 0.10
+SHARE_TOLERANCE = 0.10  # how far from the rate a route's out-of-fold flagged share may land (bench)
 MIN_PER_CLASS = 5
-THRESHOLD_RULE = (f"per task, out of fold: the response-F1-best threshold on the calibrated response score whose "
-                  f"flagged share is within {SHARE_TOLERANCE} of the labeled rate; 0 (every response with a span) "
-                  f"for a task with under {MIN_PER_CLASS} labeled responses of either kind and for tasks never seen")
+THRESHOLD_RULE = (f"per task: the threshold whose flagged share on the labeled rows is closest to their rate (ties: "
+                  f"the better response F1), placed on the raw score's ranking and mapped to the calibrated scale; "
+                  f"0 (every response with a span) for a task with under {MIN_PER_CLASS} labeled responses of either "
+                  f"kind and for tasks never seen")
 Z95 = 1.96
 
 
@@ -58,9 +65,10 @@ def task_skill(scores, labels) -> dict:
 
 
 def operating_threshold(scores, labels, has_spans) -> float:
-    """The response-F1-best threshold whose flagged share is within SHARE_TOLERANCE of the labeled rate
-    (a response is flagged at t when its score >= t and it keeps a span); the share closest to the rate
-    when none is in the band."""
+    """The threshold whose flagged share is closest to the labeled rate (a response is flagged at t when
+    its score >= t and it keeps a span), ties broken by response F1. Thresholds lie halfway between
+    neighbouring scores, and of thresholds that flag the same responses the highest is taken (the widest
+    margin below the lowest flagged score)."""
     s, y, spans = np.asarray(scores, float), np.asarray(labels, bool), np.asarray(has_spans, bool)
     rate = y.mean()
 
@@ -69,12 +77,10 @@ def operating_threshold(scores, labels, has_spans) -> float:
         tp = (flagged & y).sum()
         f1 = 2 * tp / (flagged.sum() + y.sum()) if flagged.sum() + y.sum() else 0.0
         return float(flagged.mean()), float(f1)
-    candidates = sorted(set(np.round(s, 4).tolist()) | {0.0})
+    distinct = np.unique(np.round(s, 6))
+    candidates = [0.0] + [round(float(t), 6) for t in (distinct[:-1] + distinct[1:]) / 2]
     figures = {t: at(t) for t in candidates}
-    band = [t for t in candidates if abs(figures[t][0] - rate) <= SHARE_TOLERANCE]
-    if band:
-        return float(max(band, key=lambda t: (figures[t][1], -abs(figures[t][0] - rate), -t)))
-    return float(min(candidates, key=lambda t: (abs(figures[t][0] - rate), t)))
+    return float(max(candidates, key=lambda t: (-round(abs(figures[t][0] - rate), 9), round(figures[t][1], 9), t)))
 
 
 def skill_of(cal, task: str) -> dict:
