@@ -59,17 +59,17 @@ def expected(store, annotator: str, order: str, detector: str | None, run_id: st
     labels = store.query("SELECT generation_id, annotator, status FROM labels")
     scores = store.query("SELECT generation_id, detector, response_score FROM detection_latest")
     rows = []
-    for g in rowid:
+    for g, order_no in rowid.items():
         if (run_id and CHECKPOINTS[ckpt[g]] != run_id) or (checkpoint_id and ckpt[g] != checkpoint_id):
             continue
         labeled = any(gid == g and who == annotator and status in ("done", "skipped") for gid, who, status in labels)
         if order == "unlabeled":
             key = sum(gid == g and who != ADJUDICATED for gid, who, _ in labels)
-            rank = (labeled, key, rowid[g])
+            rank = (labeled, key, order_no)
         else:
             mine = [s for gid, det, s in scores if gid == g and (detector is None or det == detector)]
             key = max(mine) if mine else None
-            rank = (labeled, -key if mine else float("inf"), rowid[g])
+            rank = (labeled, -key if mine else float("inf"), order_no)
         rows.append((rank, {"generation_id": g, "labeled": labeled, "key": key}))
     return [row for _, row in sorted(rows, key=lambda r: r[0])][:limit]
 

@@ -298,3 +298,15 @@ def test_a_detector_without_measured_skill_is_named_with_the_labels_it_would_tak
     assert rows["my-own-task"]["labels_needed"] == LABELS_FOR_TEN_POINTS
     assert "not measured on task 'my-own-task'" in rows["my-own-task"]["reason"]
     assert all(rows[t]["labels_needed"] == LABELS_FOR_TEN_POINTS - 60 for t in ("QA", "Summary") if t in rows)
+
+
+def test_the_summary_shortcut_gives_the_same_rates(tmp_path, monkeypatch):
+    """Labels alone, one way of choosing: counted by the summary table, not read; the same figures."""
+    from hallu_core.rates import table
+
+    store, _ = workspace(tmp_path, {"gold": "import"})
+    fast = rate_table(store, None, "gold", by=["checkpoint", "decoding_name"])
+    assert table._labeled_from_summary(store, "gold", ["checkpoint", "decoding_name"], None, None, None)
+    monkeypatch.setattr(table, "_labeled_from_summary", lambda *a: None)
+    assert rate_table(store, None, "gold", by=["checkpoint", "decoding_name"]) == fast
+    assert fast[0]["labeled"] == 120 and fast[0]["method"] == LABELS_ONLY

@@ -34,7 +34,7 @@ class ThresholdCounts:
     generation_ids: tuple[str, ...]
 
     @classmethod
-    def from_pairs(cls, pairs: list[dict]) -> "ThresholdCounts":
+    def from_pairs(cls, pairs: list[dict]) -> ThresholdCounts:
         """From evaluation.labeled_pairs' pairs (pred, gold, checkpoint_id, checkpoint, step)."""
         index: dict[str, int] = {}
         checkpoints, gold, entries, raw_flags = [], [], [], set()
