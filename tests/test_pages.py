@@ -257,3 +257,23 @@ def test_the_generate_form_offers_templates_and_refuses_a_bad_one(grounded_ws, m
     said = render.md_escape("prompt_template = '{prompt} {sorce}': unknown placeholder {sorce}")
     assert any(said in e.value for e in at.error)
     assert store.jobs() == []
+
+
+def test_a_workspace_that_cannot_be_read_is_a_message_not_a_traceback(synthetic_ws, monkeypatch):  # noqa: F811
+    """Issue 22 item 10: a StoreError (locked past the timeout, read-only, disk full) anywhere in a page is one
+    clear message, from app.py's handler around every page (here the first page, as a browser opens it)."""
+    from hallu_core.store.database import Store, StoreError
+    from hallu_core.ui import data
+
+    def locked(self, *args, **kwargs):
+        raise StoreError(f"cannot read {self.path}: database is locked")
+    data.clear()
+    monkeypatch.setenv("HALLU_WORKSPACE", str(synthetic_ws))
+    monkeypatch.setattr(Store, "query", locked)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    data.clear()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("could not be read or written" in e.value and "database is locked" in e.value for e in at.error)
+    monkeypatch.undo()
+    monkeypatch.setenv("HALLU_WORKSPACE", str(synthetic_ws))
+    assert not AppTest.from_file(APP, default_timeout=60).run().error  # once the database answers, all is there

@@ -5,30 +5,15 @@ share is refused with the ids that have it."""
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from hallu_core.cli.main import main
 from hallu_core.modeling.model_refs import resolve_checkpoint_ids
 from hallu_core.store.database import AmbiguousRun, Store
 from hallu_core.store.types import Checkpoint, Example, Generation, Run
-
-
-def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from hallu_core.demo.base_model import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("refs") / "model", pretrain_steps=5)
+from test_cli_models import invoke, tiny_dir  # noqa: F401 (tiny_dir: a fixture)
 
 
 @pytest.fixture
-def ws(tmp_path, tiny_dir):
+def ws(tmp_path, tiny_dir):  # noqa: F811 (the imported fixture)
     """run-a named demo-s0-known-only; run-b and run-c both named twin; two checkpoints each."""
     store = Store(tmp_path / "ws")
     store.add_examples([Example(f"ex{i}", "eval", f"Person {i} was born in", f"Person {i} lives in Oslo.")

@@ -28,8 +28,12 @@ def rate_table_rows(rows: list[dict], model: str = "checkpoint") -> list[dict]:
 
 def rates_note(rows: list[dict]) -> str:
     """One sentence on what the rates rest on: labels, and what to do where there is no interval."""
-    labeled = sum(r.get("labeled", 0) for r in rows)
-    outputs = sum(r["n"] for r in rows)
+    groups: dict[tuple, tuple[int, int]] = {}  # each group of outputs once, however many judges rate it
+    for r in rows:
+        key = (r.get("checkpoint_id"), r.get("run"), r.get("checkpoint"), r.get("decoding"), r.get("knowledge"))
+        n, labeled = groups.get(key, (0, 0))
+        groups[key] = (max(n, r["n"]), max(labeled, r.get("labeled", 0)))
+    outputs, labeled = sum(n for n, _ in groups.values()), sum(lab for _, lab in groups.values())
     if any(r.get("method") == DETECTOR_ONLY for r in rows):
         return (f"{labeled:,} of {outputs:,} outputs are labeled: where a rate has no interval it is the detector's "
                 "own estimate, calibrated elsewhere. Label a random sample (Label page, random order) to get one.")

@@ -5,6 +5,7 @@ import time
 
 import streamlit as st
 
+from hallu_core.store.database import StoreError
 from hallu_core.ui.data import q, store, workspace_path
 from hallu_core.views import render
 
@@ -81,8 +82,12 @@ def frame() -> None:
             # switch_page runs a page alone on purpose.
             st.session_state[HANDED_OVER] = True
             st.rerun()
-    sidebar()
-    adopt_url_judge()
+    try:  # a page run alone (app.py's handler is not around it): at least its frame says what is wrong
+        sidebar()
+        adopt_url_judge()
+    except StoreError as exc:
+        store_error(exc)
+        st.stop()
 
 
 def _known_pages() -> list:
@@ -96,6 +101,15 @@ def _known_pages() -> list:
 
 def context() -> tuple[str | None, str | None]:
     return st.session_state.get(CTX_CHECKPOINT), st.session_state.get(CTX_DECODING)
+
+
+def store_error(exc: Exception) -> None:
+    """What a page shows when the workspace could not be read or written (locked past the timeout, read-only,
+    disk full): every write is one transaction, so a failed one stored nothing and what was stored is intact."""
+    st.error(render.md_escape(f"The workspace could not be read or written: {exc}. Nothing was lost: a write "
+                              "that failed stored nothing, and your inputs are still on the page. Try again in a "
+                              "moment (another process may hold the database) or check the folder's permissions "
+                              "and free space."), icon=":material/database:")
 
 
 def empty_state(what: str) -> None:
