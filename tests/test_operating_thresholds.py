@@ -73,7 +73,7 @@ def test_skill_says_why_a_task_has_no_reliable_judge(tmp_path, monkeypatch):
     assert not summary["skill"] and "not clearly above chance" in summary["reason"]
     assert not data2txt["skill"] and "too few labeled outputs of each kind" in data2txt["reason"]
     mine = operating.detector_skill("lexical", "my_task")
-    assert not mine["skill"] and mine["auc"] is None and "not measured on task 'my_task'" in mine["reason"]
+    assert not mine["skill"] and mine["auc"] is None and "never measured on task 'my_task'" in mine["reason"]
     assert not operating.detector_skill("semantic", "QA")["skill"]  # no map at all
 
 

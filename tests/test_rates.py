@@ -296,7 +296,7 @@ def test_a_detector_without_measured_skill_is_named_with_the_labels_it_would_tak
     rows = {r["task"]: r for r in unskilled(store, "lexical")}
     # lexical's shipped map was measured on RAGTruth's tasks, never on a user's own task
     assert rows["my-own-task"]["labels_needed"] == LABELS_FOR_TEN_POINTS
-    assert "not measured on task 'my-own-task'" in rows["my-own-task"]["reason"]
+    assert "never measured on task 'my-own-task'" in rows["my-own-task"]["reason"]
     assert all(rows[t]["labels_needed"] == LABELS_FOR_TEN_POINTS - 60 for t in ("QA", "Summary") if t in rows)
 
 

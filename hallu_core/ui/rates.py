@@ -57,7 +57,6 @@ def skill_notes(judge: tuple[str, str] | None) -> None:
         if not row["labels_needed"]:
             continue  # enough random labels: the rate rests on them, the detector only narrows it
         st.info(render.md_escape(
-            f"No reliable automatic judge for the {row['task']} outputs: {judge[1]}'s scores rank them no better "
-            f"than chance as far as anyone measured ({row['reason']}), so its flags and its own rate say little "
-            f"there. Label {row['labels_needed']} more of them in random order (Label page) for a rate within "
-            "±10 points."), icon=":material/help:")
+            f"No reliable automatic judge for the {row['task']} outputs: {judge[1]}'s scores show no skill there "
+            f"({row['reason']}), so its flags and its own rate say little. Label {row['labels_needed']} more of "
+            "them in random order (Label page) for a rate within ±10 points."), icon=":material/help:")

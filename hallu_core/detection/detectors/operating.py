@@ -90,7 +90,7 @@ def skill_of(cal, task: str) -> dict:
     fitted = cal.meta.get("fitted_on", "labels")
     measured = cal.skill.get(task)
     if measured is None:
-        return {"skill": False, "auc": None, "reason": f"not measured on task {task!r} (fitted on {fitted})"}
+        return {"skill": False, "auc": None, "reason": f"never measured on task {task!r}; fitted on {fitted}"}
     auc_text = "no AUC" if measured["auc"] is None else f"AUC {measured['auc']:.2f}"
     if measured["skill"]:
         reason = f"{auc_text} (95% interval from {measured['auc_low']:.2f}) on {measured['n']} labeled outputs"
