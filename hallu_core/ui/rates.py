@@ -16,6 +16,8 @@ RATE_COLUMNS = {
 def interval(row: dict) -> str:
     if row.get("ci_low") is None:
         return "none"
+    if row["ci_low"] == row["ci_high"]:
+        return "exact"
     return f"{100 * row['ci_low']:.1f}-{100 * row['ci_high']:.1f}%"
 
 
@@ -43,6 +45,8 @@ def rates_note(rows: list[dict]) -> str:
 def difference_interval(row: dict) -> str:
     if row.get("ci_low") is None:
         return "no interval"
+    if row["ci_low"] == row["ci_high"]:
+        return "exact (every output labeled)"
     return f"95% CI {100 * row['ci_low']:+.1f} to {100 * row['ci_high']:+.1f} points"
 
 
