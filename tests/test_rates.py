@@ -310,3 +310,8 @@ def test_the_summary_shortcut_gives_the_same_rates(tmp_path, monkeypatch):
     monkeypatch.setattr(table, "_labeled_from_summary", lambda *a: None)
     assert rate_table(store, None, "gold", by=["checkpoint", "decoding_name"]) == fast
     assert fast[0]["labeled"] == 120 and fast[0]["method"] == LABELS_ONLY
+
+
+def test_a_group_labeled_in_full_is_exact_whatever_the_detector():
+    e = estimate_rate(40, [True] * 10 + [False] * 30, [], [0.9] * 10 + [0.1] * 30, 0.3)
+    assert (e.method, e.estimate, e.ci_low, e.ci_high) == (CENSUS, 0.25, 0.25, 0.25)

@@ -82,14 +82,14 @@ def _rest_estimate(s: Sample, f_rest_mean: float | None, rest: int, z: float) ->
     s_ff = s.sum_ff - n * f_bar ** 2  # centred sums of squares and products
     s_yf = s.sum_yf - n * y_bar * f_bar
     s_yy = s.sum_y - n * y_bar ** 2  # y is 0/1: Σy² = Σy
+    if fpc == 0.0:  # every output of the rest was labeled
+        return y_bar, y_bar, y_bar, CENSUS
     if f_rest_mean is not None and n >= MIN_LABELS and 0.0 < y_bar < 1.0 and s_ff > 1e-12 * n:
         slope = s_yf / s_ff
         estimate = y_bar + slope * (f_rest_mean - f_bar)
         residual_var = max(0.0, s_yy - 2 * slope * s_yf + slope ** 2 * s_ff) / (n - 2)
         half = z * math.sqrt(fpc * residual_var / n)
         return estimate, estimate - half, estimate + half, LABELS_AND_DETECTOR
-    if fpc == 0.0:  # every output of the rest was labeled
-        return y_bar, y_bar, y_bar, CENSUS
     effective_n = n / fpc
     return (y_bar, *wilson(y_bar * effective_n, effective_n, z), LABELS_ONLY)
 
