@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hallu_core.views import compare as cmp, generation_list as gl, queries as q  # noqa: E402
+from hallu_core.views import compare as cmp, generation_list as gl, queries as q, rates  # noqa: E402
 from hallu_core.data import synthetic  # noqa: E402
 from hallu_core.store.database import Store  # noqa: E402
 
@@ -60,19 +60,19 @@ def page_queries(store: Store) -> dict:
     gid = gl.generation_id_at(store, gl.GenerationFilter(), "newest", 0)
     flt = gl.GenerationFilter(detector="lexical", span_types=("conflict",), min_score=0.7)
     return {
-        "overview": lambda: (q.overview(store), q.hallucination_rates(store, by_decoding=False), q.checkpoints(store)),
-        "runs": lambda: (q.runs(store), q.hallucination_rates(store, run_id="run-synth"),
-                         q.run_curves(store, "run-synth", decoding="greedy"),
-                         q.hallucination_rates(store, run_id="run-synth", by_decoding=False, by_knowledge=True)),
+        "overview": lambda: (q.overview(store), rates.judge_rates(store, labels, by_knowledge=True),
+                             q.checkpoints(store)),
+        "runs": lambda: (q.runs(store), rates.run_rates(store, "run-synth"),
+                         q.metric_points(store, "run-synth"), rates.run_rates(store, "run-synth", by_knowledge=True)),
         "inspect": lambda: (gl.count_generations(store), gl.list_generations(store, page_size=25),
                             gl.generation_detail(store, gid)),
         "inspect_filtered_by_score": lambda: (gl.count_generations(store, flt),
                                               gl.list_generations(store, flt, "score (high first)", 10, 25)),
-        "compare": lambda: (cmp.changes(store, a, b, src, limit=100), q.hallucination_rates(store, sources=[src]),
-                            cmp.shared_examples(store, [a, b], limit=200)),
+        "compare": lambda: (cmp.changes(store, a, b, src, limit=100), rates.judge_rates(store, src),
+                            rates.paired_rates(store, src, a, b), cmp.shared_examples(store, [a, b], limit=200)),
         # judged by labels (the default judge when the scope has them): a third of the prompts carry oracle labels
-        "compare_by_labels": lambda: (cmp.changes(store, a, b, labels, limit=100),
-                                      q.hallucination_rates(store, sources=[labels]),
+        "compare_by_labels": lambda: (cmp.changes(store, a, b, labels, limit=100), rates.judge_rates(store, labels),
+                                      rates.paired_rates(store, labels, a, b),
                                       cmp.shared_examples(store, [a, b], limit=200)),
     }
 

@@ -7,7 +7,7 @@ from hallu_core.data import prompts
 from hallu_core.ui import charts, thresholds
 from hallu_core.ui.data import q
 from hallu_core.ui.judge import judge_picker
-from hallu_core.ui.rates import difference_interval, interval
+from hallu_core.ui.rates import interval
 from hallu_core.ui.widgets import context, empty_state, frame, show_html
 from hallu_core.views import compare, generation_list, judges, render
 
@@ -65,7 +65,7 @@ m[3].metric("Fixes", f"{agg['fixes']:,}", help="prompts with fewer spans in B th
 m[4].metric("Newly flagged / cleared", f"{agg['newly_flagged']:,} / {agg['cleared']:,}")
 if paired is not None:
     st.caption(render.md_escape(
-        f"Rate B - rate A: {100 * paired['estimate']:+.1f} points, {difference_interval(paired)} paired on "
+        f"Rate B - rate A: {100 * paired['estimate']:+.1f} points, {interval(paired, difference=True)} paired on "
         f"the {paired['n']:,} prompts both answered ({paired['method']}; {paired['labeled_a']:,} / "
         f"{paired['labeled_b']:,} outputs labeled on A / B). Regressions, fixes and flags are the judge's own counts."))
 rates = [r for r in q("judge_rates", source) if r["decoding"] == side_a[1]]

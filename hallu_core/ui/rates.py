@@ -13,11 +13,14 @@ RATE_COLUMNS = {
 }
 
 
-def interval(row: dict) -> str:
+def interval(row: dict, difference: bool = False) -> str:
+    """A rate's 95% interval in words (`difference`: of a difference of two rates, in signed points)."""
     if row.get("ci_low") is None:
-        return "none"
+        return "no interval" if difference else "none"
     if row["ci_low"] == row["ci_high"]:
-        return "exact"
+        return "exact (every output labeled)" if difference else "exact"
+    if difference:
+        return f"95% CI {100 * row['ci_low']:+.1f} to {100 * row['ci_high']:+.1f} points"
     return f"{100 * row['ci_low']:.1f}-{100 * row['ci_high']:.1f}%"
 
 
@@ -40,14 +43,6 @@ def rates_note(rows: list[dict]) -> str:
         return (f"{labeled:,} of {outputs:,} outputs are labeled: where a rate has no interval it is the detector's "
                 "own estimate, calibrated elsewhere. Label a random sample (Label page, random order) to get one.")
     return f"{labeled:,} of {outputs:,} outputs are labeled."
-
-
-def difference_interval(row: dict) -> str:
-    if row.get("ci_low") is None:
-        return "no interval"
-    if row["ci_low"] == row["ci_high"]:
-        return "exact (every output labeled)"
-    return f"95% CI {100 * row['ci_low']:+.1f} to {100 * row['ci_high']:+.1f} points"
 
 
 def skill_notes(judge: tuple[str, str] | None) -> None:
