@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.browser import ARTIFACTS, MARKS, browser, choose, server, wait_idle  # noqa: F401 (browser, server: fixtures)
+from helpers.browser import ARTIFACTS, MARKS, browser, choose, click_until, download, server, wait_idle  # noqa: F401 (browser, server: fixtures)
 from helpers.labeling import build
 
 pytestmark = MARKS
@@ -167,8 +167,7 @@ def test_two_annotators_agreement_adjudication_and_export(browser, server, works
     # gus adjudicates: keep the whole-output conflict span
     choose(gus, "adjudicate_pick", "[0, 10) conflict: “abcdefghij” — gold, gus")
     gus.keyboard.press("Escape")
-    gus.get_by_role("button", name="Save adjudicated set").click()
-    expect(gus.get_by_text("adjudicated (1 spans)")).to_be_visible(timeout=20_000)
+    click_until(gus, gus.get_by_role("button", name="Save adjudicated set"), gus.get_by_text("adjudicated (1 spans)"))
     final = label_of(workspace, "g4", "adjudicated")
     assert [(s.start, s.end, s.type) for s in final.spans] == [(0, 10, "conflict")]
     # the agreement table and the export of the adjudicated set
@@ -178,9 +177,8 @@ def test_two_annotators_agreement_adjudication_and_export(browser, server, works
     expect(gus.get_by_text("Agreement between annotators")).to_be_visible(timeout=20_000)
     wait_idle(gus)  # the export button is built by this run: a click during the run can be lost
     gus.screenshot(path=str(ARTIFACTS / "label-agreement-export.png"), full_page=True)
-    with gus.expect_download(timeout=30_000) as info:
-        gus.get_by_role("button", name="Download labels").click()
-    records = [json.loads(line) for line in Path(info.value.path()).read_text(encoding="utf-8").splitlines()]
+    saved = download(gus, gus.get_by_role("button", name="Download labels"))
+    records = [json.loads(line) for line in Path(saved.path()).read_text(encoding="utf-8").splitlines()]
     adjudicated = [(r["id"], lab["start"], lab["end"], lab["text"], lab["type"]) for r in records
                    for lab in r["labels"]]
     assert adjudicated == [("g4", 0, 10, "abcdefghij", "conflict")]

@@ -20,9 +20,9 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 try:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover
-    sync_playwright = None
+    expect = sync_playwright = None
 
 MARKS = [pytest.mark.browser, pytest.mark.skipif(
     CHROMIUM is None or sync_playwright is None,
@@ -89,14 +89,50 @@ def browser():
         b.close()
 
 
-def wait_idle(page, timeout: float = 30) -> None:
-    """Wait until Streamlit has finished running the script (no running indicator)."""
+def wait_idle(page, timeout: float = 30, quiet: float = 0.6) -> None:
+    """Wait until Streamlit has finished running the script: no running indicator for `quiet` seconds
+    (a rerun that a click or a closed dropdown asks for can take a moment to show it on a loaded machine)."""
     page.wait_for_timeout(300)
-    deadline = time.time() + timeout
+    deadline, quiet_since = time.time() + timeout, None
     while time.time() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+        if page.locator('[data-testid="stStatusWidget"]').count():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since >= quiet:
             return
-        page.wait_for_timeout(200)
+        page.wait_for_timeout(150)
+
+
+def click_until(page, button, done, timeout: float = 20, tries: int = 3) -> None:
+    """Click `button` until the `done` locator shows, for a click whose effect is the same when repeated.
+
+    Streamlit can drop a click that lands while the script reruns (the widget is being replaced), which a
+    user answers by clicking again; a test that clicks once then fails on a loaded machine."""
+    for attempt in range(tries):
+        wait_idle(page)
+        button.click()
+        try:
+            expect(done).to_be_visible(timeout=timeout * 1000)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
+def download(page, button, timeout: float = 30, tries: int = 3):
+    """Click a download button until the browser downloads; returns the Download (see click_until)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        wait_idle(page)
+        try:
+            with page.expect_download(timeout=timeout * 1000) as info:
+                button.click()
+            return info.value
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
 
 
 def choose(page, key: str, option: str) -> None:
