@@ -12,9 +12,13 @@ Settled: the page's heading is drawn, and Streamlit's status widget ("Running...
 The time reported is when that quiet period began: the latest of the heading drawn, the status
 widget last seen and the last script run's end (its `script_finished` message on the websocket;
 Streamlit only shows the widget after 0.5 s of running, so a short rerun would otherwise be missed).
+With --after-write, each timed open follows one label saved again (the first `oracle` label, its spans
+unchanged): every page's cache is keyed on the workspace's version, so this is the first view after a
+labeler's write (a page that keeps its figures between writes reads only what the write touched).
 The last stdout line is one JSON object.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/browser_pages.py [--workspace DIR] [--repeats 3] [--pages detectors,label]
+        [--after-write]
 """
 from __future__ import annotations
 
@@ -94,7 +98,16 @@ class Watch:
         return self.settle(start, heading, runs)
 
 
-def measure(browser, url: str, names: list[str], repeats: int) -> dict:
+def rewrite_a_label(root: Path):
+    """A function that saves the workspace's first `oracle` label again, as a labeler's save would."""
+    from hallu_core.store.database import Store
+
+    store = Store(root)
+    gid = store.query("SELECT generation_id FROM labels WHERE annotator = 'oracle' LIMIT 1")[0][0]
+    return lambda: store.save_label(store.get_label(gid, "oracle"))
+
+
+def measure(browser, url: str, names: list[str], repeats: int, before_open=lambda: None) -> dict:
     out = {}
     for name in names:
         path, heading, (key, option) = PAGES[name]
@@ -102,6 +115,7 @@ def measure(browser, url: str, names: list[str], repeats: int) -> dict:
         watch = Watch(tab)
         opens, changes = [], []
         for _ in range(repeats + 1):  # the first round warms up; each open starts the widget at its default
+            before_open()
             opens.append(watch.open(f"{url}/{path}", heading))
             changes.append(watch.change(heading, key, option))
         tab.close()
@@ -119,6 +133,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workspace", default=str(Path(tempfile.gettempdir()) / "hallu-bench-dashboard"))
     parser.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated, of {', '.join(PAGES)}")
+    parser.add_argument("--after-write", action="store_true", help="save one label again before each open")
     args = parser.parse_args()
     names = [n.strip() for n in args.pages.split(",") if n.strip()]
     if unknown := [n for n in names if n not in PAGES]:
@@ -136,13 +151,15 @@ def main() -> None:
         with sync_playwright() as p:
             browser = launch(p)
             try:
-                pages = measure(browser, url, names, args.repeats)
+                pages = measure(browser, url, names, args.repeats,
+                                rewrite_a_label(root) if args.after_write else lambda: None)
             finally:
                 browser.close()
     finally:
         stop(proc)
     print(json.dumps({"bench": "browser_pages", "generations": counts["generations"],
                       "detections": counts["detections"], "labels": counts["labels"], "repeats": args.repeats,
+                      "after_write": args.after_write,
                       "quiet_s": QUIET_S, "pages": pages, "cpu_count": os.cpu_count(),
                       "loadavg_before": [round(x, 2) for x in load_before],
                       "loadavg_after": [round(x, 2) for x in os.getloadavg()]}))

@@ -19,6 +19,36 @@ from hallu_core.detection import metrics
 from hallu_core.detection.evaluation import MAX_SWEEP_POINTS, flat, thinned
 
 _CHANGES = ("overlap", "predicted_chars", "positive", "tp")  # per score level, summed over responses
+RAW_SCORE, NO_RAW_SCORE = 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One labeled output's part of the counts: per distinct score of its spans, high to low, the
+    _CHANGES when that level is kept; its gold characters; whether its spans carry a raw score (bits:
+    RAW_SCORE for a span with one, NO_RAW_SCORE for one without; an int, as 166,000 of them are kept)."""
+    generation_id: str
+    checkpoint_id: str
+    levels: tuple[tuple[float, int, int, int, int], ...]  # (score, *_CHANGES)
+    gold_chars: int
+    gold_positive: bool
+    raw_flags: int
+
+    @classmethod
+    def of(cls, generation_id: str, checkpoint_id: str, pred: list, gold: list) -> Pair:
+        pred = sorted(pred, key=lambda s: -s.score)
+        levels, before, opened = [], (0, 0), 0
+        for i, span in enumerate(pred):
+            if i + 1 < len(pred) and pred[i + 1].score == span.score:
+                continue  # spans of equal score are kept together
+            overlap, chars, _ = metrics.span_counts(pred[:i + 1], gold)
+            turns = 1 - opened  # the first level kept makes the response positive
+            levels.append((float(span.score), overlap - before[0], chars - before[1], turns, turns * bool(gold)))
+            before, opened = (overlap, chars), 1
+        flags = 0
+        for span in pred:
+            flags |= RAW_SCORE if span.raw_score is not None else NO_RAW_SCORE
+        return cls(generation_id, checkpoint_id, tuple(levels), metrics.span_counts((), gold)[2], bool(gold), flags)
 
 
 @dataclass(frozen=True)
@@ -36,38 +66,43 @@ class ThresholdCounts:
     @classmethod
     def from_pairs(cls, pairs: list[dict]) -> ThresholdCounts:
         """From evaluation.labeled_pairs' pairs (pred, gold, checkpoint_id, checkpoint, step)."""
+        names = {p["checkpoint_id"]: (p["checkpoint"], p["step"]) for p in pairs}
+        return cls.assemble([Pair.of(p["generation_id"], p["checkpoint_id"], p["pred"], p["gold"]) for p in pairs],
+                            names)
+
+    @classmethod
+    def assemble(cls, pairs: list[Pair], names: dict[str, tuple[str, object]]) -> ThresholdCounts:
+        """From each pair's levels (Pair.of), in pair order, with each checkpoint's ("run / checkpoint", step);
+        a pair of a checkpoint not in `names` is left out (live_counts.py keeps pairs between writes)."""
         index: dict[str, int] = {}
-        checkpoints, gold, entries, raw_flags = [], [], [], set()
+        checkpoints, gold, raw_flags, generation_ids = [], [], 0, []
+        scores, groups, changes = [], [], []
         for p in pairs:
-            g = index.get(p["checkpoint_id"])
+            g = index.get(p.checkpoint_id)
             if g is None:
-                g = index[p["checkpoint_id"]] = len(checkpoints)
-                checkpoints.append((p["checkpoint_id"], p["checkpoint"], p["step"]))
+                if p.checkpoint_id not in names:
+                    continue
+                g = index[p.checkpoint_id] = len(checkpoints)
+                checkpoints.append((p.checkpoint_id, *names[p.checkpoint_id]))
                 gold.append([0, 0, 0])
-            gold_chars = metrics.span_counts((), p["gold"])[2]
+            generation_ids.append(p.generation_id)
             gold[g][0] += 1
-            gold[g][1] += gold_chars
-            gold[g][2] += bool(p["gold"])
-            raw_flags.update(s.raw_score is not None for s in p["pred"])
-            pred = sorted(p["pred"], key=lambda s: -s.score)
-            before, opened = (0, 0), 0
-            for i, span in enumerate(pred):
-                if i + 1 < len(pred) and pred[i + 1].score == span.score:
-                    continue  # spans of equal score are kept together
-                overlap, chars, _ = metrics.span_counts(pred[:i + 1], p["gold"])
-                turns = 1 - opened  # the first level kept makes the response positive
-                entries.append((float(span.score), g, overlap - before[0], chars - before[1],
-                                turns, turns * bool(p["gold"])))
-                before, opened = (overlap, chars), 1
-        entries.sort(key=lambda e: e[0])
-        changes = np.array([e[2:] for e in entries], dtype=np.int64).reshape(-1, len(_CHANGES))
-        kept = np.zeros((len(entries) + 1, len(_CHANGES)), dtype=np.int64)
+            gold[g][1] += p.gold_chars
+            gold[g][2] += p.gold_positive
+            raw_flags |= p.raw_flags
+            for level in p.levels:
+                scores.append(level[0])
+                groups.append(g)
+                changes.append(level[1:])
+        order = np.argsort(np.asarray(scores, dtype=float), kind="stable")
+        changes = np.asarray(changes, dtype=np.int64).reshape(-1, len(_CHANGES))[order]
+        kept = np.zeros((len(order) + 1, len(_CHANGES)), dtype=np.int64)
         kept[:-1] = np.cumsum(changes[::-1], axis=0)[::-1]
-        return cls(n=len(pairs), scores=np.array([e[0] for e in entries], dtype=float),
-                   group=np.array([e[1] for e in entries], dtype=np.int64), changes=changes, kept=kept,
+        return cls(n=len(generation_ids), scores=np.asarray(scores, dtype=float)[order],
+                   group=np.asarray(groups, dtype=np.int64)[order], changes=changes, kept=kept,
                    gold=np.array(gold, dtype=np.int64).reshape(-1, 3), checkpoints=tuple(checkpoints),
-                   scale="calibrated" if raw_flags == {True} else "raw" if raw_flags else "",
-                   generation_ids=tuple(p["generation_id"] for p in pairs))
+                   scale="calibrated" if raw_flags == RAW_SCORE else "raw" if raw_flags else "",
+                   generation_ids=tuple(generation_ids))
 
     def _totals(self, threshold: float, group: int | None) -> tuple[list[int], list[int]]:
         start = int(np.searchsorted(self.scores, threshold, side="left"))  # entries scoring at least it

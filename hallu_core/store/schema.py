@@ -13,7 +13,7 @@ side in a few hundred rows and pairs two sides in numpy.
 import json
 import sqlite3
 
-from hallu_core.store import score_summary, side_vectors, summary
+from hallu_core.store import change_log, score_summary, side_vectors, summary
 from hallu_core.store.score_summary import MIGRATION as SCORE_SUMMARY_MIGRATION
 from hallu_core.store.side_vectors import MIGRATION as SIDE_VECTORS_MIGRATION
 from hallu_core.store.summary import MIGRATION as SUMMARY_MIGRATION, MIGRATION_5 as SUMMARY_MIGRATION_5
@@ -159,6 +159,8 @@ MIGRATIONS: list[str] = [
     """,
     # 9: each detector's newest scores summed per (checkpoint, decoding, knowledge), for rate estimates
     SCORE_SUMMARY_MIGRATION,
+    # 10: which outputs' labels and newest detections changed, so a view reads only those again
+    change_log.MIGRATION,
 ]
 
 
@@ -177,12 +179,13 @@ def statements(script: str) -> list[str]:
 
 
 # What users write (and import, train, generate, detect, label); every other table is derived from them by
-# triggers. A new table goes in one of the two lists (tests/test_repair.py fails until it does); a derived one
-# also gets its back-fill in REBUILD and its recount in repair.py.
+# triggers, or logs their changes. A new table goes in one of the three lists (tests/test_repair.py fails until
+# it does); a derived one also gets its back-fill in REBUILD and its recount in repair.py.
 BASE = ("examples", "runs", "run_metrics", "checkpoints", "generations", "detections", "labels", "jobs",
         "label_decisions")
 DERIVED = ("example_knowledge", "generation_summary", "source_summary", "detection_latest", "side_scores",
            "example_numbers", "side_vectors", "score_summary")
+LOGS = ("change_log",)  # appended by triggers; a rebuild tells its readers to read everything again
 REBUILD = summary.BACKFILL_5 + side_vectors.BACKFILL + score_summary.BACKFILL  # fills every DERIVED table
 
 
@@ -201,3 +204,4 @@ def rebuild(store) -> None:
             conn.execute(statement)
         for _, sql in triggers:
             conn.execute(sql)
+        conn.execute(change_log.LOG_EVERYTHING)

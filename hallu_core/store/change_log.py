@@ -1,0 +1,76 @@
+"""Which outputs' labels and newest detections changed, in write order (schema migration 10).
+
+    change_log  seq -> generation_id, source ("label:<annotator>" or "detector:<name>")
+
+A view that keeps figures over many outputs between writes (the Detectors page's counts at 166,000
+labels: hallu_core/detection/live_counts.py) asks what changed since the last `seq` it saw and reads
+those outputs again, instead of every output after any write. Triggers on `labels` and on
+`detection_latest` (which follows every detection written, re-run or deleted) append a row in the
+same transaction as the write. The log keeps its newest KEEP rows (a write past every TRIM-th row
+deletes older ones); a reader that fell further behind, or that finds the "*" row a rebuild writes
+(`hallu repair` rewrites detection_latest with its triggers off), reads everything again.
+"""
+from __future__ import annotations
+
+from hallu_core.store.sides import trigger
+
+KEEP, TRIM = 200_000, 20_000
+EVERYTHING = "*"
+
+TABLE = """
+CREATE TABLE change_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, generation_id TEXT NOT NULL, source TEXT NOT NULL
+);
+CREATE INDEX change_log_source ON change_log(source, seq);
+"""
+
+
+def _log(row: str, source: str) -> str:
+    return f"INSERT INTO change_log (generation_id, source) VALUES ({row}.generation_id, {source});"
+
+
+_LABEL, _DETECTOR = "'label:' || {r}.annotator", "'detector:' || {r}.detector"
+TRIGGERS = "".join([
+    trigger("log_label_insert", "AFTER INSERT ON labels", _log("NEW", _LABEL.format(r="NEW"))),
+    trigger("log_label_delete", "AFTER DELETE ON labels", _log("OLD", _LABEL.format(r="OLD"))),
+    # an update logs the new row, and the old one too should its key (generation, annotator) change
+    trigger("log_label_update", "AFTER UPDATE ON labels", _log("NEW", _LABEL.format(r="NEW"))),
+    trigger("log_label_rekey", "AFTER UPDATE OF generation_id, annotator ON labels",
+            _log("OLD", _LABEL.format(r="OLD")),
+            when="OLD.generation_id IS NOT NEW.generation_id OR OLD.annotator IS NOT NEW.annotator"),
+    trigger("log_latest_insert", "AFTER INSERT ON detection_latest", _log("NEW", _DETECTOR.format(r="NEW"))),
+    trigger("log_latest_delete", "AFTER DELETE ON detection_latest", _log("OLD", _DETECTOR.format(r="OLD"))),
+    trigger("log_latest_update", "AFTER UPDATE ON detection_latest", _log("NEW", _DETECTOR.format(r="NEW"))),
+    trigger("log_latest_rekey", "AFTER UPDATE OF generation_id, detector ON detection_latest",
+            _log("OLD", _DETECTOR.format(r="OLD")),
+            when="OLD.generation_id IS NOT NEW.generation_id OR OLD.detector IS NOT NEW.detector"),
+    trigger("log_trim", "AFTER INSERT ON change_log", f"DELETE FROM change_log WHERE seq <= NEW.seq - {KEEP};",
+            when=f"NEW.seq % {TRIM} = 0"),
+])
+MIGRATION = TABLE + TRIGGERS
+# a rebuild writes derived tables with their triggers off: whoever keeps figures reads everything again
+LOG_EVERYTHING = f"INSERT INTO change_log (generation_id, source) VALUES ('', '{EVERYTHING}');"
+
+
+def newest(store) -> int:
+    """The seq of the newest change (0: none yet)."""
+    return store.query("SELECT COALESCE(MAX(seq), 0) FROM change_log")[0][0]
+
+
+def changed_since(store, seq: int, sources: list[str]) -> tuple[int, set[str] | None]:
+    """(newest seq, the outputs whose `sources` changed after `seq`), or (newest, None) when the log
+    cannot say (rows trimmed away, or a rebuild since): the caller reads everything again."""
+    top = newest(store)
+    if top == seq:
+        return top, set()
+    if top < seq:  # a workspace restored from an older copy
+        return top, None
+    oldest = store.query("SELECT MIN(seq) FROM change_log")[0][0]
+    if seq < oldest - 1 or store.query("SELECT 1 FROM change_log WHERE source = ? AND seq > ? LIMIT 1",
+                                       [EVERYTHING, seq]):
+        return top, None
+    changed = set()
+    for source in sources:
+        changed.update(r[0] for r in store.query(
+            "SELECT generation_id FROM change_log WHERE source = ? AND seq > ? AND seq <= ?", [source, seq, top]))
+    return top, changed
