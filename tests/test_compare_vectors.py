@@ -190,13 +190,13 @@ def test_a_schema_5_workspace_is_migrated_with_its_compare_numbers(tmp_path):
     agg, regressions, fixes = recount(old, A, B, LEX)
     old.close()
     conn = sqlite3.connect(tmp_path / "syn" / "hallu.db")
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'scores_%'"
-                                ).fetchall():  # migration 9's triggers, then its table
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE 'scores_%' "
+                                "OR name LIKE 'log_%')").fetchall():  # migrations 9 and 10's triggers, then tables
         conn.execute(f"DROP TRIGGER {name}")
-    conn.executescript("DROP TABLE score_summary; DROP TRIGGER vectors_insert; DROP TRIGGER vectors_delete; DROP TRIGGER vectors_update;"
+    conn.executescript("DROP TABLE change_log; DROP TABLE score_summary; DROP TRIGGER vectors_insert; DROP TRIGGER vectors_delete; DROP TRIGGER vectors_update;"
                        "DROP TABLE side_vectors; DROP TABLE example_numbers; "
                        "ALTER TABLE jobs DROP COLUMN pid_started_at; ALTER TABLE labels DROP COLUMN selection; "
-                       "ALTER TABLE labels DROP COLUMN assisted; PRAGMA user_version = 5;")  # 7 to 9 added them
+                       "ALTER TABLE labels DROP COLUMN assisted; PRAGMA user_version = 5;")  # 7 to 10 added them
     conn.close()
     store = Store(tmp_path / "syn")
     assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) >= 6

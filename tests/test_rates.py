@@ -315,3 +315,49 @@ def test_the_summary_shortcut_gives_the_same_rates(tmp_path, monkeypatch):
 def test_a_group_labeled_in_full_is_exact_whatever_the_detector():
     e = estimate_rate(40, [True] * 10 + [False] * 30, [], [0.9] * 10 + [0.1] * 30, 0.3)
     assert (e.method, e.estimate, e.ci_low, e.ci_high) == (CENSUS, 0.25, 0.25, 0.25)
+
+
+def test_a_sides_labels_read_from_the_packed_vector_equal_the_row_by_row_read(tmp_path):
+    """Compare's paired rate reads one annotator's labels from the side's packed vector where every label
+    was chosen the same way; mixed selections (or people's newest) take the row-by-row read."""
+    from hallu_core.views.rates import _side_labels, _side_labels_by_row
+
+    store = open_workspace(tmp_path)
+    store.add_run(Run("r1", "run", "tiny"))
+    store.add_checkpoint(Checkpoint("A", "r1", 1, "A"))
+    store.add_examples([Example(f"e{i}", "d", f"p{i}", task="QA") for i in range(90)])
+    store.add_generations(Generation(f"A{i}", f"e{i}", "A", "text", decoding_name="greedy") for i in range(90))
+    store.add_generations([Generation("A5-s1", "e5", "A", "text", decoding_name="greedy", sample_index=1)])
+    store.add_labels(Label(f"A{i}", "gold", [Span(0, 2, "conflict")] if i % 3 else [], selection="random",
+                           status="draft" if i == 8 else "done") for i in range(0, 60, 2))
+    store.add_labels([Label("A5-s1", "gold", [], selection="random")])  # sample 1: not Compare's
+    side = ("A", "greedy")
+    packed = _side_labels(store, "gold", side)
+    assert packed == _side_labels_by_row(store, "gold", side)
+    assert len(packed) == 29 and {sel for _, sel in packed.values()} == {"random"}
+    store.save_label(Label("A1", "gold", [], selection="score"))  # now two ways: row by row
+    assert _side_labels(store, "gold", side) == _side_labels_by_row(store, "gold", side)
+    no = store.query("SELECT no FROM example_numbers WHERE example_id = 'e1'")[0][0]
+    assert _side_labels(store, "gold", side)[no] == (False, "score")
+
+
+def test_a_sides_population_is_every_prompt_it_answered_whichever_detector_judged_them(tmp_path):
+    from hallu_core.views.compare import read_side
+    from hallu_core.views.rates import _answered
+
+    store = open_workspace(tmp_path)
+    store.add_run(Run("r1", "run", "tiny"))
+    store.add_checkpoint(Checkpoint("A", "r1", 1, "A"))
+    store.add_examples([Example(f"e{i}", "d", f"p{i}", task="QA") for i in range(50)])
+    store.add_generations(Generation(f"A{i}", f"e{i}", "A", "text", decoding_name="greedy") for i in range(40))
+    side = ("A", "greedy")
+
+    def joined() -> set[int]:  # the row-by-row read (a prompt gets its number when first judged)
+        return {no for (no,) in store.query("SELECT n.no FROM generations g JOIN example_numbers n "
+                                            "ON n.example_id = g.example_id WHERE g.checkpoint_id = 'A'")}
+
+    store.add_detections(Detection(f"A{i}", "part", "h", [], 0.5) for i in range(10))
+    part = read_side(store, ("detector", "part"), side)
+    assert len(part.numbers) == 10 and _answered(store, side, part) == joined()  # nobody judged all: the join
+    store.add_detections(Detection(f"A{i}", "all", "h", [], 0.5) for i in range(40))
+    assert _answered(store, side, part) == joined() and len(joined()) == 40  # another detector's vector
