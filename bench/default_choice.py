@@ -21,6 +21,7 @@ import numpy as np
 from hallu_core.detection.detectors.calibrate_fit import fit_detector
 from hallu_core.detection.detectors.operating import SHARE_TOLERANCE, task_skill
 from hallu_core.detection.detectors.routed import (
+    against_peers,
     apply_route,
     parse_route,
     route_members,
@@ -40,18 +41,31 @@ def route_name(route: dict) -> str:
                                           "coverage": f", coverage >= {rule.get('min')}",
                                           "score": f", {rule.get('detector')} span >= {rule.get('min')}"}[rule["rule"]]
     text += f", else {' + '.join(route['fallback'])}" if route["fallback"] else ""
-    return text + (f"; score: {route['score']}" if route.get("score") else "")
+    text += f"; score: {route['score']}" if route.get("score") else ""
+    return text + (" against peers' median" if route.get("relative_to_peers") else "")
 
 
-def candidate_routes(members: set[str]) -> list[dict]:
-    routes = [parse_route("", {"spans": spans, **({"score": score} if score else {})}) for spans, score in CANDIDATES]
+def candidate_routes(members: set[str], peer_scores: bool = False) -> list[dict]:
+    """CANDIDATES as routes; with `peer_scores`, each also scoring against its peers' median (peers.py)."""
+    options = [{}, {"relative_to_peers": True}] if peer_scores else [{}]
+    routes = [parse_route("", {"spans": spans, **({"score": score} if score else {}), **option})
+              for option in options for spans, score in CANDIDATES]
     return [r for r in routes if set(route_members(r)) <= members]
 
 
-def route_results(route: dict, members: dict, outputs: list[str]) -> list:
-    """default's raw (uncalibrated) results under one route for every row."""
-    names = route_members(route)
-    return [apply_route(route, {m: members[m][i] for m in names}, out) for i, out in enumerate(outputs)]
+def peers_of(rows) -> list[list[int]]:
+    """Each row's peers: the other rows of its source (the samples file mode gives it: filemode.py)."""
+    by_source: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_source.setdefault(r.source_id, []).append(i)
+    return [[j for j in by_source[r.source_id] if j != i] for i, r in enumerate(rows)]
+
+
+def route_results(route: dict, members: dict, outputs: list[str], peers: list[list[int]] | None = None) -> list:
+    """default's raw (uncalibrated) results under one route for every row (`peers`: peers_of the rows)."""
+    names, peers = route_members(route), peers or [[] for _ in outputs]
+    raw = [apply_route(route, {m: members[m][i] for m in names}, out) for i, out in enumerate(outputs)]
+    return [against_peers(route, r, [raw[j] for j in peers[i]]) for i, r in enumerate(raw)]
 
 
 def folds_of(rows) -> list[set[str]]:
@@ -95,13 +109,14 @@ def figures(results: list, golds, tasks, ranking: list | None = None) -> dict:
     return out
 
 
-def choose(members: dict, golds, tasks, outputs, rows) -> dict:
-    """Routes per task (see the module docstring), with every candidate's out-of-fold figures."""
-    floor = figures(members["lexical"], golds, tasks)
+def choose(members: dict, golds, tasks, outputs, rows, peer_scores: bool = False) -> dict:
+    """Routes per task (see the module docstring), with every candidate's out-of-fold figures
+    (`peer_scores`: the candidates scored against their peers too)."""
+    floor, peers = figures(members["lexical"], golds, tasks), peers_of(rows)
     table, oof = {}, {}
-    for route in candidate_routes(set(members)):
+    for route in candidate_routes(set(members), peer_scores):
         name = route_name(route)
-        raw = route_results(route, members, outputs)
+        raw = route_results(route, members, outputs, peers)
         oof[name] = (route, cross_fitted(raw, golds, tasks, rows), raw)
         table[name] = figures(oof[name][1], golds, tasks, raw)
     routes, picked = {}, {}
@@ -121,7 +136,8 @@ def choose(members: dict, golds, tasks, outputs, rows) -> dict:
 
 def fit_shipped_map(route_of_task: dict, members: dict, golds, tasks, outputs, rows, fingerprint: str):
     """default's map for the chosen routes, fitted on every tuning row's out-of-fold member results."""
-    results = [apply_route(route_of_task[t], {m: members[m][i] for m in route_members(route_of_task[t])}, outputs[i])
-               for i, t in enumerate(tasks)]
+    peers = peers_of(rows)
+    by_task = {t: route_results(route, members, outputs, peers) for t, route in route_of_task.items()}
+    results = [by_task[t][i] for i, t in enumerate(tasks)]
     fitted_on = f"RAGTruth dev slice, tuning part ({len({r.source_id for r in rows})} sources, {len(rows)} responses)"
     return fit_detector("default", fingerprint, tasks, results, golds, [r.source_id for r in rows], fitted_on)

@@ -213,7 +213,7 @@ def split_protocol(args, rows) -> None:
         members["learned_builtin"] = learned_member(rows, units, golds, (extra_units, [gold_spans(r) for r in extra],
                                                                         [f"extra:{r.source_id}" for r in extra]), True)
         timings["learned (3 folds + the shipped fit)"] = round(time.perf_counter() - start, 1)
-        chosen = default_choice.choose(members, golds, tasks, outputs, rows)
+        chosen = default_choice.choose(members, golds, tasks, outputs, rows, args.peer_scores)
         ROUTES_FILE.write_text(json.dumps({
             "chosen_on": f"tuning part of the dev-slice split, out of fold at each route's operating point "
                          f"(bench/eval_ragtruth.py --part tuning --choose-routes; extra training rows: "
@@ -267,6 +267,8 @@ def main() -> None:
     parser.add_argument("--train-extra", action="append", default=[],
                         help="labeled rows added to every training set, never scored (RAGTruth train split)")
     parser.add_argument("--cache", type=Path, help="keep computed word features here between runs")
+    parser.add_argument("--peer-scores", action="store_true",
+                        help="with --choose-routes: candidates may also score a response against its peers' median")
     args = parser.parse_args()
     rows = read_records(args.data)
     if args.part != "all":

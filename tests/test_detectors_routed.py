@@ -61,6 +61,44 @@ def test_a_routes_score_names_where_the_response_score_comes_from():
     assert covered.response_score == 0.2 and len(covered.spans) == 1  # 20 of 100 characters
 
 
+class ScoreInText:
+    """A member whose response score is the number an output starts with; it records what it was asked."""
+
+    def __init__(self):
+        self.seen = []
+
+    def detect(self, items, progress=None):
+        self.seen += [it.output for it in items]
+        return [DetectResult([Span(0, 4, "baseless", 0.5)], float(it.output.split()[0])) for it in items]
+
+
+def test_a_score_against_peers_ranks_an_output_by_how_much_more_suspect_it_is_than_its_peers():
+    member = ScoreInText()
+    det = PerTaskDefault(routes={"": {"spans": ["lexical"], "score": "lexical", "relative_to_peers": True}})
+    det.member = lambda name: member
+    like_its_peers = DetectItem("a", "0.60 hard passage", task="QA", source="A", samples=["0.60 b", "0.60 c"])
+    worse_than_peers = DetectItem("b", "0.40 easy passage", task="QA", source="B", samples=["0.10 y", "0.30 z"])
+    alone = DetectItem("c", "0.40 no peers", task="QA", source="C")
+    a, b, c = det.detect([like_its_peers, worse_than_peers, alone])
+    assert a.response_score == 0.5  # as suspect as its typical peer, though its own score is the higher
+    assert b.response_score == 0.6 > a.response_score  # (0.40 - median 0.20 + 1) / 2
+    assert c.response_score == 0.7  # nothing to subtract: (0.40 + 1) / 2, on the same scale
+    assert [len(r.spans) for r in (a, b, c)] == [1, 1, 1]  # the spans are the span source's, untouched
+    assert sorted(member.seen) == sorted(["0.60 hard passage", "0.60 b", "0.60 c", "0.40 easy passage",
+                                          "0.10 y", "0.30 z", "0.40 no peers"])  # peers outside the batch too
+
+
+def test_peers_already_in_the_batch_are_run_once():
+    member = ScoreInText()
+    det = PerTaskDefault(routes={"": {"spans": ["lexical"], "score": "lexical", "relative_to_peers": True}})
+    det.member = lambda name: member
+    texts = ["0.90 x", "0.30 y", "0.30 z"]
+    items = [DetectItem(str(i), t, task="QA", source="S", samples=[o for o in texts if o != t])
+             for i, t in enumerate(texts)]
+    assert [r.response_score for r in det.detect(items)] == [0.8, 0.35, 0.35]  # peers' medians 0.30, 0.60, 0.60
+    assert sorted(member.seen) == sorted(texts)
+
+
 def write(tmp_path, payload):
     path = tmp_path / "routes.json"
     path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
@@ -85,6 +123,7 @@ def test_routes_file_loads_lists_and_full_routes(tmp_path):
     ({"routes": {"": {"spans": []}}}, "names no span member"),
     ({"routes": {"": ["lexical"]}, "gates": {"Summary": 0.26}}, "old format"),
     ({"routes": {"": {"spans": ["lexical"], "score": "vibes"}}}, "score must be a member or 'coverage'"),
+    ({"routes": {"": {"spans": ["lexical"], "relative_to_peers": "yes"}}}, "relative_to_peers must be true or false"),
 ])
 def test_a_malformed_routes_file_is_refused_with_a_clear_error(tmp_path, payload, message):
     with pytest.raises(ValueError, match=re.escape(message)):

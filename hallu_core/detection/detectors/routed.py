@@ -19,6 +19,9 @@ lockbox). A route is
   score) or "coverage" (the share of the output the span source's spans cover); by default the
   strongest member's. It is what default's calibration map turns into a probability, and its
   per-task operating threshold (calibrate.py, operating.py) decides which responses keep spans.
+- `relative_to_peers` (optional, bool): the response score is taken against the median of the
+  output's peers' (`DetectItem.samples`: other outputs for the same prompt, each scored by the same
+  route; peers.py). default runs the members on peers outside the batch too.
 
 A response the rule calls clean is returned without spans. Hallu's metric (metrics.py, and the
 held-out scoring) counts a response as flagged when it has at least one span, so a response the
@@ -31,9 +34,11 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from hallu_core.detection.detectors.base import BaseDetector, DetectItem, DetectResult, Progress, no_progress
+from hallu_core.detection.detectors.peers import relative_to_peers
 
 log = logging.getLogger(__name__)
 ROUTES_FILE = Path(__file__).with_name("weights") / "default_routes.json"
@@ -52,7 +57,7 @@ def parse_route(task: str, value, where: str = "routes") -> dict:
         value = {"spans": value}
     if not isinstance(value, dict):
         raise ValueError(f"{where}: route {task!r} must be a list of members or an object, got {type(value).__name__}")
-    unknown_keys = set(value) - {"spans", "fallback", "response", "score"}
+    unknown_keys = set(value) - {"spans", "fallback", "response", "score", "relative_to_peers"}
     if unknown_keys:
         raise ValueError(f"{where}: route {task!r} has unknown keys {sorted(unknown_keys)}")
     spans, fallback = value.get("spans"), value.get("fallback", [])
@@ -73,13 +78,16 @@ def parse_route(task: str, value, where: str = "routes") -> dict:
     score = value.get("score")
     if score is not None and score not in set(MEMBERS) | {COVERAGE}:
         raise ValueError(f"{where}: route {task!r}: score must be a member or {COVERAGE!r}, got {score!r}")
+    relative = value.get("relative_to_peers", False)
+    if not isinstance(relative, bool):
+        raise ValueError(f"{where}: route {task!r}: relative_to_peers must be true or false, got {relative!r}")
     members = set(spans) | set(fallback) | ({response["detector"]} if rule == "score" else set())
     unknown = members - set(MEMBERS)
     if unknown:
         raise ValueError(f"{where}: route {task!r}: unknown default members {sorted(unknown)}; "
                          f"choose from {sorted(MEMBERS)}")
     return {"spans": list(spans), "fallback": list(fallback), "response": dict(response),
-            **({"score": score} if score is not None else {})}
+            **({"score": score} if score is not None else {}), **({"relative_to_peers": True} if relative else {})}
 
 
 def route_members(route: dict) -> list[str]:
@@ -149,7 +157,8 @@ def response_score(route: dict, shown: DetectResult, member_results: dict[str, D
 
 def apply_route(route: dict, member_results: dict[str, DetectResult], output: str) -> DetectResult:
     """One response's result from its members' results: the span source's spans (else the
-    fallback's) when the rule flags it, none when it does not; the response score either way."""
+    fallback's) when the rule flags it, none when it does not; the response score either way
+    (before `relative_to_peers`: against_peers)."""
     shown = pool([member_results[m] for m in route["spans"]])
     score = response_score(route, shown, member_results, output)
     if not flagged(route["response"], shown, member_results, output):
@@ -157,6 +166,14 @@ def apply_route(route: dict, member_results: dict[str, DetectResult], output: st
     if not shown.spans and route["fallback"]:
         shown = pool([member_results[m] for m in route["fallback"]])
     return DetectResult(shown.spans, score)
+
+
+def against_peers(route: dict, result: DetectResult, peer_results: list[DetectResult]) -> DetectResult:
+    """`result` with its score taken against its peers' (their apply_route results) where the route says so."""
+    if not route.get("relative_to_peers"):
+        return result
+    peer_scores = [r.response_score for r in peer_results]
+    return DetectResult(result.spans, relative_to_peers(result.response_score, peer_scores))
 
 
 class PerTaskDefault(BaseDetector):
@@ -188,10 +205,24 @@ class PerTaskDefault(BaseDetector):
         members = [self.member(m) for m in used]
         return [m.fingerprint() for m in members if hasattr(m, "fingerprint")]  # plug-in members may lack one
 
+    def peer_items(self, items: list[DetectItem]) -> list[DetectItem]:
+        """The peers (samples) of items whose route scores against peers that are not in the batch, as items."""
+        have = {(it.task, it.grounding, it.output) for it in items}
+        extra = []
+        for item in items:
+            if not self.route(item.task).get("relative_to_peers"):
+                continue
+            for k, text in enumerate(item.samples):
+                if (item.task, item.grounding, text) not in have:
+                    have.add((item.task, item.grounding, text))
+                    extra.append(replace(item, id=f"{item.id}/peer{k}", output=text, tokens=[], samples=[]))
+        return extra
+
     def detect(self, items: list[DetectItem], progress: Progress | None = None) -> list[DetectResult]:
         progress = progress or no_progress
+        batch = list(items) + self.peer_items(items)  # peers are scored like outputs, then only compared with
         by_member: dict[str, list[int]] = {}
-        for i, item in enumerate(items):
+        for i, item in enumerate(batch):
             for m in route_members(self.route(item.task)):
                 by_member.setdefault(m, []).append(i)
         results: dict[tuple[str, int], DetectResult] = {}
@@ -201,13 +232,20 @@ class PerTaskDefault(BaseDetector):
             def step(k, n, message, base=done):
                 progress(min(total, base + k), total, f"default/{m}: {message}")
 
-            for i, r in zip(idx, self.member(m).detect([items[i] for i in idx], progress=step)):
+            for i, r in zip(idx, self.member(m).detect([batch[i] for i in idx], progress=step)):
                 results[m, i] = r
             done += len(idx)
+        raw = []
+        for i, item in enumerate(batch):
+            route = self.route(item.task)
+            raw.append(apply_route(route, {m: results[m, i] for m in route_members(route)}, item.output))
+        where = {(it.task, it.grounding, it.output): i for i, it in enumerate(batch)}
         out = []
         for i, item in enumerate(items):
             route = self.route(item.task)
-            out.append(apply_route(route, {m: results[m, i] for m in route_members(route)}, item.output))
+            peers = [raw[where[item.task, item.grounding, s]] for s in item.samples] \
+                if route.get("relative_to_peers") else []
+            out.append(against_peers(route, raw[i], peers))
         progress(total, total, "default: done")
         return out
 
