@@ -25,28 +25,25 @@ CREATE INDEX change_log_source ON change_log(source, seq);
 """
 
 
-def _log(row: str, source: str) -> str:
-    return f"INSERT INTO change_log (generation_id, source) VALUES ({row}.generation_id, {source});"
+def _logged(name: str, table: str, kind: str, column: str) -> str:
+    """Triggers logging each row of `table` written as (its generation, "<kind>:<its column>"). An update
+    logs the new row, and the old one too should its key (generation and column) change."""
+    def log(r: str) -> str:
+        return (f"INSERT INTO change_log (generation_id, source) "
+                f"VALUES ({r}.generation_id, '{kind}:' || {r}.{column});")
+    return "".join([
+        trigger(f"log_{name}_insert", f"AFTER INSERT ON {table}", log("NEW")),
+        trigger(f"log_{name}_delete", f"AFTER DELETE ON {table}", log("OLD")),
+        trigger(f"log_{name}_update", f"AFTER UPDATE ON {table}", log("NEW")),
+        trigger(f"log_{name}_rekey", f"AFTER UPDATE OF generation_id, {column} ON {table}", log("OLD"),
+                when=f"OLD.generation_id IS NOT NEW.generation_id OR OLD.{column} IS NOT NEW.{column}"),
+    ])
 
 
-_LABEL, _DETECTOR = "'label:' || {r}.annotator", "'detector:' || {r}.detector"
-TRIGGERS = "".join([
-    trigger("log_label_insert", "AFTER INSERT ON labels", _log("NEW", _LABEL.format(r="NEW"))),
-    trigger("log_label_delete", "AFTER DELETE ON labels", _log("OLD", _LABEL.format(r="OLD"))),
-    # an update logs the new row, and the old one too should its key (generation, annotator) change
-    trigger("log_label_update", "AFTER UPDATE ON labels", _log("NEW", _LABEL.format(r="NEW"))),
-    trigger("log_label_rekey", "AFTER UPDATE OF generation_id, annotator ON labels",
-            _log("OLD", _LABEL.format(r="OLD")),
-            when="OLD.generation_id IS NOT NEW.generation_id OR OLD.annotator IS NOT NEW.annotator"),
-    trigger("log_latest_insert", "AFTER INSERT ON detection_latest", _log("NEW", _DETECTOR.format(r="NEW"))),
-    trigger("log_latest_delete", "AFTER DELETE ON detection_latest", _log("OLD", _DETECTOR.format(r="OLD"))),
-    trigger("log_latest_update", "AFTER UPDATE ON detection_latest", _log("NEW", _DETECTOR.format(r="NEW"))),
-    trigger("log_latest_rekey", "AFTER UPDATE OF generation_id, detector ON detection_latest",
-            _log("OLD", _DETECTOR.format(r="OLD")),
-            when="OLD.generation_id IS NOT NEW.generation_id OR OLD.detector IS NOT NEW.detector"),
-    trigger("log_trim", "AFTER INSERT ON change_log", f"DELETE FROM change_log WHERE seq <= NEW.seq - {KEEP};",
-            when=f"NEW.seq % {TRIM} = 0"),
-])
+TRIGGERS = (_logged("label", "labels", "label", "annotator")
+            + _logged("latest", "detection_latest", "detector", "detector")
+            + trigger("log_trim", "AFTER INSERT ON change_log",
+                      f"DELETE FROM change_log WHERE seq <= NEW.seq - {KEEP};", when=f"NEW.seq % {TRIM} = 0"))
 MIGRATION = TABLE + TRIGGERS
 # a rebuild writes derived tables with their triggers off: whoever keeps figures reads everything again
 LOG_EVERYTHING = f"INSERT INTO change_log (generation_id, source) VALUES ('', '{EVERYTHING}');"
