@@ -258,3 +258,40 @@ def test_a_failed_export_leaves_no_partial_file_and_the_old_export_intact(store,
         export.export_file(store, out)
     assert out.read_text(encoding="utf-8") == "the previous export"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == [out.name]
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", "parquet"])
+def test_how_each_label_was_chosen_survives_export_and_import(store, ragtruth_path, tmp_path, suffix):
+    """A score-ordered label re-imported as "import" (taken as a random draw) would bias a rate estimate."""
+    from hallu_core.store.types import Label, Span
+
+    import_file(store, ragtruth_path)
+    g0, g1, g2 = (g.id for g in store.generations()[:3])
+    store.save_label(Label(g0, "ann", [Span(0, 5, "baseless")], selection="score", assisted=True))
+    store.save_label(Label(g1, "ann", [], selection="random"))
+    store.save_label(Label(g2, "ann", []))  # not recorded
+    out = tmp_path / f"all.{suffix}"
+    export_file(store, out)
+    again = Store(tmp_path / "again")
+    import_file(again, out, dataset="ragtruth_dev")
+    got = {g: again.get_label(g, "ann") for g in (g0, g1, g2)}
+    assert [(got[g].selection, got[g].assisted) for g in (g0, g1, g2)] == [("score", True), ("random", False),
+                                                                           (None, False)]
+    assert again.get_label(g0, "gold").selection == "import"  # as first imported from RAGTruth's file
+    plain = tmp_path / "plain.jsonl"  # a file from elsewhere, without label_info: its labels are an import
+    plain.write_text(json.dumps({"id": "x1", "response": "abc", "labels": []}) + "\n", encoding="utf-8")
+    import_file(again, plain, dataset="other")
+    assert again.get_label("x1", "gold").selection == "import"
+
+
+def test_a_bad_label_info_is_refused_naming_line_and_field(store, tmp_path):
+    path = _write_rows(tmp_path / "bad.jsonl", [
+        {"id": "a", "response": "abc", "labels": [], "label_info": {"gold": {"selection": "random"}}},
+        {"id": "b", "response": "abc", "labels": [], "label_info": {"gold": {"selection": "by hand"}}},
+        {"id": "c", "response": "abc", "labels": [], "label_info": {"gold": {"assisted": "yes"}}}])
+    with pytest.raises(ImportValidationError) as err:
+        import_file(store, path)
+    text = str(err.value)
+    assert "bad.jsonl:2" in text and "label_info.gold.selection" in text and "by hand" in text
+    assert "bad.jsonl:3" in text and "label_info.gold.assisted" in text
+    assert store.counts()["generations"] == 0

@@ -181,7 +181,7 @@ def _store_generations(store: Store, records: list[GenerationRecord], dataset: s
     for r in records:
         example_id = examples.setdefault(f"{dataset}/{r.source_id}", example_for(r, dataset)).id
         generations.append(_generation(r, example_id, checkpoint_ids[r.model]))
-        labels += [Label(r.id, annotator, spans, selection="import") for annotator, spans in r.labels.items()]
+        labels += [_label(r, annotator, spans) for annotator, spans in r.labels.items()]
     with store.transaction():
         _refuse_changed_generations(store, generations, name, {r.id: r.line for r in records})
         if store.get_run(run.id) is None:  # a re-import keeps the run as first imported
@@ -194,6 +194,13 @@ def _store_generations(store: Store, records: list[GenerationRecord], dataset: s
     log.info("imported %s: %d generations (%d new)", name, len(generations), added)
     return {"dataset": dataset, "run_id": run.id, "examples": len(examples), "generations": len(generations),
             "new_generations": added, "models": models, "labels": len(labels)}
+
+
+def _label(r: GenerationRecord, annotator: str, spans: list) -> Label:
+    """An imported label: chosen as the exporting workspace recorded (`label_info`), else "import" (a file's
+    labels are taken as drawn at random from what it holds, as RAGTruth's are)."""
+    info = r.label_info.get(annotator, {"selection": "import", "assisted": False})
+    return Label(r.id, annotator, spans, selection=info["selection"], assisted=info["assisted"])
 
 
 def _generation(r: GenerationRecord, example_id: str, checkpoint_id: str) -> Generation:

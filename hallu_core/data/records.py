@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hallu_core.store.types import SPAN_TYPES, Span
+from hallu_core.store.types import SELECTIONS, SPAN_TYPES, Span
 
 GENERATION_FIELDS = ("id", "task_type", "model", "source", "response", "labels", "source_id", "question",
                      "reference", "annotators", "run", "run_kind", "base_model", "step", "decoding",
-                     "sample_index", "prompt_template", "meta")
+                     "sample_index", "prompt_template", "meta", "label_info")
 # where an exported generation came from (hallu_core/data/tables.py writes them); kept on import, never required
 CONTEXT_FIELDS = {"run": (str,), "run_kind": (str,), "base_model": (str,), "step": (int,), "decoding": (str,),
                   "sample_index": (int,), "prompt_template": (str,)}
@@ -57,6 +57,7 @@ class GenerationRecord:
     reference: str | None
     source_id: str
     labels: dict[str, list[Span]] = field(default_factory=dict)  # annotator -> spans
+    label_info: dict[str, dict] = field(default_factory=dict)  # annotator -> {"selection", "assisted"} (exported)
     extra: dict = field(default_factory=dict)  # fields Hallu keeps but does not interpret
     context: dict = field(default_factory=dict)  # CONTEXT_FIELDS present in the row
     meta: dict = field(default_factory=dict)  # the example's metadata (e.g. the demo's `knowledge`)
@@ -130,6 +131,7 @@ def check_generation(row: dict, file: str, line: int, problems: list[Problem]) -
         annotator, span = _check_span(raw, response, check, f"labels[{i}].")
         if span is not None:
             labels.setdefault(annotator, []).append(span)
+    label_info = _check_label_info(check.get(row, "label_info", (dict,), default={}), check)
     if len(problems) > before:
         return None
     if source_id is None:  # examples are one per source: derive a stable id from the grounding
@@ -137,7 +139,25 @@ def check_generation(row: dict, file: str, line: int, problems: list[Problem]) -
         source_id = content_hash(source, question, task)
     extra = {k: v for k, v in row.items() if k not in GENERATION_FIELDS}
     return GenerationRecord(line, str(gen_id), response, model, task, source, question, reference,
-                            str(source_id), labels, extra, context, meta)
+                            str(source_id), labels, label_info, extra, context, meta)
+
+
+def _check_label_info(info: dict, check: _Checker) -> dict[str, dict]:
+    """`label_info` as Hallu exports it: annotator -> {"selection": one of SELECTIONS or null, "assisted": bool}."""
+    out = {}
+    for annotator, value in info.items():
+        where = f"label_info.{annotator}"
+        if not isinstance(value, dict) or set(value) - {"selection", "assisted"}:
+            check.bad(where, f'expected {{"selection": ..., "assisted": ...}}, got {_short(value)}')
+            continue
+        selection, assisted = value.get("selection"), value.get("assisted", False)
+        if selection is not None and selection not in SELECTIONS:
+            check.bad(f"{where}.selection", f"expected one of {', '.join(SELECTIONS)} or null, got {_short(selection)}")
+        elif not isinstance(assisted, bool):
+            check.bad(f"{where}.assisted", f"expected true or false, got {_short(assisted)}")
+        else:
+            out[annotator] = {"selection": selection, "assisted": assisted}
+    return out
 
 
 def _check_span(raw, response: str | None, check: _Checker, where: str) -> tuple[str, Span | None]:

@@ -23,6 +23,7 @@ GENERATION_COLUMNS = ["id", "task_type", "model", "source_id", "question", "sour
                       "meta"]
 INTEGER_COLUMNS = ("step", "sample_index")  # nullable integers in the table; `meta` is JSON text
 SPAN_COLUMNS = ["start", "end", "text", "type", "label_type", "score", "note"]
+LABEL_INFO_COLUMNS = ["selection", "assisted"]  # per annotator row: records.LABEL_INFO
 TYPE_NAMES = {"conflict": "Conflict", "baseless": "Baseless Info", "self_contradiction": "Self Contradiction",
               "unknown": "Unknown"}
 
@@ -59,6 +60,10 @@ def _record(row, labels) -> dict:
         record["reference"] = row["reference"]
     record.update(_context(row, meta, example_meta))
     record["annotators"] = [label.annotator for label in labels]
+    # how each annotator's item was chosen and whether suggestions were shown: a re-import keeps both, so a
+    # rate estimate still tells a random draw from a score-ordered queue (hallu_core/rates)
+    record["label_info"] = {label.annotator: {"selection": label.selection, "assisted": label.assisted}
+                            for label in labels}
     for label in labels:
         for span in label.spans:
             record["labels"].append({
@@ -114,8 +119,10 @@ def flat_rows(records: list[dict]) -> list[dict]:
         if not by_annotator:
             rows.append({**base, "annotator": ""})
         for annotator, spans in by_annotator.items():
+            info = record.get("label_info", {}).get(annotator, {})
             for span in spans or [None]:
-                row = {**base, "annotator": annotator, "status": "done"}
+                row = {**base, "annotator": annotator, "status": "done", "selection": info.get("selection"),
+                       "assisted": info.get("assisted")}
                 if span:
                     row.update({k: span.get(k) for k in SPAN_COLUMNS},
                                created_at=span["created_at"], updated_at=span["updated_at"])
@@ -126,8 +133,8 @@ def flat_rows(records: list[dict]) -> list[dict]:
 def write_flat(records: list[dict], path: Path, fmt: str) -> None:
     import pandas as pd
 
-    frame = pd.DataFrame(flat_rows(records), columns=GENERATION_COLUMNS + ["annotator", "status"] + SPAN_COLUMNS
-                         + ["created_at", "updated_at"])
+    frame = pd.DataFrame(flat_rows(records), columns=GENERATION_COLUMNS + ["annotator", "status"]
+                         + LABEL_INFO_COLUMNS + SPAN_COLUMNS + ["created_at", "updated_at"])
     for column in ("start", "end", *INTEGER_COLUMNS):
         frame[column] = frame[column].astype("Int64")
     if fmt == "csv":
@@ -181,6 +188,9 @@ def _group(rows: list[dict], name: str, first_line: int):
         annotator = row.get("annotator")
         if annotator and annotator not in record["annotators"]:
             record["annotators"].append(annotator)
+        if annotator and any(c in row for c in LABEL_INFO_COLUMNS):
+            info = record.setdefault("label_info", {}).setdefault(annotator, {})
+            info.update({c: _flag(row[c]) if c == "assisted" else row[c] for c in LABEL_INFO_COLUMNS if c in row})
         if row.get("start") is None:
             continue
         span = {k: row[k] for k in SPAN_COLUMNS if row.get(k) is not None}
@@ -193,6 +203,12 @@ def _group(rows: list[dict], name: str, first_line: int):
         span["annotator"] = annotator or "gold"
         record["labels"].append(span)
     return list(records.values()), problems
+
+
+def _flag(value):
+    """A table's true/false cell as a bool (CSV cells are text); anything else is left for validation to name."""
+    text = str(value).strip().lower()
+    return {"true": True, "false": False, "1": True, "0": False}.get(text, value)
 
 
 def _parse_context(record: dict, name: str, line: int, problems: list[Problem]) -> None:

@@ -20,11 +20,11 @@ from dataclasses import replace
 from hallu_core.labeling.agreement import disagreements, scope_sql
 from hallu_core.labeling.selection import random_order
 from hallu_core.labeling.spans import (  # noqa: F401  (LABEL_SPAN_TYPES, clean_annotator: said here for callers)
-    ADJUDICATED, LABEL_SPAN_TYPES, SELECTIONS, LabelError, checked_span, clean_annotator, output_text,
+    ADJUDICATED, LABEL_SPAN_TYPES, LabelError, checked_span, clean_annotator, output_text,
 )
 from hallu_core.store.connection import distinct_indexed
 from hallu_core.store.database import Store, marks
-from hallu_core.store.types import Label, Span, now
+from hallu_core.store.types import SELECTIONS, Label, Span, now
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """How labeled items were chosen, and what a rate estimator reads back.
 
-Every label records its `selection` (spans.SELECTIONS): the queue order that offered the item, "link"
+Every label records its `selection` (store.types.SELECTIONS): the queue order that offered the item, "link"
 for a deep link, "import" for imported gold. Only a random draw is a fair sample of its scope; an
 estimator treats the others as chosen on purpose (hallu_core/rates).
 

@@ -7,9 +7,6 @@ from hallu_core.store.types import Span
 LABEL_SPAN_TYPES = ("conflict", "baseless", "self_contradiction")
 ADJUDICATED = "adjudicated"  # the annotator name of adjudicated labels
 SYNTHETIC_ANNOTATORS = frozenset({"oracle"})  # labels written by a program (the demo's oracle), not a person
-# How an item came to be labeled, recorded with the label: a queue order's name (a "random" draw is a fair
-# sample of its scope; "score", "unlabeled" and "disagreement" orders are not), "link" (a deep link) or "import".
-SELECTIONS = ("random", "score", "unlabeled", "disagreement", "link", "import")
 MAX_ANNOTATOR_LEN = 64
 
 

@@ -146,6 +146,11 @@ class Detection:
     created_at: float = field(default_factory=now)
 
 
+# How an item came to be labeled, recorded with the label: a queue order's name (a "random" draw is a fair
+# sample of its scope; "score", "unlabeled" and "disagreement" orders are not), "link" (a deep link) or "import".
+SELECTIONS = ("random", "score", "unlabeled", "disagreement", "link", "import")
+
+
 @dataclass(frozen=True)
 class Label:
     generation_id: str
@@ -155,7 +160,7 @@ class Label:
     note: str = ""
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)
-    selection: str | None = None  # how the item was chosen: labeling.spans.SELECTIONS (None: not recorded)
+    selection: str | None = None  # how the item was chosen: SELECTIONS (None: not recorded)
     assisted: bool = False  # the annotator saw detector suggestions on this item (kept once true)
 
 
