@@ -126,3 +126,27 @@ def test_hallu_detect_logs_rates_and_a_tracker_that_cannot_be_reached_leaves_the
     client, tracked = _the_mlflow_run(workspace, "run-x")
     [rate] = client.get_metric_history(tracked.info.run_id, "lexical/hallucination_rate")
     assert rate.step == 3 and rate.value == pytest.approx(checkpoint_rates(workspace, "run-x", "lexical")[0]["estimate"])
+
+
+class FailAtStep(TrainerCallback):
+    def __init__(self, error: BaseException):
+        self.error = error
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 2:
+            raise self.error
+
+
+@pytest.mark.parametrize("error, run_status, mlflow_status", [(RuntimeError("out of memory"), "failed", "FAILED"),
+                                                              (KeyboardInterrupt(), "cancelled", "KILLED")])
+def test_a_fine_tune_that_crashes_or_is_stopped_is_not_left_running_in_mlflow(workspace, tmp_path, error,
+                                                                              run_status, mlflow_status):
+    base = make_tiny_model(tmp_path / "base")
+    config = TrainConfig(base_model=str(base), train_file="records.jsonl", max_steps=6, save_every=3, eval_every=3,
+                         batch_size=4, learning_rate=5e-3, report_to=("mlflow",), name="crashing")
+    with pytest.raises(type(error)):
+        finetune(workspace, config, records=RECORDS, callbacks=[FailAtStep(error)])
+    [run] = workspace.runs()
+    assert run.status == run_status
+    _, tracked = _the_mlflow_run(workspace, run.id)
+    assert tracked.info.status == mlflow_status

@@ -2,10 +2,14 @@
 never imports transformers."""
 from __future__ import annotations
 
+import logging
+
 from transformers import TrainerCallback
 
 from hallu_core.modeling import mlflow_tracking
 from hallu_core.store.database import Store
+
+log = logging.getLogger(__name__)
 
 
 class MlflowCallback(TrainerCallback):
@@ -31,3 +35,19 @@ class MlflowCallback(TrainerCallback):
         if self.tracker:
             stopped_early = state.global_step < state.max_steps
             self.tracker.client.set_terminated(self.tracker.mlflow_run_id, "KILLED" if stopped_early else "FINISHED")
+
+    def end(self, status: str) -> None:
+        """Close the MLflow run as `status` (FAILED, KILLED) when training stops without on_train_end: an
+        exception or a cancel would otherwise leave it RUNNING for good. Never raises over the real error."""
+        if self.tracker:
+            try:
+                self.tracker.client.set_terminated(self.tracker.mlflow_run_id, status)
+            except Exception as exc:  # the tracking store is down: the training error is the one to report
+                log.warning("could not mark MLflow run %s %s: %s", self.tracker.mlflow_run_id, status, exc)
+
+
+def end_tracking(trainer, status: str) -> None:
+    """`MlflowCallback.end` for the trainer's MLflow callback, if it has one."""
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, MlflowCallback):
+            callback.end(status)

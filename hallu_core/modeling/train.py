@@ -24,7 +24,7 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 from hallu_core.errors import JobCancelled
 from hallu_core.modeling.chat import chat_format
 from hallu_core.modeling.config import TrainConfig
-from hallu_core.modeling.mlflow_callback import MlflowCallback
+from hallu_core.modeling.mlflow_callback import MlflowCallback, end_tracking
 from hallu_core.modeling.model_sources import local_model
 from hallu_core.modeling.models import dropout_overrides, load_model, load_tokenizer, resolve_device, resolve_dtype
 from hallu_core.modeling.train_data import CompletionCollator, load_records, split_records, tokenize_records
@@ -246,6 +246,7 @@ def train_recorded(store: Store, run_id: str, make_trainer: Callable[[], Trainer
 
     From here on the run is "running": every way out records how it ended.
     """
+    trainer = None
     try:
         trainer = make_trainer()
         if resume is None:  # every rank evaluates (it is a collective op); rank 0 records
@@ -258,10 +259,14 @@ def train_recorded(store: Store, run_id: str, make_trainer: Callable[[], Trainer
     except (KeyboardInterrupt, JobCancelled):  # Ctrl-C, or the job runner's SIGTERM: the user stopped it
         if is_main:
             store.set_run_status(run_id, "cancelled")
+            if trainer is not None:
+                end_tracking(trainer, "KILLED")
         raise
     except BaseException:
         if is_main:
             store.set_run_status(run_id, "failed")
+            if trainer is not None:
+                end_tracking(trainer, "FAILED")
         raise
     if is_main:
         stopped_early = trainer.state.global_step < trainer.state.max_steps
