@@ -8,6 +8,7 @@ import streamlit as st
 from hallu_core.store.types import SPAN_TYPES
 from hallu_core.ui.data import q
 from hallu_core.ui.detail import show_detail
+from hallu_core.ui.labeling_ui import label_link
 from hallu_core.ui.widgets import checkpoint_options, context, empty_state, frame
 from hallu_core.views import render
 from hallu_core.views.generation_list import GenerationFilter, SORTS
@@ -89,7 +90,7 @@ if not gen_id:
 
 st.divider()
 pos = st.session_state.get("inspect-pos")
-c1, c2, c3 = st.columns([1, 1, 4])
+c1, c2, c3, c4 = st.columns([1, 1, 2, 2])
 if c1.button("← Previous", disabled=pos is None or pos <= 0, key="inspect-prev"):
     new = q("generation_id_at", flt, sort, pos - 1)
     if new:
@@ -107,4 +108,5 @@ detail = q("generation_detail", gen_id)
 if detail is None:
     st.warning(render.md_escape(f"No generation {gen_id!r} in this workspace."))
 else:
+    label_link(gen_id, c4)
     show_detail(detail, key="inspect-detail")

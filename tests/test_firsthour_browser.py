@@ -364,6 +364,27 @@ def test_inspect_highlights_defaults_spans_in_a_ragtruth_answer(browser, server,
     page.close()
 
 
+def test_inspect_opens_the_output_shown_on_the_label_page(browser, server, workspace):
+    """An analyst who spots a hallucination in Inspect labels that very output in one click."""
+    conn = sqlite3.connect(workspace / "hallu.db")
+    gid = conn.execute("SELECT id FROM generations ORDER BY rowid DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    page = new_page(browser, server, f"/inspect?generation={gid}")
+    page.get_by_role("link", name="Label this output").click()
+    name = page.get_by_label("Your name (annotator)")
+    expect(name).to_be_visible(timeout=30_000)
+    assert f"generation={gid}" in page.url
+    name.fill("yan")
+    name.press("Enter")
+    expect(page.get_by_text(f"generation {gid}").first).to_be_visible(timeout=30_000)
+    no_traceback(page)
+    # a look at another page and back keeps the name (Streamlit drops the state of widgets a page does not draw)
+    nav(page, "Inspect")
+    nav(page, "Label")
+    expect(page.get_by_label("Your name (annotator)")).to_have_value("yan", timeout=30_000)
+    page.close()
+
+
 # -- 5: one threshold per detector, on the calibrated scale (AppTests follow it across pages) -------------------
 def test_a_detectors_threshold_hides_its_low_scoring_spans_and_follows_the_user(browser, server, workspace):
     conn = sqlite3.connect(workspace / "hallu.db")

@@ -27,7 +27,7 @@ def ws(tmp_path, monkeypatch):
 def label_page(annotator: str | None = "carol") -> AppTest:
     at = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
     if annotator:
-        at.session_state["label_annotator"] = annotator
+        at.session_state["label_annotator_name"] = annotator
     return at.run()
 
 

@@ -117,7 +117,7 @@ def test_label_page_accepts_a_detector_span_with_its_evidence_only_when_real(tmp
     monkeypatch.setenv("HALLU_WORKSPACE", str(root))
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page("pages/label.py")
-    at.session_state["label_annotator"] = "ann"
+    at.session_state["label_annotator_name"] = "ann"
     at.run()
     at.button(key="label_reveal").click().run()  # detector suggestions wait for the annotator's reveal
     at.button(key="label_accept_0").click().run()  # offers are sorted by position: "Varesh" (stray) first

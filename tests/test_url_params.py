@@ -37,7 +37,7 @@ def messages(at: AppTest) -> str:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_with_unknown_ids_in_every_parameter(synthetic_ws, page, monkeypatch):  # noqa: F811
     for param in PARAMS:
-        at = open_page(synthetic_ws, page, monkeypatch, {param: UNKNOWN}, state={"label_annotator": "zed"})
+        at = open_page(synthetic_ws, page, monkeypatch, {param: UNKNOWN}, state={"label_annotator_name": "zed"})
         assert not at.exception, (page, param, [e.value for e in at.exception])
         if page in PARAMS[param]:
             text = messages(at)
@@ -47,7 +47,7 @@ def test_every_page_with_unknown_ids_in_every_parameter(synthetic_ws, page, monk
 def test_all_unknown_parameters_at_once(synthetic_ws, monkeypatch):  # noqa: F811
     query = {p: UNKNOWN for p in PARAMS}
     for page in PAGES:
-        at = open_page(synthetic_ws, page, monkeypatch, query, state={"label_annotator": "zed"})
+        at = open_page(synthetic_ws, page, monkeypatch, query, state={"label_annotator_name": "zed"})
         assert not at.exception, (page, [e.value for e in at.exception])
         text = messages(at)  # every page reads ?judge= at least: the missing value is named, not swallowed
         assert render.md_escape(UNKNOWN) in text and "in this workspace" in text, (page, text)

@@ -20,14 +20,19 @@ from hallu_core.ui.widgets import show_html
 from hallu_core.views import render
 
 ANNOTATOR, QUEUE, MESSAGE, USED_SELECTION = "label_annotator", "label_queue", "label_message", "label_used_sel"
+NAME = "label_annotator_name"  # the name as last entered: not a widget's key, so it outlives the Label page
 ORDER = "label_order"
 
 
 def annotator_input() -> str | None:
-    """The annotator's name, remembered for the browser session (and as ?annotator=...)."""
-    if ANNOTATOR not in st.session_state:
-        st.session_state[ANNOTATOR] = st.query_params.get("annotator", "")
-    st.text_input("Your name (annotator)", key=ANNOTATOR, max_chars=MAX_ANNOTATOR_LEN)
+    """The annotator's name, remembered for the browser session (and as ?annotator=...).
+
+    Kept under a key of its own: Streamlit drops a widget's state on a page that does not draw it, so a
+    labeler who looked at Inspect came back to an empty name (and could type another spelling)."""
+    if NAME not in st.session_state:
+        st.session_state[NAME] = st.query_params.get("annotator", "")
+    st.session_state[ANNOTATOR] = st.session_state[NAME]
+    st.text_input("Your name (annotator)", key=ANNOTATOR, max_chars=MAX_ANNOTATOR_LEN, on_change=_keep_name)
     try:
         name = clean_annotator(st.session_state[ANNOTATOR])
     except LabelError:
@@ -35,6 +40,18 @@ def annotator_input() -> str | None:
     if st.query_params.get("annotator") != name:
         st.query_params["annotator"] = name
     return name
+
+
+def _keep_name() -> None:
+    st.session_state[NAME] = st.session_state[ANNOTATOR]
+
+
+def label_link(generation_id: str, container=st) -> None:
+    """A link that opens this output on the Label page (as the annotator this session uses, if any)."""
+    params = {"generation": generation_id}
+    if st.session_state.get(NAME):
+        params["annotator"] = st.session_state[NAME]
+    container.page_link("pages/label.py", label="Label this output", icon=":material/edit:", query_params=params)
 
 
 def scope_picker() -> dict:
