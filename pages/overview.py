@@ -68,7 +68,7 @@ else:
         rows = rates if own == judge else q("judge_rates", own)
         imported = judges.pool([r for r in rows if r["checkpoint_id"] in imported_ids], ("run", "checkpoint", "step"))
         st.markdown("**Imported models** (no training steps)")
-        st.dataframe(rate_table_rows(sorted(imported, key=lambda r: (r["run"], r["step"])), model="checkpoint"),
+        st.dataframe(rate_table_rows(sorted(imported, key=lambda r: (r["run"], r["step"]))),
                      hide_index=True, key="overview-imported", column_config=RATE_COLUMNS)
         st.caption(render.md_escape(
             f"Judged by {judges.describe(own)}" + ("" if own == judge else f" ({judges.describe(judge)} judged none)")

@@ -146,9 +146,7 @@ def test_a_link_opens_its_generation_and_records_it_as_chosen_by_link(ws):
     """Issue 22 item 4: /label?generation=ID&annotator=NAME opened the queue's first item instead."""
     from hallu_core.store.database import Store
 
-    at = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
-    at.query_params["generation"], at.query_params["annotator"] = "g3", "carol"
-    at.run()
+    at = label_page_at({"generation": "g3", "annotator": "carol"})
     assert not at.exception
     assert at.text_input(key="label_annotator").value == "carol"
     assert "Item 1 of 4 · generation g3 · opened by link" in texts(at)
@@ -161,12 +159,17 @@ def test_a_link_opens_its_generation_and_records_it_as_chosen_by_link(ws):
     store.close()
 
 
+def label_page_at(query: dict) -> AppTest:
+    """The Label page opened on a URL with these query parameters, in a new session."""
+    at = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
 def reopen(at) -> AppTest:
     """The page after a browser reload: a new session, with only the URL of the old one."""
-    again = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
-    for name, value in at.query_params.items():
-        again.query_params[name] = value
-    return again.run()
+    return label_page_at(dict(at.query_params.items()))
 
 
 @pytest.mark.parametrize("order", ["unlabeled", "random"])
@@ -190,9 +193,7 @@ def test_a_reload_keeps_the_item_and_how_it_was_chosen(ws, order):
 
 
 def test_a_link_to_a_missing_generation_says_so(ws):
-    at = AppTest.from_file(str(PAGES / "label.py"), default_timeout=60)
-    at.query_params["generation"], at.query_params["annotator"] = "nope", "carol"
-    at.run()
+    at = label_page_at({"generation": "nope", "annotator": "carol"})
     assert not at.exception
     assert any("No generation 'nope' in this workspace" in w.value for w in at.warning)
     assert "Item 1 of 4 · generation g2" in texts(at)

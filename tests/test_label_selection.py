@@ -129,18 +129,12 @@ def test_imported_labels_are_recorded_as_imported(store, tmp_path):
 
 
 def test_a_workspace_of_the_previous_schema_gets_its_imported_gold_marked_as_imported(tmp_path):
-    import sqlite3
+    from helpers.schema import database_at_schema
 
     from hallu_core.store.database import Store
-    from hallu_core.store.schema import MIGRATIONS, statements
 
     root = tmp_path / "v7"
-    root.mkdir()
-    conn = sqlite3.connect(root / "hallu.db", isolation_level=None)
-    for script in MIGRATIONS[:7]:
-        for statement in statements(script):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 7")
+    conn = database_at_schema(root, 7)
     conn.execute("INSERT INTO examples VALUES ('e', 'd', 'p', NULL, NULL, 'qa', '{}')")
     for run, kind in (("imp", "import"), ("ft", "finetune")):
         conn.execute("INSERT INTO runs VALUES (?, ?, 'm', ?, '{}', 'done', '{}', 1)", (run, run, kind))

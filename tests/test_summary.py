@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter, defaultdict
 
 import pytest
+from helpers.schema import database_at_schema
 
 from hallu_core.data import prompts
 from hallu_core.data.io import import_file
 from hallu_core.store import schema, sides, summary
 from hallu_core.store.database import Store
-from hallu_core.store.schema import MIGRATIONS, statements
+from hallu_core.store.schema import MIGRATIONS
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, SPAN_TYPES, Span
 from hallu_core.views import compare as cmp, queries as q
 
@@ -256,12 +256,7 @@ def test_synthetic_workspace_and_rebuild(tmp_path):
 def test_migration_backfills_a_workspace_of_the_previous_version(tmp_path):
     """A workspace made at schema 3 (no summary) gets its summary on open."""
     root = tmp_path / "old"
-    root.mkdir()
-    conn = sqlite3.connect(root / "hallu.db", isolation_level=None)
-    for script in MIGRATIONS[:3]:
-        for statement in statements(script):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 3")
+    conn = database_at_schema(root, 3)
     conn.executemany("INSERT INTO examples VALUES (?,?,?,?,?,?,?)",
                      [("e0", "d", "p", None, None, "qa", '{"knowledge": "known"}'),
                       ("e1", "d", "p", None, None, "qa", "{}")])
@@ -292,13 +287,7 @@ def test_migration_backfills_a_workspace_of_the_previous_version(tmp_path):
 def test_migration_from_schema_4_counts_only_the_newest_detection(tmp_path):
     """A workspace of the previous version (summary by triggers, every config counted) migrates to 5."""
     root = tmp_path / "v4"
-    root.mkdir()
-    conn = sqlite3.connect(root / "hallu.db", isolation_level=None)
-    conn.execute("PRAGMA recursive_triggers = ON")
-    for script in MIGRATIONS[:4]:
-        for statement in statements(script):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 4")
+    conn = database_at_schema(root, 4, recursive_triggers=True)
     conn.execute("INSERT INTO examples VALUES ('e0', 'd', 'p', NULL, NULL, 'qa', '{\"knowledge\": \"new\"}')")
     conn.execute("INSERT INTO runs VALUES ('r', 'run', 'tiny', 'finetune', '{}', 'done', '{}', 1)")
     for step in (0, 10):

@@ -23,7 +23,7 @@ GENERATION_COLUMNS = ["id", "task_type", "model", "source_id", "question", "sour
                       "meta"]
 INTEGER_COLUMNS = ("step", "sample_index")  # nullable integers in the table; `meta` is JSON text
 SPAN_COLUMNS = ["start", "end", "text", "type", "label_type", "score", "note"]
-LABEL_INFO_COLUMNS = ["selection", "assisted"]  # per annotator row: records.LABEL_INFO
+LABEL_INFO_COLUMNS = ["selection", "assisted"]  # per annotator row: a record's `label_info` (records.py)
 TYPE_NAMES = {"conflict": "Conflict", "baseless": "Baseless Info", "self_contradiction": "Self Contradiction",
               "unknown": "Unknown"}
 

@@ -33,7 +33,7 @@ from hallu_core.store.types import Example
 
 STATUSES = ("known", "new", "unseen")
 FINETUNE_SETS = ("known-only", "new-knowledge")
-CARD_FIELDS = ("name", "birth_city", "birth_year", "profession", "employer", "spouse", "award")
+CARD_FIELDS = text.CARD_FIELDS
 QA_FIELDS = CARD_FIELDS[1:]
 EVAL_DATASET = "demo-eval"
 FILES = ("world.json", "entities.jsonl", "corpus.jsonl", *(f"finetune-{name}.jsonl" for name in FINETUNE_SETS),

@@ -137,11 +137,9 @@ def per_checkpoint(pairs: list[dict], threshold: float = 0.0) -> list[dict]:
         groups[p["checkpoint_id"]].append(p)
     rows = [{"checkpoint": g[0]["checkpoint"], "step": g[0]["step"], **flat(figures(g, threshold))}
             for g in groups.values()]
-    return sorted(rows, key=lambda r: (r["checkpoint"].split(" / ")[0], r["step"] or 0))  # imported: file order
+    return sorted(rows, key=checkpoint_order)
 
 
-def detector_table(store: Store, detectors: list[str], annotator: str, threshold: float = 0.0,
-                   **scope) -> list[dict]:
-    """Per detector: the figures at the threshold against one annotator's labels."""
-    return [{"detector": d, **flat(figures(labeled_pairs(store, d, annotator, **scope), threshold))}
-            for d in detectors]
+def checkpoint_order(row: dict) -> tuple:
+    """Per-checkpoint rows by run name, then training step (an imported model has none: they keep file order)."""
+    return row["checkpoint"].split(" / ")[0], row["step"] or 0

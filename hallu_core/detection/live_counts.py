@@ -43,7 +43,7 @@ class LiveCounts:
         with self._lock:
             self._refresh(store)
             names = _checkpoint_names(store, run_id)
-            key = tuple(sorted(names.items(), key=lambda kv: kv[0]))  # a run renamed assembles again
+            key = tuple(sorted(names.items()))  # a run renamed assembles again
             if key not in self._assembled:
                 in_order = sorted(self._pairs.values(), key=lambda rp: rp[0])  # as labeled_pairs reads them
                 self._assembled[key] = ThresholdCounts.assemble([p for _, p in in_order], names)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hallu_core.detection import metrics
-from hallu_core.detection.evaluation import MAX_SWEEP_POINTS, flat, thinned
+from hallu_core.detection.evaluation import MAX_SWEEP_POINTS, checkpoint_order, flat, thinned
 
 _CHANGES = ("overlap", "predicted_chars", "positive", "tp")  # per score level, summed over responses
 RAW_SCORE, NO_RAW_SCORE = 1, 2
@@ -133,4 +133,4 @@ class ThresholdCounts:
         """evaluation.per_checkpoint: one row per checkpoint, by run name and step."""
         rows = [{"checkpoint": label, "step": step, **flat(self.figures(threshold, g))}
                 for g, (_, label, step) in enumerate(self.checkpoints)]
-        return sorted(rows, key=lambda r: (r["checkpoint"].split(" / ")[0], r["step"] or 0))  # imported: no step
+        return sorted(rows, key=checkpoint_order)

@@ -2,7 +2,7 @@
 
 One Hallu run is one MLflow run, found again by its tag `hallu.run_id`, so a resumed fine-tune and the
 rates logged after each detection land in the same one. It holds the run's config (params) and the
-Trainer's losses per step (metrics; train.py's MlflowCallback), and, whenever a detector has run over
+Trainer's losses per step (metrics; mlflow_callback.py's MlflowCallback), and, whenever a detector has run over
 the run's outputs, each checkpoint's hallucination rate with its interval (hallu_core.rates.tracking).
 
 The tracking store is `sqlite:///<workspace>/mlflow.db` (offline, no server: `mlflow ui --backend-store-uri`

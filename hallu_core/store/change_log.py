@@ -56,18 +56,16 @@ def newest(store) -> int:
 
 def changed_since(store, seq: int, sources: list[str]) -> tuple[int, set[str] | None]:
     """(newest seq, the outputs whose `sources` changed after `seq`), or (newest, None) when the log
-    cannot say (rows trimmed away, or a rebuild since): the caller reads everything again."""
-    top = newest(store)
+    cannot say (rows trimmed away, a rebuild since, or a workspace restored from an older copy): the
+    caller reads everything again."""
+    oldest, top = store.query("SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM change_log")[0]
     if top == seq:
         return top, set()
-    if top < seq:  # a workspace restored from an older copy
+    if top < seq or seq < oldest - 1:
         return top, None
-    oldest = store.query("SELECT MIN(seq) FROM change_log")[0][0]
-    if seq < oldest - 1 or store.query("SELECT 1 FROM change_log WHERE source = ? AND seq > ? LIMIT 1",
-                                       [EVERYTHING, seq]):
+    wanted = [*sources, EVERYTHING]  # (this module is part of the schema: it cannot import connection's `marks`)
+    rows = store.query(f"SELECT DISTINCT generation_id, source = ? FROM change_log WHERE seq > ? AND seq <= ? "
+                       f"AND source IN ({', '.join('?' * len(wanted))})", [EVERYTHING, seq, top, *wanted])
+    if any(everything for _, everything in rows):
         return top, None
-    changed = set()
-    for source in sources:
-        changed.update(r[0] for r in store.query(
-            "SELECT generation_id FROM change_log WHERE source = ? AND seq > ? AND seq <= ?", [source, seq, top]))
-    return top, changed
+    return top, {gid for gid, _ in rows}

@@ -9,9 +9,10 @@ latest.py, sides.py and side_vectors.py.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
-from hallu_core.store import schema, side_vectors, sides
+from hallu_core.store import schema, score_summary, side_vectors, sides
 from hallu_core.store.summary import GEN_KEY, SRC_COUNTS, SRC_KEY, knowledge_of
 from hallu_core.store.types import SPAN_TYPES
 
@@ -45,7 +46,6 @@ RECOUNT_TABLES = (
     "l.n_spans, l.n_spans FROM labels l JOIN generations g ON g.id = l.generation_id WHERE l.status = 'done'",
     f"CREATE INDEX temp.recount_sides_side ON recount_sides({side_vectors.SIDE}, sample_index)",
 )
-TEMP_TABLES = ("recount_scores", "recount_sides", "recount_labels", "recount_newest", "recount_ranked")
 
 _KNOWLEDGE = knowledge_of("e.meta")  # '' for an output whose example is gone
 _GROUP = f"g.checkpoint_id, g.decoding_name, {_KNOWLEDGE}"
@@ -79,7 +79,7 @@ RECOUNT = {
 }
 # score_summary's sums of floats, added by the triggers in another order: equal to the recount within rounding
 # (rounding both to some decimals would still split two sums a hair apart across a rounding boundary)
-_SCORE_KEY = "detector, checkpoint_id, decoding_name, knowledge"
+_SCORE_KEY = score_summary.KEY
 RECOUNT_SCORES = (
     f"CREATE TEMP TABLE recount_scores AS SELECT n.detector AS detector, g.checkpoint_id AS checkpoint_id, "
     f"g.decoding_name AS decoding_name, {_KNOWLEDGE} AS knowledge, COUNT(*) AS scored, "
@@ -87,6 +87,7 @@ RECOUNT_SCORES = (
     f"GROUP BY n.detector, {_GROUP}",
     f"CREATE INDEX temp.recount_scores_key ON recount_scores({_SCORE_KEY})",
 )
+TEMP_TABLES = re.findall(r"CREATE TEMP TABLE (\w+)", " ".join(RECOUNT_TABLES + RECOUNT_SCORES))  # dropped after
 _SCORES_DIFFERING = (
     f"SELECT (SELECT COUNT(*) FROM recount_scores e LEFT JOIN score_summary s USING ({_SCORE_KEY}) "
     "WHERE s.scored IS NOT e.scored OR abs(s.score_sum - e.score_sum) > 1e-9 * max(1.0, abs(e.score_sum))) + "

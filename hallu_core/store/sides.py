@@ -69,7 +69,7 @@ def trigger(name: str, event: str, body: str, when: str = "") -> str:
     return f"CREATE TRIGGER {name} {event} FOR EACH ROW {('WHEN ' + when) if when else ''} BEGIN {body} END;"
 
 
-# triggers on detection_latest: dropped and recreated around a rebuild (schema.rebuild)
+# triggers on detection_latest (schema.rebuild finds them in sqlite_master and drops them around a rebuild)
 LATEST_TRIGGERS = {
     "sides_latest_insert": trigger("sides_latest_insert", "AFTER INSERT ON detection_latest",
                                     _insert(_from_detection("NEW"))),

@@ -247,7 +247,7 @@ def _stored_delta(r: str, sign: int) -> str:
                        f"{frm.format(gid=f'{r}.generation_id', also='')}")
 
 
-LATEST_TRIGGERS = {  # on detection_latest: dropped and recreated around a rebuild (schema.rebuild)
+LATEST_TRIGGERS = {  # on detection_latest (schema.rebuild drops them around a rebuild, found in sqlite_master)
     "summary_latest_insert": _trigger("summary_latest_insert", "AFTER INSERT ON detection_latest",
                                       _newest_delta("NEW", +1)),
     "summary_latest_delete": _trigger("summary_latest_delete", "AFTER DELETE ON detection_latest",

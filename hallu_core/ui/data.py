@@ -52,8 +52,8 @@ def _cached(name: str, path: str, version: tuple, args: tuple, kwargs: tuple):
 
 
 def q(name: str, *args, **kwargs):
-    """`queries.<name>` (or generation_list's, compare's, judges', rates') (store, *args, **kwargs), cached until the
-    workspace changes."""
+    """`queries.<name>` (or generation_list's, compare's, judges', rates', defaults') (store, *args, **kwargs),
+    cached until the workspace changes."""
     path = workspace_path()
     store()  # make sure the workspace exists before its version is read
     return _cached(name, path, data_version(path), args, tuple(sorted(kwargs.items())))

@@ -24,9 +24,9 @@ def interval(row: dict, difference: bool = False) -> str:
     return f"{100 * row['ci_low']:.1f}-{100 * row['ci_high']:.1f}%"
 
 
-def rate_table_rows(rows: list[dict], model: str = "checkpoint") -> list[dict]:
+def rate_table_rows(rows: list[dict]) -> list[dict]:
     """Rate rows (`rates.judge_rates`, pooled or not) as table rows."""
-    return [{"run": r.get("run"), model: r.get("checkpoint"), "rate": 100 * r["rate"], "95% CI": interval(r),
+    return [{"run": r.get("run"), "checkpoint": r.get("checkpoint"), "rate": 100 * r["rate"], "95% CI": interval(r),
              "outputs": r["n"], "labeled": r.get("labeled", 0), "method": r.get("method", "flag share")}
             for r in rows]
 

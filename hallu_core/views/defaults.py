@@ -6,6 +6,7 @@ import json
 
 from hallu_core.store.database import Store
 from hallu_core.store.run_kinds import training_data
+from hallu_core.views.queries import datasets
 
 TRAINING, UNUSED, EVALUATION = "training", "unused", "evaluation"
 
@@ -16,7 +17,7 @@ def dataset_roles(store: Store) -> dict[str, str]:
     trained = {data[1] for (config,) in store.query("SELECT config FROM runs")
                if (data := training_data(json.loads(config or "{}"))) and data[0] == "dataset"}
     roles = {}
-    for (name,) in store.query("SELECT DISTINCT dataset FROM examples ORDER BY dataset"):
+    for name in datasets(store):
         generated = store.query("SELECT 1 FROM examples e JOIN generations g ON g.example_id = e.id "
                                 "WHERE e.dataset = ? LIMIT 1", (name,))
         roles[name] = TRAINING if name in trained else EVALUATION if generated else UNUSED

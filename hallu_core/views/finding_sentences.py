@@ -21,10 +21,8 @@ class Finding:
     text: str
 
 
-def _pct(rate) -> str:
-    """A rate, or a rate row: its estimate and, where it has one (not exact: every output labeled), its 95% interval."""
-    if not isinstance(rate, dict):
-        return f"{rate:.0%}"
+def _pct(rate: dict) -> str:
+    """A rate row: its estimate and, where it has one (not exact: every output labeled), its 95% interval."""
     if rate.get("ci_low") is None or rate["ci_low"] == rate["ci_high"]:
         return f"{rate['rate']:.0%}"
     return f"{rate['rate']:.0%} (95% CI {rate['ci_low']:.0%}-{rate['ci_high']:.0%})"

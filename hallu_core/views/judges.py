@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from hallu_core.labeling.spans import SYNTHETIC_ANNOTATORS  # noqa: F401 (the pages read it here)
+from hallu_core.labeling.spans import SYNTHETIC_ANNOTATORS
 from hallu_core.store.database import Store, marks
 
 Source = tuple[str, str]

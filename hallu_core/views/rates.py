@@ -10,7 +10,7 @@ import numpy as np
 
 from hallu_core.data import prompts
 from hallu_core.rates.estimator import paired_difference
-from hallu_core.rates.table import RANDOM_SELECTIONS, fields, people, rate_table
+from hallu_core.rates.table import RANDOM_SELECTIONS, fields, people, rate_table, selection_ways
 from hallu_core.store.database import Store, marks
 from hallu_core.views import queries
 from hallu_core.views.compare import read_side
@@ -66,18 +66,20 @@ def paired_rates(store: Store, judge: tuple[str, str], side_a: tuple[str, str], 
     is nothing to estimate."""
     detector, annotator = inputs(judge)
     scored = [read_side(store, ("detector", detector), side) for side in (side_a, side_b)]
-    labels = [_side_labels(store, annotator, side) for side in (side_a, side_b)]
+    ways = selection_ways(store, annotator) if annotator else []
+    labels = [_side_labels(store, annotator, side, ways) for side in (side_a, side_b)]
     answered = [_answered(store, side, judged) for side, judged in zip((side_a, side_b), scored)]
     numbers = sorted(answered[0] & answered[1])
     if not numbers:
         return None
     position = {no: i for i, no in enumerate(numbers)}
     scores, sampled, census = [], [], []
+    shared = np.asarray(numbers)
     for side, lab in zip(scored, labels):
         f = np.full(len(numbers), np.nan)
-        for no, score in zip(side.numbers.tolist(), side.scores.tolist()):
-            if no in position:
-                f[position[no]] = score
+        at = np.minimum(np.searchsorted(shared, side.numbers), len(shared) - 1)
+        on = shared[at] == side.numbers  # the side's scored prompts that both sides answered
+        f[at[on]] = side.scores[on]
         scores.append(f)
         sampled.append({position[no]: y for no, (y, sel) in lab.items() if no in position and sel in RANDOM_SELECTIONS})
         census.append({position[no]: y for no, (y, sel) in lab.items() if no in position
@@ -110,19 +112,17 @@ def _answered(store: Store, side: tuple[str, str], judged) -> set[int]:
         "WHERE g.checkpoint_id = ? AND g.decoding_name = ? AND g.sample_index = 0", side)}
 
 
-def _side_labels(store: Store, annotator: str | None, side: tuple[str, str]) -> dict[int, tuple[bool, str | None]]:
+def _side_labels(store: Store, annotator: str | None, side: tuple[str, str],
+                 ways: list[str | None]) -> dict[int, tuple[bool, str | None]]:
     """prompt number -> (hallucinated, selection) of one side's done labels (sample 0; newest person's).
 
     One annotator whose done labels were all chosen the same way (an import, a random draw) reads the
     side's packed label vector (side_vectors.py) in milliseconds; the join below took 0.5 s a side at
-    100,000 outputs, on Compare's first view after every write."""
-    if annotator:
-        ways = store.query("SELECT DISTINCT COALESCE(selection, '') FROM labels "
-                           "WHERE annotator = ? AND status = 'done'", [annotator])
-        if len(ways) <= 1:
-            selection = (ways[0][0] or None) if ways else None
-            packed = read_side(store, ("labels", annotator), side)
-            return {no: (n > 0, selection) for no, n in zip(packed.numbers.tolist(), packed.spans.tolist())}
+    100,000 outputs, on Compare's first view after every write. `ways`: table.selection_ways of the annotator."""
+    if annotator and len(ways) <= 1:
+        selection = ways[0] if ways else None
+        packed = read_side(store, ("labels", annotator), side)
+        return {no: (n > 0, selection) for no, n in zip(packed.numbers.tolist(), packed.spans.tolist())}
     return _side_labels_by_row(store, annotator, side)
 
 

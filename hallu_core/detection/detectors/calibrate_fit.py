@@ -5,8 +5,9 @@ per-workspace refit (workspace_calibration.py, a workspace's own labels). With f
 by source / example, maps fitted on the other folds score each held-out fold: the Brier score
 and expected calibration error (ECE) reported are out of fold, and so is the threshold picked
 (the calibrated span threshold with the best pooled span F1 that costs no task span F1, kept
-only where it adds two points of span F1 over reporting every span), and so are each task's skill
-and operating threshold on the response score (operating.py). Where the raw scores
+only where it adds two points of span F1 over reporting every span). Each task's skill and operating
+threshold on the response score (operating.py) are taken on the raw scores of every row, with the
+spans kept out of fold (a monotone map keeps the ranking they read). Where the raw scores
 measure at least as well calibrated as a fitted map, the map is the identity (and says so).
 """
 from __future__ import annotations
@@ -151,14 +152,15 @@ def fit_detector(name: str, fingerprint: str, tasks: list[str], results: list, g
         best = 0.0
     report.update(identity=identity, response_identity_by_task=raw_by_task, threshold=best,
                   at_threshold_oof=curve[best], at_zero_oof=curve[0.0])
-    keeps_span = np.zeros(len(results), bool)  # out of fold, at the span threshold
-    for k, (i, _, _) in enumerate(spans):
-        keeps_span[i] |= oof_span[k] >= best
+    kept: list[list] = [[] for _ in results]  # each response's spans out of fold at the span threshold
+    for k, (i, s, _) in enumerate(spans):
+        if oof_span[k] >= best:
+            kept[i].append(s)
+    keeps_span = np.array([bool(k) for k in kept], bool)
     # on the raw scores: skill and a share-matching threshold read the ranking only, which the final
     # (monotone) map keeps; pooled out-of-fold scores would mix each fold's map into the ranking
     raw_thresholds, skill, report["at_response_thresholds"] = operating_points(
-        tasks, raw_resp, resp_label, keeps_span, golds,
-        [[s for k, (j, s, _) in enumerate(spans) if j == i and oof_span[k] >= best] for i in range(len(results))])
+        tasks, raw_resp, resp_label, keeps_span, golds, kept)
     report["skill"] = skill
     meta = {"fitted_on": fitted_on,
             "span_target": "share of the span's characters inside a gold span",

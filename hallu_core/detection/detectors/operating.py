@@ -53,7 +53,7 @@ def auc_low(a: float, n_pos: int, n_neg: int) -> float:
 
 
 def task_skill(scores, labels) -> dict:
-    """{"skill", "auc", "auc_low", "n", "positives"} of one task's out-of-fold response scores."""
+    """{"skill", "auc", "auc_low", "n", "positives"} of one task's response scores against its labels."""
     y = np.asarray(labels, bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     a = auc(scores, y)
