@@ -363,3 +363,18 @@ def test_a_sides_population_is_every_prompt_it_answered_whichever_detector_judge
     assert len(part.numbers) == 10 and _answered(store, side, part) == joined()  # nobody judged all: the join
     store.add_detections(Detection(f"A{i}", "all", "h", [], 0.5) for i in range(40))
     assert _answered(store, side, part) == joined() and len(joined()) == 40  # another detector's vector
+
+
+def test_labels_a_program_wrote_do_not_count_toward_the_labels_a_task_needs(tmp_path):
+    """The demo's oracle labels at random too, but the rate beside the note counts only people's labels."""
+    from hallu_core.views.rates import LABELS_FOR_TEN_POINTS, unskilled
+
+    store, _ = workspace(tmp_path, {"gold": "import"})
+    store.add_examples([Example("mine-1", "d", "p", task="my-own-task")])
+    store.add_run(Run("r-own", "own", "tiny"))
+    store.add_checkpoint(Checkpoint("c-own", "r-own", 0, "base"))
+    store.add_generations(Generation(f"own{i}", "mine-1", "c-own", "text", sample_index=i) for i in range(30))
+    store.add_labels(Label(f"own{i}", "oracle", [], selection="random") for i in range(30))
+    store.add_labels(Label(f"own{i}", "pat", [], selection="random") for i in range(5))
+    rows = {r["task"]: r for r in unskilled(store, "lexical")}
+    assert rows["my-own-task"]["labels_needed"] == LABELS_FOR_TEN_POINTS - 5
