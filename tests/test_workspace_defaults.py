@@ -110,6 +110,20 @@ def test_a_second_greedy_config_gets_its_own_name(tmp_path, tiny_dir):
     assert sorted(ckpt["decodings"]) == ["greedy", "greedy-6tok"]  # what the pages offer: two decodings
 
 
+def test_two_greedy_configs_in_one_call_get_two_names(tmp_path, tiny_dir):
+    """Both names are chosen before either config stores an output: the second must not take the first's."""
+    from hallu_core.modeling.generate import generate_for_checkpoints
+
+    store = Store(tmp_path / "ws")
+    store.add_examples([Example(f"ex{i}", "eval", p) for i, p in enumerate(["Ada was born in", "Bo"])])
+    store.add_run(Run("run1", "tiny", str(tiny_dir)))
+    store.add_checkpoint(Checkpoint("ck0", "run1", 0, "base", str(tiny_dir)))
+    generate_for_checkpoints(store, ["ck0"], decodings=[DecodingConfig(max_new_tokens=4),
+                                                        DecodingConfig(max_new_tokens=6)])
+    names = {g.decoding_name: g.decoding["max_new_tokens"] for g in store.generations(checkpoint_id="ck0")}
+    assert names == {"greedy": 4, "greedy-6tok": 6}
+
+
 def test_a_name_stays_with_the_config_that_holds_it(tmp_path):
     from hallu_core.modeling.decoding_names import workspace_label
 

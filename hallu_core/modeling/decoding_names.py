@@ -13,9 +13,10 @@ from hallu_core.store.database import Store, marks
 from hallu_core.store.types import canonical_json, content_hash
 
 
-def workspace_label(store: Store, decoding: DecodingConfig, prompt_template: str) -> str:
+def workspace_label(store: Store, decoding: DecodingConfig, prompt_template: str, taken=frozenset()) -> str:
     """The label for outputs of `decoding` under `prompt_template`: the first of the plain one ("greedy ·
-    grounded"), then the longer ones, that earlier outputs of this config hold, else that no other config holds.
+    grounded"), then the longer ones, that earlier outputs of this config hold, else that no other config holds
+    (`taken`: labels other configs of the same call were given, before any of them is stored).
     (Workspaces built before names were unique may hold one name for two configs: each keeps it.)"""
     config = canonical_json(decoding.hash_dict())
     template = prompts.name_of(prompt_template)
@@ -30,4 +31,5 @@ def workspace_label(store: Store, decoding: DecodingConfig, prompt_template: str
                 f"SELECT 1 FROM generations WHERE checkpoint_id IN ({marks(holders[label])}) AND decoding_name = ? "
                 "AND decoding = ? LIMIT 1", (*holders[label], label, config)):
             return label
-    return next((label for label in names if not holders[label]), names[-1])  # [-1]: a hash collision
+    free = (label for label in names if not holders[label] and label not in taken)
+    return next(free, names[-1])  # names[-1]: a hash collision

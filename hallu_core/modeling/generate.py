@@ -134,8 +134,8 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
     done = generated = empty = 0
     labels = {}  # one name per (decoding, template), chosen before this call stores anything (decoding_names.py)
     for _, decoding, template, _ in plan:
-        key = (decoding.name, content_hash(decoding.hash_dict()), template)
-        labels[key] = labels.get(key) or workspace_label(store, decoding, template)
+        if (key := _label_key(decoding, template)) not in labels:
+            labels[key] = workspace_label(store, decoding, template, taken=set(labels.values()))
     progress(0, total, "generating")
     shared = _SharedOutputs(weights)
     for checkpoint in {p[0].id: p[0] for p in plan}.values():  # one model load per checkpoint
@@ -148,7 +148,7 @@ def generate_for_checkpoints(store: Store, checkpoint_ids: Sequence[str], *, exa
             # the seed depends on what is generated, not on when: reruns draw the same samples
             identity = _identity(decoding, template, chat)
             seed = int(content_hash(checkpoint.id, identity, length=8), 16) % 2**31
-            label = labels[decoding.name, content_hash(decoding.hash_dict()), template]
+            label = labels[_label_key(decoding, template)]
             for first, batch in _batches(todo, batch_size):
                 outputs = shared.get(checkpoint, identity, batch)
                 if outputs is None:
@@ -206,6 +206,10 @@ def _chat_for(weights: tuple[str, str | None] | None, mode: str, system_prompt: 
         return None
     location, base = weights
     return chat_format(load_tokenizer(location, base_model=base), mode, system_prompt)
+
+
+def _label_key(decoding: DecodingConfig, template: str) -> tuple[str, str]:
+    return content_hash(decoding.hash_dict()), template
 
 
 def _identity(decoding: DecodingConfig, prompt_template: str, chat: ChatFormat | None) -> dict:
