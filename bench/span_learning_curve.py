@@ -50,6 +50,21 @@ PASSES = [(8e-4, 0), (1.5e-3, 1), (1.5e-3, 2)]  # (lr, seed) of the shipped reci
 QA_THRESHOLD_ROWS = 100
 
 
+
+def tuned_span(examples_for, passes, prefix: str, held_records) -> SpanDetector:
+    """The span classifier trained pass by pass (examples_for(lr, seed) gives each pass's examples), its
+    thresholds then tuned on `held_records`."""
+    adapter = None
+    for lr, seed in passes:
+        result = train(examples_for(lr, seed), TrainConfig(lr=lr, seed=seed, threads=2), init_adapter=adapter)
+        adapter = str(write_artifact(tempfile.mkdtemp(prefix=prefix), result.state, result.artifact))
+    detector = SpanDetector(pretrained=adapter)
+    held = items_from_records(held_records)
+    chosen = best_thresholds(detector, held, [gold_spans(r) for r in held_records], detector.token_scores(held))
+    detector.artifact["thresholds"] = chosen["thresholds"]
+    return detector
+
+
 def qa_train_curve(args) -> None:
     from hallu_core.detection.detectors.learned import LearnedDetector
 
@@ -80,14 +95,7 @@ def qa_train_curve(args) -> None:
         if n and not args.no_span:
             twice = subset + [r for r in subset if gold_spans(r)]
             examples = examples_from_items(items_from_records(twice), [gold_spans(r) for r in twice])
-            adapter = None
-            for lr, seed in PASSES[:2]:
-                result = train(examples, TrainConfig(lr=lr, seed=seed, threads=2), init_adapter=adapter)
-                adapter = str(write_artifact(tempfile.mkdtemp(prefix=f"qa-curve{n}-"), result.state, result.artifact))
-            detector = SpanDetector(pretrained=adapter)
-            held_items = items_from_records(held)
-            chosen = best_thresholds(detector, held_items, [gold_spans(r) for r in held], detector.token_scores(held_items))
-            detector.artifact["thresholds"] = chosen["thresholds"]
+            detector = tuned_span(lambda lr, seed: examples, PASSES[:2], f"qa-curve{n}-", held)
             row["span"] = scored([p.spans for p in detector.detect(items)], golds)
         row["seconds"] = round(time.time() - started)
         figures[n] = row
@@ -151,16 +159,9 @@ def main() -> None:
         started, subset = time.time(), pool[:n]
         human = [records[r["id"]] for r in subset]
         human = human + [r for r in human if gold_spans(r)]
-        adapter = None
-        for lr, seed in PASSES:
-            synthetic = synthesize(subset, seed=seed)
-            examples = examples_from_items(items_from_records(human), [gold_spans(r) for r in human]) + synthetic
-            result = train(examples, TrainConfig(lr=lr, seed=seed, threads=2), init_adapter=adapter)
-            adapter = str(write_artifact(tempfile.mkdtemp(prefix=f"curve{n}-"), result.state, result.artifact))
-        detector = SpanDetector(pretrained=adapter)
-        v_items = items_from_records(val)
-        chosen = best_thresholds(detector, v_items, [gold_spans(r) for r in val], detector.token_scores(v_items))
-        detector.artifact["thresholds"] = chosen["thresholds"]
+        human_examples = examples_from_items(items_from_records(human), [gold_spans(r) for r in human])
+        detector = tuned_span(lambda lr, seed: human_examples + synthesize(subset, seed=seed), PASSES,
+                              f"curve{n}-", val)
         preds = detector.detect(lb_items)
         fig = evaluate([p.spans for p in preds], lb_golds, [it.task for it in lb_items])
         figures[n] = {"rows": n, "hallucinated_rows": sum(bool(gold_spans(records[r["id"]])) for r in subset),
