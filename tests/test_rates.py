@@ -219,12 +219,22 @@ def test_hallu_rates_json_prints_one_object_a_group(tmp_path):
     assert result.exit_code == 0, result.output
     import json
     rows = [json.loads(line) for line in result.output.splitlines()]
-    assert {r["group"] for r in rows} == {"QA", "Summary"}
+    rows_by_task = {r["group"]: r for r in rows}
+    assert set(rows_by_task) == {"QA", "Summary"}
     for r in rows:
         assert {"group", "n", "labeled", "estimate", "ci_low", "ci_high", "method"} <= set(r)
         assert r["ci_low"] <= truth[r["group"]] <= r["ci_high"]
     table = CliRunner().invoke(main, ["rates", "-w", str(tmp_path), "--annotator", "gold"])
     assert "run / step-10" in table.output and "labels + detector" in table.output
+    with store.transaction() as conn:  # the QA prompts' facts were new to the model, the summaries' known
+        conn.execute("UPDATE examples SET meta = json_set(meta, '$.knowledge', "
+                     "CASE WHEN task = 'QA' THEN 'new' ELSE 'known' END) WHERE task != 'Summary' OR id != 'Summary-0'")
+    by_knowledge = CliRunner().invoke(main, ["rates", "-w", str(tmp_path), "--annotator", "gold", "--by", "knowledge",
+                                             "--json"])
+    groups = {r["group"]: r for r in map(json.loads, by_knowledge.output.splitlines())}
+    assert set(groups) == {"new", "known", None} and (groups["new"]["n"], groups["known"]["n"]) == (300, 299)
+    assert groups["new"]["estimate"] == pytest.approx(rows_by_task["QA"]["estimate"])
+    assert "(not tagged)" in CliRunner().invoke(main, ["rates", "-w", str(tmp_path), "--by", "knowledge"]).output
     bad = CliRunner().invoke(main, ["rates", "-w", str(tmp_path), "--by", "colour"])
     assert bad.exit_code == 2 and "colour" in bad.output
 

@@ -104,8 +104,9 @@ def evaluate_command(store, annotator, by, as_json, calibrate_detectors):
 @click.option("--annotator", help="Whose labels count (default: every annotator's done labels).")
 @click.option("--detector", default="default", show_default=True,
               help="Whose response scores narrow the interval; 'none' for labels alone.")
-@click.option("--by", type=click.Choice(["task", "checkpoint", "decoding_name", "run"]), default="checkpoint",
-              show_default=True)
+@click.option("--by", type=click.Choice(["task", "checkpoint", "decoding_name", "run", "knowledge"]),
+              default="checkpoint", show_default=True,
+              help="knowledge: the examples' `knowledge` tag (the demo's known / new / unseen facts)")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
 @with_store
@@ -126,7 +127,7 @@ def rates_command(store, annotator, detector, by, confidence, as_json):
     if as_json:
         for r in rows:
             key = r["group"][by]
-            click.echo(json.dumps({"group": key, **({"name": names[key]} if key in names else {}),
+            click.echo(json.dumps({"group": key or None, **({"name": names[key]} if key in names else {}),
                                    **{k: r[k] for k in ("n", "labeled", "random_labeled", "estimate", "ci_low",
                                                         "ci_high", "method")}}))
         return
@@ -137,7 +138,7 @@ def rates_command(store, annotator, detector, by, confidence, as_json):
         key = r["group"][by]
         rate = "-" if r["estimate"] is None else f"{100 * r['estimate']:.1f}%"
         interval = "" if r["ci_low"] is None else f"{100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}%"
-        click.echo(f"{str(names.get(key, key))[:35]:<36}{r['n']:>7}{r['labeled']:>9}{rate:>8}  {interval:<14}"
+        click.echo(f"{str(names.get(key, key) or '(not tagged)')[:35]:<36}{r['n']:>7}{r['labeled']:>9}{rate:>8}  {interval:<14}"
                    f"{r['method']}")
 
 
