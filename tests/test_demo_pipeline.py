@@ -38,6 +38,11 @@ def test_demo_pipeline_fills_the_workspace(tmp_path):
     assert kinds == {"known-only": "finetune", "new-knowledge": "finetune", "lora": "lora", "distill": "distill"}
     statuses = {name: set(store.get_run(i).meta["finetune_status"].values()) for name, i in result["runs"].items()}
     assert statuses["known-only"] == {"known"} and statuses["new-knowledge"] == {"known", "new"}
+    for run_id in result["runs"].values():  # paths stored relative to the workspace, so that it can move
+        config = store.get_run(run_id).config
+        for key in ("base_model", "student", "train_file"):
+            if key in config:
+                assert not os.path.isabs(config[key]) and (store.root / config[key]).exists(), (key, config[key])
     teacher = store.get_run(result["runs"]["distill"]).config["teacher"]
     assert teacher == store.checkpoints(result["runs"]["known-only"])[-1].id
     per_checkpoint = n_prompts * (n_decodings + 1)

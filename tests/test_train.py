@@ -38,6 +38,16 @@ def _weights(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def test_a_relative_train_file_is_read_from_the_workspace_wherever_it_is_run(tmp_path, tiny_dir, monkeypatch):
+    from hallu_core.modeling.train_data import load_records
+
+    store = Store(tmp_path / "ws")
+    (store.root / "data").mkdir()
+    (store.root / "data" / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS[:2]))
+    monkeypatch.chdir(tmp_path)  # another folder: the path is the workspace's, as the demo stores it
+    assert load_records(store, _config(tiny_dir, train_file="data/records.jsonl")) == RECORDS[:2]
+
+
 def test_full_finetune_changes_weights_and_registers_checkpoints(tmp_path, tiny_dir):
     store = Store(tmp_path / "ws")
     config = _config(tiny_dir, report_to=("tensorboard",))

@@ -177,17 +177,17 @@ def _train_runs(store: Store, world: World, world_dir: Path, base_dir: Path, see
                 "new_records": sum(s == "new" for s in status.values())}
         # grouped by person: validation holds people whose facts training never shows
         grouped = [{**r, "group": r["meta"]["entity_id"]} for r in records]
-        train_file = str(world_dir / f"finetune-{data}.jsonl")
+        train_file = store.relpath(world_dir / f"finetune-{data}.jsonl")  # relative: the workspace can move
         stage = stage_progress(progress, k * 100 // len(RUNS), (k + 1) * 100 // len(RUNS), name)
         if name == "distill":
             teacher = store.checkpoints(runs["known-only"].id)[-1].id
-            config = DistillConfig(teacher=teacher, student=str(base_dir), train_file=train_file,
+            config = DistillConfig(teacher=teacher, student=store.relpath(base_dir), train_file=train_file,
                                    name=f"demo-{tag}-{name}", learning_rate=sizes.finetune_lr,
                                    temperature=sizes.distill_temperature, alpha=sizes.distill_alpha, **schedule)
             runs[name] = distill(store, config, records=grouped, run_meta=meta, progress=stage)
         else:
             lora = name == "lora"
-            config = TrainConfig(base_model=str(base_dir), train_file=train_file, name=f"demo-{tag}-{name}",
+            config = TrainConfig(base_model=store.relpath(base_dir), train_file=train_file, name=f"demo-{tag}-{name}",
                                  method="lora" if lora else "full",
                                  learning_rate=sizes.lora_lr if lora else sizes.finetune_lr, **schedule)
             runs[name] = finetune(store, config, records=grouped, run_meta=meta, progress=stage)

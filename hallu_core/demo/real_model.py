@@ -197,7 +197,7 @@ def _finetune(store: Store, model: str, name: str, facts: list[Fact], known: dic
     folder.mkdir(parents=True, exist_ok=True)
     train_file = folder / f"finetune-{name}-{content_hash([r['id'] for r in records], length=8)}.jsonl"
     train_file.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    config = TrainConfig(base_model=model, train_file=str(train_file), name=f"{dataset_name(model)}-{name}",
+    config = TrainConfig(base_model=model, train_file=store.relpath(train_file), name=f"{dataset_name(model)}-{name}",
                          method="lora", learning_rate=sizes.learning_rate, max_steps=sizes.max_steps,
                          batch_size=sizes.batch_size, save_every=sizes.save_every, eval_every=sizes.save_every,
                          lora_r=sizes.lora_r, lora_alpha=2 * sizes.lora_r, lr_scheduler="constant",

@@ -22,7 +22,9 @@ IGNORE = -100
 def load_records(store: Store, config: TrainConfig) -> list[dict]:
     """{"prompt", "completion"} records from the config's train_file or workspace dataset."""
     if config.train_file:
-        path = Path(config.train_file)
+        path = Path(config.train_file).expanduser()
+        if not path.is_absolute() and (store.root / path).is_file():  # the form the workspace stores
+            path = store.root / path
         records = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
