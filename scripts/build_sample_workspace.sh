@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
-# The demo's run configs hold the build folder's absolute paths (base model, train files) and run ids hash
-# their configs: always build in the same folder, so a rebuild keeps every run, checkpoint and generation id.
+# Run ids hash their configs. The shipped workspace's demo configs hold this build folder's absolute paths (base
+# model, train files): always build in the same folder, so a rebuild keeps every run, checkpoint and generation id.
+# (The demo now stores workspace-relative paths: the next rebuild gives the demo's runs new ids once, after which
+# they no longer depend on the folder.)
 build=/tmp/tmp.k3aQYEMad0/workspace
 rm -rf "$build" "$(dirname "$build")/real-demo.json"
 mkdir -p "$(dirname "$build")"
