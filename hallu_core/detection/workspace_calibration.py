@@ -24,17 +24,24 @@ JOB_KIND = "calibrate"
 MIN_LABELS = 20
 
 
-def own_threshold(store: Store | None, detector: str) -> float | None:
-    """The threshold a detection run in this workspace uses: the workspace's map, else the shipped one."""
-    if store is not None:
+def effective_map(store: Store | None, detector: str) -> calibrate.DetectorCalibration | None:
+    """The map a detection run in this workspace uses: the workspace's own (refit on its labels), else the
+    shipped one; a map that cannot be read is logged and skipped (None: no map, spans as they come)."""
+    for where in ([map_dir(store)] if store is not None else []) + [None]:
         try:
-            cal = calibrate.load(detector, map_dir(store))
+            cal = calibrate.load(detector, where)
         except ValueError as exc:
             log.warning("%s", exc)
-            cal = None
+            continue
         if cal is not None:
-            return cal.threshold
-    return calibrate.own_threshold(detector)
+            return cal
+    return None
+
+
+def own_threshold(store: Store | None, detector: str) -> float | None:
+    """The span threshold a detection run in this workspace uses (effective_map's)."""
+    cal = effective_map(store, detector)
+    return None if cal is None else cal.threshold
 
 
 def calibrated_on(store: Store, detector: str) -> str | None:
@@ -48,16 +55,9 @@ def calibrated_on(store: Store, detector: str) -> str | None:
 
 def flag_thresholds(store: Store | None, detector: str) -> dict:
     """What a flag of `detector` takes in this workspace: {"span": a span's calibrated score at least this,
-    "response": {task: the response score at least this ("" for other tasks)}} (the workspace's map, else
-    the shipped one; no map: spans as they come)."""
-    cal = None
-    for where in ([map_dir(store)] if store is not None else []) + [None]:
-        try:
-            cal = calibrate.load(detector, where)
-        except ValueError:
-            cal = None
-        if cal is not None:
-            break
+    "response": {task: the response score at least this ("" for other tasks)}} (effective_map's; no map:
+    spans as they come)."""
+    cal = effective_map(store, detector)
     if cal is None:
         return {"span": 0.0, "response": {}}
     return {"span": cal.threshold, "response": dict(cal.response_thresholds)}
