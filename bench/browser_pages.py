@@ -48,6 +48,7 @@ PAGES = {
     "inspect": ("inspect", "Inspect", ("f-flag", "yes")),
     "compare": ("compare", "Compare", ("cmp-source", "detector lexical")),
     "label": ("label?annotator=bench", "Label", ("label_order", "highest detector score first")),
+    "label_random": ("label?annotator=bench&order=random", "Label", ("label_order", "unlabeled first")),
     "detectors": ("detectors", "Detectors", ("det_detector", "lexical")),
 }
 

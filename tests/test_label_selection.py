@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from hallu_core.labeling import agreement, labeled_outcomes, queue as labeling, suggestions
-from hallu_core.labeling.selection import random_order, shuffle_keys
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
 from helpers.labeling import TEXT, build
 
@@ -32,16 +31,34 @@ def test_the_random_order_is_a_fixed_shuffle_with_unfinished_items_first(ws):
     assert ids(labeling.queue(ws, "carol", "random", checkpoint_id="ckB")) == [g for g in now if g in ("g3", "g4")]
 
 
-def test_the_random_order_is_not_the_storage_order_and_outputs_added_later_do_not_reorder_it():
-    rows = [(str(i), 0) for i in range(2000)]  # sequential ids, as imported files give
-    shuffled = [int(r[0]) for r in random_order(rows, 2000)]
+def _outputs(store, ids, checkpoint="ck"):
+    store.add_examples([Example(f"e{i}", "d", "p") for i in ids])
+    store.add_generations(Generation(str(i), f"e{i}", checkpoint, "text") for i in ids)
+
+
+def random_ids(store, **scope) -> list[int]:
+    return [int(g) for g in ids(labeling.queue(store, "carol", "random", limit=5000, **scope))]
+
+
+def test_the_random_order_is_not_the_storage_order_and_outputs_added_later_do_not_reorder_it(store):
+    store.add_run(Run("r", "run", "tiny"))
+    store.add_checkpoint(Checkpoint("ck", "r", 1, "step-1"))
+    _outputs(store, range(2000))  # sequential ids, as imported files give
+    shuffled = random_ids(store)
     assert sorted(shuffled) == list(range(2000))
     first_half = sum(i < 1000 for i in shuffled[:200])  # a fair draw takes about half from each half
     assert 70 < first_half < 130
-    assert len(set(shuffle_keys([r[0] for r in rows]).tolist())) > 1990  # no runs of equal keys
-    more = [int(r[0]) for r in random_order(rows + [(str(i), 0) for i in range(2000, 2500)], 2500)]
-    assert [i for i in more if i < 2000] == shuffled
-    assert random_order(rows, 5) == random_order(list(reversed(rows)), 5)  # the storage order plays no part
+    assert store.query("SELECT COUNT(DISTINCT shuffle_key) FROM generations")[0][0] > 1990  # no runs of equal keys
+    _outputs(store, range(2000, 2500))
+    assert [i for i in random_ids(store) if i < 2000] == shuffled
+    # the storage order plays no part, and a run's or a checkpoint's queue is the same order narrowed
+    store.add_checkpoint(Checkpoint("ck2", "r", 2, "step-2"))
+    _outputs(store, list(reversed(range(2500, 3000))), checkpoint="ck2")
+    both = random_ids(store, run_id="r")
+    assert both == random_ids(store) and len(both) == 3000
+    assert random_ids(store, checkpoint_id="ck2") == [i for i in both if i >= 2500]
+    assert random_ids(store, run_id="r", checkpoint_id="ck2") == [i for i in both if i >= 2500]
+    assert labeling.queue(store, "carol", "random", run_id="r", limit=7) == labeling.queue(store, "carol", "random")[:7]
 
 
 def test_the_action_that_creates_a_label_records_how_its_item_was_chosen(ws):
@@ -149,3 +166,44 @@ def test_a_workspace_of_the_previous_schema_gets_its_imported_gold_marked_as_imp
         ("g-imp", "gold"): "import", ("g-imp", "ann"): None, ("g-ft", "gold"): None, ("g-ft", "ann"): None}
     assert not any(lab.assisted for lab in store.labels())
     store.close()
+
+
+def test_a_workspace_of_schema_10_gets_its_outputs_random_keys_and_keeps_its_random_order(tmp_path):
+    from helpers.schema import database_at_schema
+
+    from hallu_core.store.database import Store
+    from hallu_core.store.shuffle import shuffle_key
+
+    root = tmp_path / "v10"
+    conn = database_at_schema(root, 10)
+    conn.execute("INSERT INTO runs VALUES ('r', 'r', 'm', 'finetune', '{}', 'done', '{}', 1)")
+    conn.execute("INSERT INTO checkpoints VALUES ('c', 'r', 0, 'c', NULL, '{}', 1)")
+    for i in range(300):
+        conn.execute("INSERT INTO examples VALUES (?, 'd', 'p', NULL, NULL, 'qa', '{}')", (f"e{i}",))
+        conn.execute("INSERT INTO generations VALUES (?, ?, 'c', 'text', '{}', 'greedy', 0, '[]', '{}', 1)",
+                     (f"g{i}", f"e{i}"))
+    conn.close()
+    store = Store(root)
+    keys = dict(store.query("SELECT id, shuffle_key FROM generations"))
+    assert keys == {f"g{i}": shuffle_key(f"g{i}") for i in range(300)}
+    # the order the queue gave before the keys were stored: every id hashed, then sorted by key
+    assert ids(labeling.queue(store, "carol", "random")) == sorted(keys, key=keys.get)
+    store.close()
+
+
+def test_an_output_written_by_another_tool_without_a_key_is_found_and_mended_by_repair(store):
+    from hallu_core.store.repair import repair
+
+    store.add_run(Run("r", "run", "tiny"))
+    store.add_checkpoint(Checkpoint("ck", "r", 1, "step-1"))
+    _outputs(store, range(50))
+    with store.transaction() as conn:  # a raw write, as a script with sqlite3 would do
+        conn.execute("INSERT INTO examples VALUES ('raw', 'd', 'p', NULL, NULL, '', '{}')")
+        conn.execute("INSERT INTO generations (id, example_id, checkpoint_id, text, created_at) "
+                     "VALUES ('999', 'raw', 'ck', 'text', 1)")
+    before, after = repair(store)
+    assert before["generations.shuffle_key"] == 1 and not any(after.values())
+    _outputs(store, [999 + 1])
+    order = random_ids(store)
+    keys = dict(store.query("SELECT id, shuffle_key FROM generations"))
+    assert order == sorted(map(int, keys), key=lambda i: keys[str(i)])

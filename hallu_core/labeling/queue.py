@@ -18,7 +18,6 @@ import logging
 from dataclasses import replace
 
 from hallu_core.labeling.agreement import disagreements, scope_sql
-from hallu_core.labeling.selection import random_order
 from hallu_core.labeling.spans import (  # noqa: F401  (LABEL_SPAN_TYPES, clean_annotator: said here for callers)
     ADJUDICATED, LABEL_SPAN_TYPES, LabelError, checked_span, clean_annotator, output_text,
 )
@@ -49,8 +48,8 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
     - "disagreement": items labeled by two or more annotators, most disagreement first
       (1 - character F1 between their span sets, worst pair), not yet adjudicated first;
       then the rest in "unlabeled" order.
-    - "random": items this annotator has not finished first, each part in a seeded random order
-      (selection.py): labels taken in this order are a fair sample for rate estimates.
+    - "random": items this annotator has not finished first, each part in a fixed pseudo-random order
+      (store/shuffle.py): labels taken in this order are a fair sample for rate estimates.
     """
     if order not in QUEUE_ORDERS:
         raise LabelError(f"unknown queue order {order!r}; choose from {', '.join(QUEUE_ORDERS)}")
@@ -69,11 +68,10 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
         args = [*([detector] if detector else []), annotator, *params, limit]
         return [_row(r) for r in store.query(sql, args)]
     if order == "random":
-        rows = store.query(f"SELECT g.id, {finished}, NULL {base}{scope}", [annotator, *params])
-        return [_row(r) for r in random_order(rows, limit)]
+        return _random(store, annotator, base, run_id, checkpoint_id, limit)
+    and_scope, _ = scope_sql(run_id, checkpoint_id)
     # Items nobody labeled (key 0) lead this order in storage order: when there are `limit` of them, walking
     # the outputs in order finds them at once, where the full query counts and sorts every output in scope.
-    and_scope, _ = scope_sql(run_id, checkpoint_id)
     plain = [_row(r) for r in store.query(
         f"SELECT g.id, 0, 0 {base} WHERE NOT {finished} AND NOT EXISTS (SELECT 1 FROM labels o WHERE "
         f"o.generation_id = g.id AND o.annotator != ?){and_scope} ORDER BY g.rowid LIMIT ?",
@@ -92,6 +90,26 @@ def queue(store: Store, annotator: str, order: str = "unlabeled", *, run_id: str
     seen = {d["generation_id"] for d in head}
     tail = [{**r, "key": None} for r in plain if r["generation_id"] not in seen]
     return (head + tail)[:limit]
+
+
+def _random(store: Store, annotator: str, base: str, run_id: str | None, checkpoint_id: str | None,
+            limit: int) -> list[dict]:
+    """The unfinished, then the finished, each in the outputs' fixed pseudo-random order (store/shuffle.py):
+    the first `limit` of each checkpoint in scope walk its (checkpoint, key) index, then merge; a scope of
+    every run walks the key index itself."""
+    run_scope, params = scope_sql(run_id, None)
+    checkpoints = ([checkpoint_id] if checkpoint_id else [r[0] for r in store.query(
+        "SELECT id FROM checkpoints WHERE run_id = ?", [run_id])] if run_id else [None])
+    rows: list = []
+    for part in (f"NOT {FINISHED}", FINISHED):
+        found = []
+        for checkpoint in checkpoints:
+            one = "" if checkpoint is None else " AND g.checkpoint_id = ?"
+            found += store.query(f"SELECT g.id, {FINISHED}, NULL, COALESCE(g.shuffle_key, -1), g.rowid {base} "
+                                 f"WHERE {part}{run_scope}{one} ORDER BY g.shuffle_key, g.rowid LIMIT ?",
+                                 [annotator, *params, *([checkpoint] if checkpoint else []), limit - len(rows)])
+        rows += sorted(found, key=lambda r: (r[3], r[4]))[:limit - len(rows)]
+    return [_row(r[:3]) for r in rows]
 
 
 def _top_scored(store: Store, annotator: str, key: str, detector: str | None, run_id: str | None,

@@ -4,42 +4,17 @@ Every label records its `selection` (store.types.SELECTIONS): the queue order th
 for a deep link, "import" for imported gold. Only a random draw is a fair sample of its scope; an
 estimator treats the others as chosen on purpose (hallu_core/rates).
 
-The random order is a seeded shuffle: each generation id gets a fixed pseudo-random key, so the order
-is the same on every reload, in every session and for every annotator (their random labels overlap,
-which agreement needs), and outputs added later do not reorder the others.
+The random order (queue.py) follows each generation's fixed pseudo-random key (store/shuffle.py): the same
+on every reload, in every session and for every annotator (their random labels overlap, which agreement
+needs), and outputs added later do not reorder the others.
 """
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
 from typing import Iterable
 
-import numpy as np
-
 from hallu_core.labeling.spans import ADJUDICATED
 from hallu_core.store.database import Store
-
-SHUFFLE_SEED = 0x68616C6C  # "hall": fixed, so that the random order never changes
-_MASK = np.uint64(0xFFFFFFFF)
-
-
-def shuffle_keys(ids: list[str]) -> np.ndarray:
-    """A pseudo-random 32-bit key per id: CRC-32 of the id (fast in C, but linear), mixed by MurmurHash3's
-    finalizer so that ids differing in a character or two ("17", "18") land far apart."""
-    h = np.fromiter((zlib.crc32(i.encode("utf-8"), SHUFFLE_SEED) for i in ids), dtype=np.uint64, count=len(ids))
-    for shift, multiplier in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
-        h ^= h >> np.uint64(shift)
-        h = (h * np.uint64(multiplier)) & _MASK
-    return h ^ (h >> np.uint64(16))
-
-
-def random_order(rows: list[tuple[str, int]], limit: int) -> list[tuple[str, int]]:
-    """(generation id, finished) rows, the unfinished first, each part in the seeded random order."""
-    if not rows:
-        return []
-    ids = [r[0] for r in rows]
-    finished = np.fromiter((r[1] for r in rows), dtype=np.int8, count=len(rows))
-    return [rows[i] for i in np.lexsort((shuffle_keys(ids), finished))[:limit]]
 
 
 def labeled_outcomes(store: Store, annotator: str | None, generation_ids: Iterable[str] | None = None

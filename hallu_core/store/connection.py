@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from hallu_core.store import shuffle
 from hallu_core.store.schema import MIGRATIONS, statements
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Database:
                 conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
                                        check_same_thread=False)
                 conn.row_factory = sqlite3.Row
+                conn.create_function(shuffle.SQL_FUNCTION, 1, shuffle.shuffle_key, deterministic=True)
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")

@@ -6,6 +6,7 @@ from typing import Iterable
 
 from hallu_core.store import codec
 from hallu_core.store.connection import DB_NAME, Database, StoreError, marks
+from hallu_core.store.shuffle import shuffle_key
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Job, Label, Run, now, spans_to_json
 
 __all__ = ["DB_NAME", "AmbiguousRun", "Store", "StoreError"]
@@ -100,10 +101,13 @@ class Store(Database):
     def add_generations(self, generations: Iterable[Generation]) -> int:
         """Insert new generations; ids already stored are kept as they are (content-addressed)."""
         rows = [(g.id, g.example_id, g.checkpoint_id, g.text, codec.json_text(g.decoding), g.decoding_name,
-                 g.sample_index, codec.tokens_json(g.tokens), codec.json_text(g.meta), g.created_at) for g in generations]
+                 g.sample_index, codec.tokens_json(g.tokens), codec.json_text(g.meta), g.created_at,
+                 shuffle_key(g.id)) for g in generations]
         with self.transaction() as conn:
             # rowcount, not total_changes: the summary triggers' writes must not count
-            return conn.executemany("INSERT OR IGNORE INTO generations VALUES (?,?,?,?,?,?,?,?,?,?)", rows).rowcount
+            return conn.executemany(
+                "INSERT OR IGNORE INTO generations (id, example_id, checkpoint_id, text, decoding, decoding_name, "
+                "sample_index, tokens, meta, created_at, shuffle_key) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows).rowcount
 
     def existing_generation_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(ids)

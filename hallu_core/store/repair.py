@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from hallu_core.store import schema, score_summary, side_vectors, sides
+from hallu_core.store import schema, score_summary, shuffle, side_vectors, sides
 from hallu_core.store.summary import GEN_KEY, SRC_COUNTS, SRC_KEY, knowledge_of
 from hallu_core.store.types import SPAN_TYPES
 
@@ -108,6 +108,8 @@ def differences(store) -> dict[str, int]:
             out["score_summary"] = conn.execute(_SCORES_DIFFERING).fetchone()[0]
             out["example_numbers"] = conn.execute(_UNNUMBERED).fetchone()[0]
             out["side_vectors"] = _vector_differences(conn)
+            out["generations.shuffle_key"] = conn.execute(f"SELECT COUNT(*) FROM generations WHERE {shuffle.WRONG}"
+                                                          ).fetchone()[0]
         finally:
             for table in TEMP_TABLES:
                 conn.execute(f"DROP TABLE IF EXISTS temp.{table}")

@@ -13,7 +13,7 @@ side in a few hundred rows and pairs two sides in numpy.
 import json
 import sqlite3
 
-from hallu_core.store import change_log, score_summary, side_vectors, summary
+from hallu_core.store import change_log, score_summary, shuffle, side_vectors, summary
 from hallu_core.store.score_summary import MIGRATION as SCORE_SUMMARY_MIGRATION
 from hallu_core.store.side_vectors import MIGRATION as SIDE_VECTORS_MIGRATION
 from hallu_core.store.summary import MIGRATION as SUMMARY_MIGRATION, MIGRATION_5 as SUMMARY_MIGRATION_5
@@ -161,6 +161,8 @@ MIGRATIONS: list[str] = [
     SCORE_SUMMARY_MIGRATION,
     # 10: which outputs' labels and newest detections changed, so a view reads only those again
     change_log.MIGRATION,
+    # 11: each output's fixed pseudo-random key, indexed, for the Label page's random order
+    shuffle.MIGRATION,
 ]
 
 
@@ -204,4 +206,5 @@ def rebuild(store) -> None:
             conn.execute(statement)
         for _, sql in triggers:
             conn.execute(sql)
+        conn.execute(shuffle.REPAIR)  # a derived column of a base table
         conn.execute(change_log.LOG_EVERYTHING)
