@@ -196,7 +196,9 @@ def test_a_schema_5_workspace_is_migrated_with_its_compare_numbers(tmp_path):
     conn.executescript("DROP TABLE change_log; DROP TABLE score_summary; DROP TRIGGER vectors_insert; DROP TRIGGER vectors_delete; DROP TRIGGER vectors_update;"
                        "DROP TABLE side_vectors; DROP TABLE example_numbers; "
                        "ALTER TABLE jobs DROP COLUMN pid_started_at; ALTER TABLE labels DROP COLUMN selection; "
-                       "ALTER TABLE labels DROP COLUMN assisted; PRAGMA user_version = 5;")  # 7 to 10 added them
+                       "ALTER TABLE labels DROP COLUMN assisted; DROP INDEX generations_shuffle; "
+                       "DROP INDEX generations_checkpoint_shuffle; ALTER TABLE generations DROP COLUMN shuffle_key; "
+                       "PRAGMA user_version = 5;")  # 7 to 11 added them
     conn.close()
     store = Store(tmp_path / "syn")
     assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) >= 6
