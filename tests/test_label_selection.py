@@ -1,13 +1,13 @@
 """How labeled items were chosen (issue 21 item 1) and blind labeling (issue 22 item 3), in the core:
 the random queue order, the `selection` and `assisted` recorded with each label, grouped detector
-suggestions, and `labeled_outcomes`, on the hand-computed workspace of helpers/labeling.py."""
+suggestions, on the hand-computed workspace of helpers/labeling.py."""
 from __future__ import annotations
 
 import pytest
 
-from hallu_core.labeling import agreement, labeled_outcomes, queue as labeling, suggestions
+from hallu_core.labeling import queue as labeling, suggestions
 from hallu_core.store.types import Checkpoint, Detection, Example, Generation, Label, Run, Span
-from helpers.labeling import TEXT, build
+from helpers.labeling import build
 
 
 @pytest.fixture
@@ -101,37 +101,6 @@ def test_identical_suggestions_show_once_naming_every_detector(ws):
     assert [o["decision"] for o in suggestions.suggestions(ws, "g4", "carol")] == [None, "accepted"]
 
 
-def test_labeled_outcomes_of_one_annotator(ws):
-    labeling.add_span(ws, "g1", "carol", 0, 2, "conflict", selection="random")
-    labeling.mark_done(ws, "g1", "carol")
-    labeling.no_hallucination(ws, "g2", "carol", selection="score")
-    labeling.add_span(ws, "g3", "carol", 0, 2, "conflict", selection="random")  # a draft: not submitted
-    labeling.skip(ws, "g4", "carol", selection="random")  # skipped: no judgment
-    assert labeled_outcomes(ws, "carol") == {"g1": (True, "random"), "g2": (False, "score")}
-    assert labeled_outcomes(ws, "carol", generation_ids=["g2", "g3"]) == {"g2": (False, "score")}
-    # gold was stored without a selection (as before Hallu recorded it)
-    assert labeled_outcomes(ws, "gold") == {"g1": (True, "unknown"), "g2": (False, "unknown"),
-                                            "g3": (True, "unknown"), "g4": (True, "unknown")}
-
-
-def test_labeled_outcomes_pooled_over_annotators(store):
-    """annotator None: adjudicated wins; else the majority (a tie counts as hallucinated); random if anyone
-    drew the item at random."""
-    store.add_examples([Example("e", "d", "p")])
-    store.add_run(Run("r", "run", "tiny"))
-    store.add_checkpoint(Checkpoint("c", "r", 0, "base"))
-    store.add_generations([Generation(g, "e", "c", TEXT) for g in ("a", "b", "c", "d")])
-    span = [Span(0, 2, "conflict")]
-    store.add_labels([
-        Label("a", "x", span, selection="score"), Label("a", "y", [], selection="random"),  # tie: hallucinated
-        Label("b", "x", span, selection="link"), Label("b", "y", [], selection="link"), Label("b", "z", []),
-        Label("c", "x", span, selection="score"), Label("c", "y", span, selection="link"),
-        Label("d", "x", span, "draft", selection="random")])
-    agreement.adjudicate(store, "c", [], reviewer="r")  # the final set says no hallucination
-    assert labeled_outcomes(store, None) == {"a": (True, "random"), "b": (False, "link"), "c": (False, "score")}
-    assert labeled_outcomes(store, "adjudicated") == {"c": (False, "score")}  # from the people it adjudicates
-
-
 def test_imported_labels_are_recorded_as_imported(store, tmp_path):
     from hallu_core.data.io import import_file
 
@@ -142,7 +111,8 @@ def test_imported_labels_are_recorded_as_imported(store, tmp_path):
     path = tmp_path / "rag.jsonl"
     path.write_text("\n".join(rows), encoding="utf-8")
     import_file(store, path)
-    assert labeled_outcomes(store, "gold") == {"r1": (False, "import"), "r2": (True, "import")}
+    labels = {lab.generation_id: (bool(lab.spans), lab.selection) for lab in store.labels(annotator="gold")}
+    assert labels == {"r1": (False, "import"), "r2": (True, "import")}  # r3 came without labels: none
 
 
 def test_a_workspace_of_the_previous_schema_gets_its_imported_gold_marked_as_imported(tmp_path):

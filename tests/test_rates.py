@@ -388,3 +388,24 @@ def test_labels_a_program_wrote_do_not_count_toward_the_labels_a_task_needs(tmp_
     store.add_labels(Label(f"own{i}", "pat", [], selection="random") for i in range(5))
     rows = {r["task"]: r for r in unskilled(store, "lexical")}
     assert rows["my-own-task"]["labels_needed"] == LABELS_FOR_TEN_POINTS - 5
+
+
+def test_pooled_people_an_output_anyone_chose_on_purpose_is_no_random_draw(tmp_path):
+    """bob labels the 40 highest-scored outputs of each task first, amy 60 random ones after him: the
+    outputs both labeled have amy's newer label, but bob's choice put them in the census stratum; the
+    random draws left are a random sample of the outputs nobody chose (the estimator's premise)."""
+    from hallu_core.views.rates import _side_labels_by_row
+
+    store, truth = workspace(tmp_path, {"bob": "score", "amy": "random"})
+    labels = {(lab.generation_id, lab.annotator): lab for lab in store.labels()}
+    chosen = {g for g, who in labels if who == "bob"}
+    drawn = {g for g, who in labels if who == "amy"}
+    assert chosen & drawn  # the case: some of amy's random draws bob had already chosen by score
+    rows = {r["group"]["task"]: r for r in rate_table(store, "default", None, by=["task"])}
+    for task, r in rows.items():
+        mine = {g for g in drawn | chosen if g.startswith(task + "-")}
+        assert r["labeled"] == len(mine) and r["random_labeled"] == len(mine & drawn - chosen)
+        assert r["ci_low"] <= truth[task] <= r["ci_high"]
+    by_prompt = _side_labels_by_row(store, None, ("c1", "greedy"))
+    assert sum(sel == "random" for _, sel in by_prompt.values()) == len(drawn - chosen)
+    assert len(by_prompt) == len(drawn | chosen)

@@ -3,6 +3,3 @@ annotators with adjudication.
 
 May import: `store`, `data`, `detection` (evidence for accepted detector spans, span metrics).
 """
-from hallu_core.labeling.selection import labeled_outcomes  # what rate estimators read
-
-__all__ = ["labeled_outcomes"]

@@ -10,7 +10,7 @@ annotator marks it done.
 Accepting a detector span copies it into the label (with `detector` set); rejecting
 one records the decision so the queue does not offer it again. Decisions live in a
 small side table (`label_decisions`, schema migration 2). The action that creates a label
-records how its item was chosen (`selection`, see selection.py).
+records how its item was chosen (`selection`: store/types.py SELECTIONS; rates/table.py reads it back).
 """
 from __future__ import annotations
 

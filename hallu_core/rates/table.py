@@ -121,20 +121,23 @@ def _labeled(store: Store, annotator, by, detector, run_id, checkpoint_ids, deco
     """(group key..., random 0/1) -> (n, Σy, scored, Σf, Σyf, Σf², Σy unscored) of the labeled outputs in scope.
 
     One done label per output: the annotator's, or (annotator None) the newest by a person (synthetic
-    annotators such as the demo's oracle are no person)."""
+    annotators such as the demo's oracle are no person). Pooled, an output is a random draw only when every
+    person who labeled it drew it at random: one chosen on purpose by anyone is in the census stratum (so
+    the random draws are a random sample of the outputs nobody chose, whoever labeled first)."""
     select, group = _group_sql([GROUPINGS[k] for k in by])
     scope, params = _scope(run_id, checkpoint_ids, decodings)
     who, who_params = people(annotator, "labels")
-    done = f"SELECT generation_id, n_spans, selection FROM labels WHERE status = 'done' AND {who}"
-    if not annotator:  # one label per output: the newest person's (a window over people's labels, in one pass)
-        done = ("SELECT generation_id, n_spans, selection FROM (SELECT generation_id, n_spans, selection, "
-                "ROW_NUMBER() OVER (PARTITION BY generation_id ORDER BY updated_at DESC, rowid DESC) AS newest "
-                f"FROM labels WHERE status = 'done' AND {who}) WHERE newest = 1")
-    random = f"COALESCE(l.selection IN ({marks(RANDOM_SELECTIONS)}), 0)"
+    drawn = f"COALESCE(selection IN ({marks(RANDOM_SELECTIONS)}), 0)"
+    done = f"SELECT generation_id, n_spans, {drawn} AS drawn FROM labels WHERE status = 'done' AND {who}"
+    if not annotator:  # one row per output, the newest person's outcome (windows over people's labels, one pass)
+        done = (f"SELECT generation_id, n_spans, drawn FROM (SELECT generation_id, n_spans, MIN({drawn}) OVER "
+                "(PARTITION BY generation_id) AS drawn, ROW_NUMBER() OVER (PARTITION BY generation_id "
+                f"ORDER BY updated_at DESC, rowid DESC) AS newest FROM labels WHERE status = 'done' AND {who}) "
+                "WHERE newest = 1")
     y, f = "(l.n_spans > 0)", "dl.response_score"
     tables = _from(by).replace("FROM generations g", f"FROM ({done}) l JOIN generations g ON g.id = l.generation_id", 1)
     rows = store.query(
-        f"SELECT {select}, {random} AS is_random, COUNT(*), SUM({y}), COUNT({f}), COALESCE(SUM({f}), 0), "
+        f"SELECT {select}, l.drawn AS is_random, COUNT(*), SUM({y}), COUNT({f}), COALESCE(SUM({f}), 0), "
         f"COALESCE(SUM({y} * {f}), 0), COALESCE(SUM({f} * {f}), 0), SUM(CASE WHEN {f} IS NULL THEN {y} ELSE 0 END) "
         f"{tables} WHERE {scope} {group}, is_random",
         [*RANDOM_SELECTIONS, *who_params, detector or "", *params])

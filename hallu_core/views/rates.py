@@ -132,7 +132,11 @@ def _side_labels_by_row(store: Store, annotator: str | None, side: tuple[str, st
         "SELECT n.no, l.n_spans > 0, l.selection FROM generations g JOIN labels l ON l.generation_id = g.id "
         "JOIN example_numbers n ON n.example_id = g.example_id WHERE g.checkpoint_id = ? AND g.decoding_name = ? "
         f"AND g.sample_index = 0 AND l.status = 'done' AND {who} ORDER BY l.updated_at", [*side, *params])
-    return {no: (bool(y), selection) for no, y, selection in rows}
+    out: dict[int, tuple[bool, str | None]] = {}
+    for no, y, selection in rows:  # the newest outcome; chosen on purpose by anyone: not a random draw (table.py)
+        before = out.get(no, (None, "random"))[1]
+        out[no] = (bool(y), selection if before in RANDOM_SELECTIONS else before)
+    return out
 
 
 def run_rates(store: Store, run_id: str, by_decoding: bool = True, by_knowledge: bool = False) -> list[dict]:
