@@ -406,6 +406,10 @@ def test_pooled_people_an_output_anyone_chose_on_purpose_is_no_random_draw(tmp_p
         mine = {g for g in drawn | chosen if g.startswith(task + "-")}
         assert r["labeled"] == len(mine) and r["random_labeled"] == len(mine & drawn - chosen)
         assert r["ci_low"] <= truth[task] <= r["ci_high"]
+    from hallu_core.views.rates import LABELS_FOR_TEN_POINTS, unskilled
+
+    summary = {r["task"]: r for r in unskilled(store, "default")}["Summary"]  # no skill there (its map says)
+    assert summary["labels_needed"] == LABELS_FOR_TEN_POINTS - rows["Summary"]["random_labeled"]
     by_prompt = _side_labels_by_row(store, None, ("c1", "greedy"))
     assert sum(sel == "random" for _, sel in by_prompt.values()) == len(drawn - chosen)
     assert len(by_prompt) == len(drawn | chosen)

@@ -162,10 +162,11 @@ def unskilled(store: Store, detector: str, tasks: tuple[str, ...] | None = None)
         if skill["skill"]:
             continue
         who, people_params = people(None)  # people's labels: the rate shown beside the note counts only theirs
-        drawn = store.query(
-            "SELECT COUNT(DISTINCT l.generation_id) FROM labels l JOIN generations g ON g.id = l.generation_id "
-            f"JOIN examples e ON e.id = g.example_id WHERE e.task = ? AND l.status = 'done' AND {who} AND "
-            f"l.selection IN ({marks(RANDOM_SELECTIONS)})", [task, *people_params, *RANDOM_SELECTIONS])[0][0]
+        drawn = store.query(  # outputs every person who labeled drew at random, as the rate counts them
+            "SELECT COUNT(*) FROM (SELECT 1 FROM labels l JOIN generations g ON g.id = l.generation_id "
+            f"JOIN examples e ON e.id = g.example_id WHERE e.task = ? AND l.status = 'done' AND {who} "
+            f"GROUP BY l.generation_id HAVING MIN(COALESCE(l.selection IN ({marks(RANDOM_SELECTIONS)}), 0)) = 1)",
+            [task, *people_params, *RANDOM_SELECTIONS])[0][0]
         out.append({"task": task or "(no task)", "reason": skill["reason"],
                     "labels_needed": max(0, LABELS_FOR_TEN_POINTS - drawn)})
     return out
