@@ -69,3 +69,17 @@ def test_agreement_tells_blind_labels_from_assisted_ones(store):
     assert got["assisted"] == {"items": 1, "char_f1": 0.0, "kappa": 0.0}
     assert got["items"] == 2 and got["char_f1"] == pytest.approx(4 / 11)  # all items, as before
     assert agreement.agreement(store, "alice", "gold")["assisted"]["items"] == 0
+
+
+def test_an_adjudicated_item_is_a_random_draw_only_when_each_annotator_drew_it_at_random(store):
+    from hallu_core.labeling import queue as labeling
+
+    build(store)  # g1..g4 labeled by alice, bob and gold, their choice not recorded
+    for g in ("g2", "g3", "g4"):
+        labeling.no_hallucination(store, g, "carol", selection="random")
+    labeling.no_hallucination(store, "g4", "dave", selection="score")
+    store.conn.execute("UPDATE labels SET selection = 'random' WHERE generation_id IN ('g2', 'g4') "
+                       "AND annotator != 'dave'")
+    selection = {g: agreement.adjudicate(store, g, []).selection for g in ("g2", "g3", "g4")}
+    # g3: alice, bob and gold did not record how they chose it; g4: dave chose it by score (census stratum)
+    assert selection == {"g2": "random", "g3": None, "g4": "score"}

@@ -156,6 +156,8 @@ def test_a_workspace_of_schema_10_gets_its_outputs_random_keys_and_keeps_its_ran
     store = Store(root)
     keys = dict(store.query("SELECT id, shuffle_key FROM generations"))
     assert keys == {f"g{i}": shuffle_key(f"g{i}") for i in range(300)}
+    # the keys the order had before they were stored (a changed hash would reorder every workspace's queue)
+    assert (shuffle_key("17"), shuffle_key("g0")) == (3221728748, 1149109133)
     # the order the queue gave before the keys were stored: every id hashed, then sorted by key
     assert ids(labeling.queue(store, "carol", "random")) == sorted(keys, key=keys.get)
     store.close()
@@ -173,7 +175,7 @@ def test_an_output_written_by_another_tool_without_a_key_is_found_and_mended_by_
                      "VALUES ('999', 'raw', 'ck', 'text', 1)")
     before, after = repair(store)
     assert before["generations.shuffle_key"] == 1 and not any(after.values())
-    _outputs(store, [999 + 1])
+    _outputs(store, [1000])  # one stored after the repair gets its key too
     order = random_ids(store)
     keys = dict(store.query("SELECT id, shuffle_key FROM generations"))
     assert order == sorted(map(int, keys), key=lambda i: keys[str(i)])

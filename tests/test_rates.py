@@ -332,7 +332,7 @@ def test_a_sides_labels_read_from_the_packed_vector_equal_the_row_by_row_read(tm
     """Compare's paired rate reads one annotator's labels from the side's packed vector where every label
     was chosen the same way; mixed selections (or people's newest) take the row-by-row read."""
     from hallu_core.rates.table import selection_ways
-    from hallu_core.views.rates import _side_labels, _side_labels_by_row
+    from hallu_core.views.rates import _side_labels
 
     store = open_workspace(tmp_path)
     store.add_run(Run("r1", "run", "tiny"))
@@ -345,12 +345,12 @@ def test_a_sides_labels_read_from_the_packed_vector_equal_the_row_by_row_read(tm
     store.add_labels([Label("A5-s1", "gold", [], selection="random")])  # sample 1: not Compare's
     side = ("A", "greedy")
     packed = _side_labels(store, "gold", side, selection_ways(store, "gold"))
-    assert packed == _side_labels_by_row(store, "gold", side)
-    assert len(packed) == 29 and {sel for _, sel in packed.values()} == {"random"}
+    assert packed == _side_labels(store, "gold", side, ["random", "score"])  # two ways given: row by row
+    assert len(packed) == 29 and {drawn for _, drawn in packed.values()} == {True}
     store.save_label(Label("A1", "gold", [], selection="score"))  # now two ways: row by row
-    assert _side_labels(store, "gold", side, selection_ways(store, "gold")) == _side_labels_by_row(store, "gold", side)
+    by_row = _side_labels(store, "gold", side, selection_ways(store, "gold"))
     no = store.query("SELECT no FROM example_numbers WHERE example_id = 'e1'")[0][0]
-    assert _side_labels(store, "gold", side, selection_ways(store, "gold"))[no] == (False, "score")
+    assert by_row == {**packed, no: (False, False)}
 
 
 def test_a_sides_population_is_every_prompt_it_answered_whichever_detector_judged_them(tmp_path):
@@ -394,7 +394,7 @@ def test_pooled_people_an_output_anyone_chose_on_purpose_is_no_random_draw(tmp_p
     """bob labels the 40 highest-scored outputs of each task first, amy 60 random ones after him: the
     outputs both labeled have amy's newer label, but bob's choice put them in the census stratum; the
     random draws left are a random sample of the outputs nobody chose (the estimator's premise)."""
-    from hallu_core.views.rates import _side_labels_by_row
+    from hallu_core.views.rates import _side_labels
 
     store, truth = workspace(tmp_path, {"bob": "score", "amy": "random"})
     labels = {(lab.generation_id, lab.annotator): lab for lab in store.labels()}
@@ -410,6 +410,6 @@ def test_pooled_people_an_output_anyone_chose_on_purpose_is_no_random_draw(tmp_p
 
     summary = {r["task"]: r for r in unskilled(store, "default")}["Summary"]  # no skill there (its map says)
     assert summary["labels_needed"] == LABELS_FOR_TEN_POINTS - rows["Summary"]["random_labeled"]
-    by_prompt = _side_labels_by_row(store, None, ("c1", "greedy"))
-    assert sum(sel == "random" for _, sel in by_prompt.values()) == len(drawn - chosen)
+    by_prompt = _side_labels(store, None, ("c1", "greedy"), [])  # Compare's side, pooled the same way
+    assert sum(random for _, random in by_prompt.values()) == len(drawn - chosen)
     assert len(by_prompt) == len(drawn | chosen)

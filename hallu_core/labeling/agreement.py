@@ -15,7 +15,7 @@ from itertools import combinations
 from hallu_core.detection.metrics import span_counts
 from hallu_core.labeling.spans import ADJUDICATED, LabelError, checked_span, output_text
 from hallu_core.store.database import Store
-from hallu_core.store.types import Label, Span, now
+from hallu_core.store.types import RANDOM_SELECTIONS, Label, Span, now
 
 
 def char_f1(spans_a, spans_b) -> float:
@@ -131,11 +131,12 @@ def candidate_spans(store: Store, generation_id: str) -> list[dict]:
 
 def adjudicate(store: Store, generation_id: str, spans: list[Span], reviewer: str = "") -> Label:
     """Store the final span set of an item as annotator "adjudicated" (note names the reviewer); the item
-    counts as drawn at random when one of its annotators drew it so, and is assisted when one was."""
+    counts as drawn at random only when each of its annotators drew it so (rates/table.py done_labels), and
+    is assisted when one was."""
     text = output_text(store, generation_id)
     people = [lab for lab in store.labels(generation_id=generation_id)
               if lab.status == "done" and lab.annotator != ADJUDICATED]
-    chosen = [lab.selection for lab in people if lab.selection]
+    on_purpose = [lab.selection for lab in people if lab.selection not in RANDOM_SELECTIONS]
     checked = []
     for s in spans:
         if s.type not in ("conflict", "baseless", "self_contradiction"):
@@ -146,6 +147,6 @@ def adjudicate(store: Store, generation_id: str, spans: list[Span], reviewer: st
     label = Label(generation_id, ADJUDICATED, [unique[k] for k in sorted(unique)], "done",
                   note=f"adjudicated by {reviewer}" if reviewer else "",
                   created_at=old.created_at if old else now(),
-                  selection="random" if "random" in chosen else next(iter(chosen), None),
+                  selection=on_purpose[0] if on_purpose else people[0].selection if people else None,
                   assisted=any(lab.assisted for lab in people))
     return store.save_label(label)

@@ -97,19 +97,21 @@ def _random(store: Store, annotator: str, base: str, run_id: str | None, checkpo
     """The unfinished, then the finished, each in the outputs' fixed pseudo-random order (store/shuffle.py):
     the first `limit` of each checkpoint in scope walk its (checkpoint, key) index, then merge; a scope of
     every run walks the key index itself."""
-    run_scope, params = scope_sql(run_id, None)
-    checkpoints = ([checkpoint_id] if checkpoint_id else [r[0] for r in store.query(
-        "SELECT id FROM checkpoints WHERE run_id = ?", [run_id])] if run_id else [None])
+    checkpoints = [r[0] for r in store.query(
+        "SELECT id FROM checkpoints WHERE run_id = COALESCE(?, run_id) AND id = COALESCE(?, id)",
+        [run_id, checkpoint_id])] if run_id or checkpoint_id else [None]
     rows: list = []
     for part in (f"NOT {FINISHED}", FINISHED):
         found = []
         for checkpoint in checkpoints:
             one = "" if checkpoint is None else " AND g.checkpoint_id = ?"
             found += store.query(f"SELECT g.id, {FINISHED}, NULL, COALESCE(g.shuffle_key, -1), g.rowid {base} "
-                                 f"WHERE {part}{run_scope}{one} ORDER BY g.shuffle_key, g.rowid LIMIT ?",
-                                 [annotator, *params, *([checkpoint] if checkpoint else []), limit - len(rows)])
+                                 f"WHERE {part}{one} ORDER BY g.shuffle_key, g.rowid LIMIT ?",
+                                 [annotator, *([checkpoint] if checkpoint else []), limit - len(rows)])
         rows += sorted(found, key=lambda r: (r[3], r[4]))[:limit - len(rows)]
-    return [_row(r[:3]) for r in rows]
+        if len(rows) >= limit:
+            break
+    return [_row(r) for r in rows]
 
 
 def _top_scored(store: Store, annotator: str, key: str, detector: str | None, run_id: str | None,

@@ -11,8 +11,8 @@ from hallu_core.labeling.spans import SYNTHETIC_ANNOTATORS
 from hallu_core.rates.estimator import Estimate, Sample, estimate_from_sums
 from hallu_core.store.connection import marks
 from hallu_core.store.database import Store
+from hallu_core.store.types import RANDOM_SELECTIONS
 
-RANDOM_SELECTIONS = ("random", "import")
 # --by name -> SQL expression over generations g / checkpoints c / examples e / example_knowledge k
 GROUPINGS = {"task": "e.task", "checkpoint": "g.checkpoint_id", "decoding_name": "g.decoding_name",
              "run": "c.run_id", "knowledge": "COALESCE(k.knowledge, '')"}
@@ -117,30 +117,37 @@ def people(annotator: str | None, label: str = "l") -> tuple[str, list]:
     return f"{label}.annotator NOT IN ({marks(SYNTHETIC_ANNOTATORS)})", sorted(SYNTHETIC_ANNOTATORS)
 
 
-def _labeled(store: Store, annotator, by, detector, run_id, checkpoint_ids, decodings) -> dict[tuple, tuple]:
-    """(group key..., random 0/1) -> (n, Σy, scored, Σf, Σyf, Σf², Σy unscored) of the labeled outputs in scope.
-
-    One done label per output: the annotator's, or (annotator None) the newest by a person (synthetic
-    annotators such as the demo's oracle are no person). Pooled, an output is a random draw only when every
-    person who labeled it drew it at random: one chosen on purpose by anyone is in the census stratum (so
-    the random draws are a random sample of the outputs nobody chose, whoever labeled first)."""
-    select, group = _group_sql([GROUPINGS[k] for k in by])
-    scope, params = _scope(run_id, checkpoint_ids, decodings)
+def done_labels(annotator: str | None) -> tuple[str, list]:
+    """SQL of one row per labeled output, (generation_id, n_spans, drawn), and its parameters: the annotator's
+    done label, or (annotator None) the newest by a person (synthetic annotators such as the demo's oracle
+    are no person). `drawn` is 1 for a random draw; pooled, only when every person who labeled the output
+    drew it at random: one chosen on purpose by anyone is in the census stratum, whoever labeled first, so
+    the random draws stay a random sample of the outputs nobody chose."""
     who, who_params = people(annotator, "labels")
     drawn = f"COALESCE(selection IN ({marks(RANDOM_SELECTIONS)}), 0)"
-    done = f"SELECT generation_id, n_spans, {drawn} AS drawn FROM labels WHERE status = 'done' AND {who}"
-    if not annotator:  # one row per output, the newest person's outcome (windows over people's labels, one pass)
-        done = (f"SELECT generation_id, n_spans, drawn FROM (SELECT generation_id, n_spans, MIN({drawn}) OVER "
-                "(PARTITION BY generation_id) AS drawn, ROW_NUMBER() OVER (PARTITION BY generation_id "
-                f"ORDER BY updated_at DESC, rowid DESC) AS newest FROM labels WHERE status = 'done' AND {who}) "
-                "WHERE newest = 1")
+    if annotator:
+        sql = f"SELECT generation_id, n_spans, {drawn} AS drawn FROM labels WHERE status = 'done' AND {who}"
+    else:  # windows over people's labels, one pass
+        sql = (f"SELECT generation_id, n_spans, drawn FROM (SELECT generation_id, n_spans, MIN({drawn}) OVER "
+               "(PARTITION BY generation_id) AS drawn, ROW_NUMBER() OVER (PARTITION BY generation_id "
+               f"ORDER BY updated_at DESC, rowid DESC) AS newest FROM labels WHERE status = 'done' AND {who}) "
+               "WHERE newest = 1")
+    return sql, [*RANDOM_SELECTIONS, *who_params]
+
+
+def _labeled(store: Store, annotator, by, detector, run_id, checkpoint_ids, decodings) -> dict[tuple, tuple]:
+    """(group key..., random 0/1) -> (n, Σy, scored, Σf, Σyf, Σf², Σy unscored) of the labeled outputs in
+    scope, one label an output (`done_labels`)."""
+    select, group = _group_sql([GROUPINGS[k] for k in by])
+    scope, params = _scope(run_id, checkpoint_ids, decodings)
+    done, done_params = done_labels(annotator)
     y, f = "(l.n_spans > 0)", "dl.response_score"
     tables = _from(by).replace("FROM generations g", f"FROM ({done}) l JOIN generations g ON g.id = l.generation_id", 1)
     rows = store.query(
         f"SELECT {select}, l.drawn AS is_random, COUNT(*), SUM({y}), COUNT({f}), COALESCE(SUM({f}), 0), "
         f"COALESCE(SUM({y} * {f}), 0), COALESCE(SUM({f} * {f}), 0), SUM(CASE WHEN {f} IS NULL THEN {y} ELSE 0 END) "
         f"{tables} WHERE {scope} {group}, is_random",
-        [*RANDOM_SELECTIONS, *who_params, detector or "", *params])
+        [*done_params, detector or "", *params])
     width = max(1, len(by))
     return {tuple(r[:width + 1]): tuple(r[width + 1:]) for r in rows}
 

@@ -149,6 +149,7 @@ class Detection:
 # How an item came to be labeled, recorded with the label: a queue order's name (a "random" draw is a fair
 # sample of its scope; "score", "unlabeled" and "disagreement" orders are not), "link" (a deep link) or "import".
 SELECTIONS = ("random", "score", "unlabeled", "disagreement", "link", "import")
+RANDOM_SELECTIONS = ("random", "import")  # a random draw (imported gold is taken for one); every other is a choice
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ import numpy as np
 
 from hallu_core.data import prompts
 from hallu_core.rates.estimator import paired_difference
-from hallu_core.rates.table import RANDOM_SELECTIONS, fields, people, rate_table, selection_ways
-from hallu_core.store.database import Store, marks
+from hallu_core.rates.table import done_labels, fields, rate_table, selection_ways
+from hallu_core.store.database import Store
+from hallu_core.store.types import RANDOM_SELECTIONS
 from hallu_core.views import queries
 from hallu_core.views.compare import read_side
 from hallu_core.views.judges import DEFAULT_DETECTOR, judged_counts
@@ -81,9 +82,8 @@ def paired_rates(store: Store, judge: tuple[str, str], side_a: tuple[str, str], 
         on = shared[at] == side.numbers  # the side's scored prompts that both sides answered
         f[at[on]] = side.scores[on]
         scores.append(f)
-        sampled.append({position[no]: y for no, (y, sel) in lab.items() if no in position and sel in RANDOM_SELECTIONS})
-        census.append({position[no]: y for no, (y, sel) in lab.items() if no in position
-                       and sel not in RANDOM_SELECTIONS})
+        sampled.append({position[no]: y for no, (y, drawn) in lab.items() if no in position and drawn})
+        census.append({position[no]: y for no, (y, drawn) in lab.items() if no in position and not drawn})
     diff, a, b = paired_difference(scores[0], scores[1], sampled[0], sampled[1], census[0], census[1],
                                    confidence=confidence)
     if diff.estimate is None:
@@ -113,30 +113,23 @@ def _answered(store: Store, side: tuple[str, str], judged) -> set[int]:
 
 
 def _side_labels(store: Store, annotator: str | None, side: tuple[str, str],
-                 ways: list[str | None]) -> dict[int, tuple[bool, str | None]]:
-    """prompt number -> (hallucinated, selection) of one side's done labels (sample 0; newest person's).
+                 ways: list[str | None]) -> dict[int, tuple[bool, bool]]:
+    """prompt number -> (hallucinated, drawn at random) of one side's labeled outputs (sample 0; one label an
+    output, table.done_labels).
 
     One annotator whose done labels were all chosen the same way (an import, a random draw) reads the
     side's packed label vector (side_vectors.py) in milliseconds; the join below took 0.5 s a side at
     100,000 outputs, on Compare's first view after every write. `ways`: table.selection_ways of the annotator."""
     if annotator and len(ways) <= 1:
-        selection = ways[0] if ways else None
+        drawn = bool(ways) and ways[0] in RANDOM_SELECTIONS
         packed = read_side(store, ("labels", annotator), side)
-        return {no: (n > 0, selection) for no, n in zip(packed.numbers.tolist(), packed.spans.tolist())}
-    return _side_labels_by_row(store, annotator, side)
-
-
-def _side_labels_by_row(store: Store, annotator: str | None, side: tuple[str, str]) -> dict:
-    who, params = people(annotator)
+        return {no: (n > 0, drawn) for no, n in zip(packed.numbers.tolist(), packed.spans.tolist())}
+    done, params = done_labels(annotator)
     rows = store.query(
-        "SELECT n.no, l.n_spans > 0, l.selection FROM generations g JOIN labels l ON l.generation_id = g.id "
+        f"SELECT n.no, l.n_spans > 0, l.drawn FROM ({done}) l JOIN generations g ON g.id = l.generation_id "
         "JOIN example_numbers n ON n.example_id = g.example_id WHERE g.checkpoint_id = ? AND g.decoding_name = ? "
-        f"AND g.sample_index = 0 AND l.status = 'done' AND {who} ORDER BY l.updated_at", [*side, *params])
-    out: dict[int, tuple[bool, str | None]] = {}
-    for no, y, selection in rows:  # the newest outcome; chosen on purpose by anyone: not a random draw (table.py)
-        before = out.get(no, (None, "random"))[1]
-        out[no] = (bool(y), selection if before in RANDOM_SELECTIONS else before)
-    return out
+        "AND g.sample_index = 0", [*params, *side])
+    return {no: (bool(y), bool(drawn)) for no, y, drawn in rows}
 
 
 def run_rates(store: Store, run_id: str, by_decoding: bool = True, by_knowledge: bool = False) -> list[dict]:
@@ -156,17 +149,14 @@ def unskilled(store: Store, detector: str, tasks: tuple[str, ...] | None = None)
     from hallu_core.detection.workspace_calibration import detector_skill
 
     tasks = queries.tasks(store) if tasks is None else tasks
+    done, params = done_labels(None)  # people's labels: the rate shown beside the note counts only theirs
+    drawn = dict(store.query(f"SELECT e.task, SUM(l.drawn) FROM ({done}) l JOIN generations g ON g.id = "
+                             "l.generation_id JOIN examples e ON e.id = g.example_id GROUP BY e.task", params))
     out = []
     for task in tasks:
         skill = detector_skill(store, detector, task)
         if skill["skill"]:
             continue
-        who, people_params = people(None)  # people's labels: the rate shown beside the note counts only theirs
-        drawn = store.query(  # outputs every person who labeled drew at random, as the rate counts them
-            "SELECT COUNT(*) FROM (SELECT 1 FROM labels l JOIN generations g ON g.id = l.generation_id "
-            f"JOIN examples e ON e.id = g.example_id WHERE e.task = ? AND l.status = 'done' AND {who} "
-            f"GROUP BY l.generation_id HAVING MIN(COALESCE(l.selection IN ({marks(RANDOM_SELECTIONS)}), 0)) = 1)",
-            [task, *people_params, *RANDOM_SELECTIONS])[0][0]
         out.append({"task": task or "(no task)", "reason": skill["reason"],
-                    "labels_needed": max(0, LABELS_FOR_TEN_POINTS - drawn)})
+                    "labels_needed": max(0, LABELS_FOR_TEN_POINTS - (drawn.get(task) or 0))})
     return out

@@ -233,11 +233,3 @@ def _parsed(path: Path, version: int) -> DetectorCalibration:  # `version` (mtim
         raise ValueError(f"{path}: bad calibration map: {exc}") from exc
 
 
-def own_threshold(detector: str) -> float | None:
-    """The shipped calibrated threshold of a detector name (None when it has no map)."""
-    try:
-        cal = load(detector)
-    except ValueError as exc:
-        log.warning("%s", exc)
-        return None
-    return cal.threshold if cal else None
