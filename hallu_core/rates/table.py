@@ -117,13 +117,16 @@ def people(annotator: str | None, label: str = "l") -> tuple[str, list]:
     return f"{label}.annotator NOT IN ({marks(SYNTHETIC_ANNOTATORS)})", sorted(SYNTHETIC_ANNOTATORS)
 
 
-def done_labels(annotator: str | None) -> tuple[str, list]:
+def done_labels(annotator: str | None, within: tuple[str, list] = ("", [])) -> tuple[str, list]:
     """SQL of one row per labeled output, (generation_id, n_spans, drawn), and its parameters: the annotator's
     done label, or (annotator None) the newest by a person (synthetic annotators such as the demo's oracle
     are no person). `drawn` is 1 for a random draw; pooled, only when every person who labeled the output
     drew it at random: one chosen on purpose by anyone is in the census stratum, whoever labeled first, so
-    the random draws stay a random sample of the outputs nobody chose."""
+    the random draws stay a random sample of the outputs nobody chose. `within`: (SQL selecting generation ids,
+    its parameters) to read only those outputs' labels."""
     who, who_params = people(annotator, "labels")
+    if within[0]:
+        who += f" AND generation_id IN ({within[0]})"
     drawn = f"COALESCE(selection IN ({marks(RANDOM_SELECTIONS)}), 0)"
     if annotator:
         sql = f"SELECT generation_id, n_spans, {drawn} AS drawn FROM labels WHERE status = 'done' AND {who}"
@@ -132,7 +135,7 @@ def done_labels(annotator: str | None) -> tuple[str, list]:
                "(PARTITION BY generation_id) AS drawn, ROW_NUMBER() OVER (PARTITION BY generation_id "
                f"ORDER BY updated_at DESC, rowid DESC) AS newest FROM labels WHERE status = 'done' AND {who}) "
                "WHERE newest = 1")
-    return sql, [*RANDOM_SELECTIONS, *who_params]
+    return sql, [*RANDOM_SELECTIONS, *who_params, *within[1]]
 
 
 def _labeled(store: Store, annotator, by, detector, run_id, checkpoint_ids, decodings) -> dict[tuple, tuple]:

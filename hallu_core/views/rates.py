@@ -124,11 +124,10 @@ def _side_labels(store: Store, annotator: str | None, side: tuple[str, str],
         drawn = bool(ways) and ways[0] in RANDOM_SELECTIONS
         packed = read_side(store, ("labels", annotator), side)
         return {no: (n > 0, drawn) for no, n in zip(packed.numbers.tolist(), packed.spans.tolist())}
-    done, params = done_labels(annotator)
-    rows = store.query(
-        f"SELECT n.no, l.n_spans > 0, l.drawn FROM ({done}) l JOIN generations g ON g.id = l.generation_id "
-        "JOIN example_numbers n ON n.example_id = g.example_id WHERE g.checkpoint_id = ? AND g.decoding_name = ? "
-        "AND g.sample_index = 0", [*params, *side])
+    done, params = done_labels(annotator, ("SELECT id FROM generations WHERE checkpoint_id = ? AND decoding_name = ? "
+                                           "AND sample_index = 0", list(side)))
+    rows = store.query(f"SELECT n.no, l.n_spans > 0, l.drawn FROM ({done}) l JOIN generations g ON g.id = "
+                       "l.generation_id JOIN example_numbers n ON n.example_id = g.example_id", params)
     return {no: (bool(y), bool(drawn)) for no, y, drawn in rows}
 
 
