@@ -73,7 +73,10 @@ def order_picker() -> tuple[str, str | None]:
         st.session_state[ORDER] = st.query_params["order"]  # a reload keeps the queue's order
     c1, c2 = st.columns(2)
     order = c1.selectbox("Queue order", list(labeling.QUEUE_ORDERS), key=ORDER,
-                         format_func=labeling.QUEUE_ORDERS.get)
+                         format_func=labeling.QUEUE_ORDERS.get,
+                         help="Each label records the order its item came from. Labels taken in random order "
+                              "are a sample: with a detector's scores they give every rate its interval. "
+                              "Items taken in any other order count only for themselves.")
     detector = None
     if order == "score":
         dets = q("detectors")
