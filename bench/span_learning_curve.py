@@ -108,20 +108,11 @@ def qa_train_curve(args) -> None:
 def with_tuning_folds(units, rows, extra_units, extra_golds, extra_groups) -> dict:
     """The shipped setup's QA figures out of fold: each tuning fold's QA rows scored by `learned` trained
     on the other folds plus the extra rows (spans for every row, as default runs it)."""
-    from hallu_core.detection.detectors.learned import LearnedDetector
+    from eval_ragtruth import learned_member
     from hallu_core.detection.detectors.operating import auc
 
     golds = [gold_spans(r) for r in rows]
-    results = [None] * len(rows)
-    for held in tuning_folds([{"source_id": r.source_id, "task_type": r.task} for r in rows]):
-        train = [i for i, r in enumerate(rows) if r.source_id not in held]
-        model = LearnedDetector().fit_units([units[i] for i in train] + extra_units,
-                                            [golds[i] for i in train] + extra_golds,
-                                            [rows[i].source_id for i in train] + [f"x{g}" for g in extra_groups])
-        model.operate = False
-        test = [i for i, r in enumerate(rows) if r.source_id in held]
-        for i, result in zip(test, model.predict_units([units[i] for i in test])):
-            results[i] = result
+    results = learned_member(rows, units, golds, (extra_units, extra_golds, [f"x{g}" for g in extra_groups]), False)
     qa = [i for i, r in enumerate(rows) if r.task == "QA"]
     scores, labels = [results[i].response_score for i in qa], [bool(golds[i]) for i in qa]
     cut = sorted(scores, reverse=True)[max(0, sum(labels) - 1)]  # flag the top rate's worth
