@@ -83,3 +83,5 @@ def test_an_adjudicated_item_is_a_random_draw_only_when_each_annotator_drew_it_a
     selection = {g: agreement.adjudicate(store, g, []).selection for g in ("g2", "g3", "g4")}
     # g3: alice, bob and gold did not record how they chose it; g4: dave chose it by score (census stratum)
     assert selection == {"g2": "random", "g3": None, "g4": "score"}
+    labeling.no_hallucination(store, "g2", "dave", selection="score")  # chosen on purpose after all
+    assert agreement.adjudicate(store, "g2", []).selection == "score"  # adjudicated again: derived again
