@@ -197,3 +197,25 @@ def test_a_link_to_a_missing_generation_says_so(ws):
     assert not at.exception
     assert any("No generation 'nope' in this workspace" in w.value for w in at.warning)
     assert "Item 1 of 4 · generation g2" in texts(at)
+
+
+def test_the_queue_order_and_scope_outlive_a_visit_to_another_page(ws):
+    """A labeler in random order who looked at Overview came back to "unlabeled first" (Streamlit drops the
+    state of widgets a page does not draw), and the next labels were no random draws."""
+    from hallu_core.store.database import Store
+
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=60)
+    at.session_state["label_annotator_name"] = "carol"
+    at.switch_page("pages/label.py").run()
+    at.selectbox(key="label_order").set_value("random").run()
+    at.selectbox(key="label_checkpoint").set_value("ckB").run()
+    at.switch_page("pages/overview.py").run()
+    for name in list(at.query_params):  # the sidebar's link to Label carries no query parameters
+        del at.query_params[name]
+    at.switch_page("pages/label.py").run()
+    assert not at.exception
+    assert (at.selectbox(key="label_order").value, at.selectbox(key="label_checkpoint").value) == ("random", "ckB")
+    at.button(key="label_none").click().run()
+    store = Store(ws)
+    assert [lab.selection for lab in store.labels(annotator="carol")] == ["random"]
+    store.close()

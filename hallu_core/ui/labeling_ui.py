@@ -54,17 +54,28 @@ def label_link(generation_id: str, container=st) -> None:
     container.page_link("pages/label.py", label="Label this output", icon=":material/edit:", query_params=params)
 
 
+def kept_selectbox(container, label: str, options: list, key: str, **kwargs):
+    """A selectbox whose choice outlives a visit to another page: Streamlit drops the state of a widget a page
+    does not draw, so a labeler back from Overview found the default queue order (whose labels count only for
+    themselves in the rates) and every run; the choice is copied under a key of its own and put back."""
+    kept = f"{key}_kept"
+    if key not in st.session_state and kept in st.session_state and st.session_state[kept] in options:
+        st.session_state[key] = st.session_state[kept]
+    st.session_state[kept] = choice = container.selectbox(label, options, key=key, **kwargs)
+    return choice
+
+
 def scope_picker() -> dict:
     """Run and checkpoint to label (both optional)."""
     runs = {r["run_id"]: r for r in q("runs")}
     ckpts = q("checkpoints")
     c1, c2 = st.columns(2)
-    run_id = c1.selectbox("Run", [None, *runs], key="label_run",
-                          format_func=lambda r: "all runs" if r is None else str(runs[r].get("name", r)))
+    run_id = kept_selectbox(c1, "Run", [None, *runs], key="label_run",
+                            format_func=lambda r: "all runs" if r is None else str(runs[r].get("name", r)))
     options = [c["checkpoint_id"] for c in ckpts if run_id is None or c["run_id"] == run_id]
     names = {c["checkpoint_id"]: f"{c['label']} (step {c['step']})" for c in ckpts}
-    checkpoint_id = c2.selectbox("Checkpoint", [None, *options], key="label_checkpoint",
-                                 format_func=lambda c: "all checkpoints" if c is None else names.get(c, c))
+    checkpoint_id = kept_selectbox(c2, "Checkpoint", [None, *options], key="label_checkpoint",
+                                   format_func=lambda c: "all checkpoints" if c is None else names.get(c, c))
     return {"run_id": run_id, "checkpoint_id": checkpoint_id}
 
 
@@ -72,16 +83,16 @@ def order_picker() -> tuple[str, str | None]:
     if ORDER not in st.session_state and st.query_params.get("order") in labeling.QUEUE_ORDERS:
         st.session_state[ORDER] = st.query_params["order"]  # a reload keeps the queue's order
     c1, c2 = st.columns(2)
-    order = c1.selectbox("Queue order", list(labeling.QUEUE_ORDERS), key=ORDER,
-                         format_func=labeling.QUEUE_ORDERS.get,
-                         help="Each label records the order its item came from. Labels taken in random order "
-                              "are a sample: with a detector's scores they give every rate its interval. "
-                              "Items taken in any other order count only for themselves.")
+    order = kept_selectbox(c1, "Queue order", list(labeling.QUEUE_ORDERS), key=ORDER,
+                           format_func=labeling.QUEUE_ORDERS.get,
+                           help="Each label records the order its item came from. Labels taken in random order "
+                                "are a sample: with a detector's scores they give every rate its interval. "
+                                "Items taken in any other order count only for themselves.")
     detector = None
     if order == "score":
         dets = q("detectors")
-        detector = c2.selectbox("Detector score", [None, *dets], key="label_detector",
-                                format_func=lambda d: "any detector" if d is None else d)
+        detector = kept_selectbox(c2, "Detector score", [None, *dets], key="label_detector",
+                                  format_func=lambda d: "any detector" if d is None else d)
     return order, detector
 
 
