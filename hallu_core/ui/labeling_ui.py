@@ -59,7 +59,8 @@ def kept_selectbox(container, label: str, options: list, key: str, **kwargs):
     does not draw, so a labeler back from Overview found the default queue order (whose labels count only for
     themselves in the rates) and every run; the choice is copied under a key of its own and put back."""
     kept = f"{key}_kept"
-    if key not in st.session_state and kept in st.session_state and st.session_state[kept] in options:
+    # the first option is the default anyway (and a None put back would show as no choice at all)
+    if key not in st.session_state and st.session_state.get(kept, options[0]) in options[1:]:
         st.session_state[key] = st.session_state[kept]
     st.session_state[kept] = choice = container.selectbox(label, options, key=key, **kwargs)
     return choice
