@@ -193,8 +193,9 @@ def test_a_schema_5_workspace_is_migrated_with_its_compare_numbers(tmp_path):
     for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE 'scores_%' "
                                 "OR name LIKE 'log_%')").fetchall():  # migrations 9 and 10's triggers, then tables
         conn.execute(f"DROP TRIGGER {name}")
-    conn.executescript("DROP TABLE change_log; DROP TABLE score_summary; DROP TRIGGER vectors_insert; DROP TRIGGER vectors_delete; DROP TRIGGER vectors_update;"
-                       "DROP TABLE side_vectors; DROP TABLE example_numbers; "
+    conn.executescript("DROP TABLE change_log; DROP TABLE score_summary; DROP TRIGGER vectors_insert; "
+                       "DROP TRIGGER vectors_delete; DROP TRIGGER vectors_update; DROP TABLE side_vectors; "
+                       "DROP TABLE example_numbers; "
                        "ALTER TABLE jobs DROP COLUMN pid_started_at; ALTER TABLE labels DROP COLUMN selection; "
                        "ALTER TABLE labels DROP COLUMN assisted; DROP INDEX generations_shuffle; "
                        "DROP INDEX generations_checkpoint_shuffle; ALTER TABLE generations DROP COLUMN shuffle_key; "

@@ -1,5 +1,6 @@
 """A flag means something: per task, an operating threshold on the calibrated response score (chosen on
-the raw scores' ranking, spans kept out of fold; stored with the map) and a skill verdict a page can read before painting a task's outputs."""
+the raw scores' ranking, spans kept out of fold; stored with the map) and a skill verdict a page can read
+before painting a task's outputs."""
 from __future__ import annotations
 
 import numpy as np

@@ -331,7 +331,7 @@ def test_a_group_labeled_in_full_is_exact_whatever_the_detector():
 def test_a_sides_labels_read_from_the_packed_vector_equal_the_row_by_row_read(tmp_path):
     """Compare's paired rate reads one annotator's labels from the side's packed vector where every label
     was chosen the same way; mixed selections (or people's newest) take the row-by-row read."""
-    from hallu_core.rates.table import selection_ways
+    from hallu_core.rates.table import one_way_drawn
     from hallu_core.views.rates import _side_labels
 
     store = open_workspace(tmp_path)
@@ -344,11 +344,11 @@ def test_a_sides_labels_read_from_the_packed_vector_equal_the_row_by_row_read(tm
                            status="draft" if i == 8 else "done") for i in range(0, 60, 2))
     store.add_labels([Label("A5-s1", "gold", [], selection="random")])  # sample 1: not Compare's
     side = ("A", "greedy")
-    packed = _side_labels(store, "gold", side, selection_ways(store, "gold"))
-    assert packed == _side_labels(store, "gold", side, ["random", "score"])  # two ways given: row by row
+    packed = _side_labels(store, "gold", side, one_way_drawn(store, "gold"))
+    assert packed == _side_labels(store, "gold", side, None)  # chosen several ways: row by row
     assert len(packed) == 29 and {drawn for _, drawn in packed.values()} == {True}
     store.save_label(Label("A1", "gold", [], selection="score"))  # now two ways: row by row
-    by_row = _side_labels(store, "gold", side, selection_ways(store, "gold"))
+    by_row = _side_labels(store, "gold", side, one_way_drawn(store, "gold"))
     no = store.query("SELECT no FROM example_numbers WHERE example_id = 'e1'")[0][0]
     assert by_row == {**packed, no: (False, False)}
 
@@ -410,6 +410,6 @@ def test_pooled_people_an_output_anyone_chose_on_purpose_is_no_random_draw(tmp_p
 
     summary = {r["task"]: r for r in unskilled(store, "default")}["Summary"]  # no skill there (its map says)
     assert summary["labels_needed"] == LABELS_FOR_TEN_POINTS - rows["Summary"]["random_labeled"]
-    by_prompt = _side_labels(store, None, ("c1", "greedy"), [])  # Compare's side, pooled the same way
+    by_prompt = _side_labels(store, None, ("c1", "greedy"), None)  # Compare's side, pooled the same way
     assert sum(random for _, random in by_prompt.values()) == len(drawn - chosen)
     assert len(by_prompt) == len(drawn | chosen)

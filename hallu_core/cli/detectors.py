@@ -138,7 +138,8 @@ def rates_command(store, annotator, detector, by, confidence, as_json):
         key = r["group"][by]
         rate = "-" if r["estimate"] is None else f"{100 * r['estimate']:.1f}%"
         interval = "" if r["ci_low"] is None else f"{100 * r['ci_low']:.1f}-{100 * r['ci_high']:.1f}%"
-        click.echo(f"{str(names.get(key, key) or '(not tagged)')[:35]:<36}{r['n']:>7}{r['labeled']:>9}{rate:>8}  {interval:<14}"
+        name = names.get(key, key) or "(not tagged)"
+        click.echo(f"{str(name)[:35]:<36}{r['n']:>7}{r['labeled']:>9}{rate:>8}  {interval:<14}"
                    f"{r['method']}")
 
 

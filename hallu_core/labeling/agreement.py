@@ -149,8 +149,4 @@ def adjudicate(store: Store, generation_id: str, spans: list[Span], reviewer: st
                   created_at=old.created_at if old else now(),
                   selection=on_purpose[0] if on_purpose else people[0].selection if people else None,
                   assisted=any(lab.assisted for lab in people))
-    with store.transaction() as conn:
-        store.save_label(label)  # keeps a label's first selection; this one is derived, so derived again:
-        conn.execute("UPDATE labels SET selection = ? WHERE generation_id = ? AND annotator = ?",
-                     [label.selection, generation_id, ADJUDICATED])
-    return store.get_label(generation_id, ADJUDICATED)
+    return store.save_label(label, derived_selection=True)

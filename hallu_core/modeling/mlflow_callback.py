@@ -47,7 +47,7 @@ class MlflowCallback(TrainerCallback):
 
 
 def end_tracking(trainer, status: str) -> None:
-    """`MlflowCallback.end` for the trainer's MLflow callback, if it has one."""
-    for callback in trainer.callback_handler.callbacks:
+    """`MlflowCallback.end` for the trainer's MLflow callback, if there is a trainer and it has one."""
+    for callback in trainer.callback_handler.callbacks if trainer is not None else ():
         if isinstance(callback, MlflowCallback):
             callback.end(status)

@@ -256,17 +256,11 @@ def train_recorded(store: Store, run_id: str, make_trainer: Callable[[], Trainer
                 store.add_checkpoint(Checkpoint(checkpoint_id(run_id, 0), run_id, 0, "base", base_location,
                                                 base_metrics))
         trainer.train(resume_from_checkpoint=resume)
-    except (KeyboardInterrupt, JobCancelled):  # Ctrl-C, or the job runner's SIGTERM: the user stopped it
-        if is_main:
-            store.set_run_status(run_id, "cancelled")
-            if trainer is not None:
-                end_tracking(trainer, "KILLED")
-        raise
-    except BaseException:
-        if is_main:
-            store.set_run_status(run_id, "failed")
-            if trainer is not None:
-                end_tracking(trainer, "FAILED")
+    except BaseException as exc:
+        if is_main:  # Ctrl-C, or the job runner's SIGTERM: the user stopped it; anything else failed
+            stopped = isinstance(exc, (KeyboardInterrupt, JobCancelled))
+            store.set_run_status(run_id, "cancelled" if stopped else "failed")
+            end_tracking(trainer, "KILLED" if stopped else "FAILED")
         raise
     if is_main:
         stopped_early = trainer.state.global_step < trainer.state.max_steps

@@ -23,8 +23,8 @@ def load_records(store: Store, config: TrainConfig) -> list[dict]:
     """{"prompt", "completion"} records from the config's train_file or workspace dataset."""
     if config.train_file:
         path = Path(config.train_file).expanduser()
-        if not path.is_absolute() and (store.root / path).is_file():  # the form the workspace stores
-            path = store.root / path
+        if store.abspath(str(path)).is_file():  # a relative path is the workspace's first (the form it stores)
+            path = store.abspath(str(path))
         records = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():

@@ -155,11 +155,13 @@ def _labeled(store: Store, annotator, by, detector, run_id, checkpoint_ids, deco
     return {tuple(r[:width + 1]): tuple(r[width + 1:]) for r in rows}
 
 
-def selection_ways(store: Store, annotator: str) -> list[str | None]:
-    """The distinct ways the annotator's done labels were chosen (None: not recorded). With one way, a count
-    of labels (the summary table, a side's packed label vector) says as much as reading each label."""
-    return [r[0] or None for r in store.query(
+def one_way_drawn(store: Store, annotator: str) -> bool | None:
+    """Whether the annotator's done labels, all chosen one way, are random draws (True) or not (False); None
+    when they were chosen several ways. With one way, a count of labels (the summary table, a side's packed
+    label vector) says as much as reading each label."""
+    ways = [r[0] for r in store.query(
         "SELECT DISTINCT COALESCE(selection, '') FROM labels WHERE annotator = ? AND status = 'done'", [annotator])]
+    return None if len(ways) > 1 else bool(ways) and ways[0] in RANDOM_SELECTIONS
 
 
 def _labeled_from_summary(store: Store, annotator, by, run_id, checkpoint_ids, decodings) -> dict | None:
@@ -167,10 +169,10 @@ def _labeled_from_summary(store: Store, annotator, by, run_id, checkpoint_ids, d
     same way, counted by the summary table (outputs judged and flagged per key); None where that does not hold."""
     if not annotator or not set(by) <= set(SUMMARY_KEYS):
         return None
-    ways = selection_ways(store, annotator)
-    if len(ways) > 1:
+    drawn = one_way_drawn(store, annotator)
+    if drawn is None:
         return None
-    random = int(bool(ways) and ways[0] in RANDOM_SELECTIONS)
+    random = int(drawn)
     select, group = _group_sql([SUMMARY_KEYS[k] for k in by])
     scope, params = _scope(run_id, checkpoint_ids, decodings, alias="s")
     rows = store.query(f"SELECT {select}, SUM(s.judged), SUM(s.flagged) FROM source_summary s "

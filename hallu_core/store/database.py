@@ -159,16 +159,18 @@ class Store(Database):
         return {r[0] for r in rows}
 
     # -- labels ----------------------------------------------------------------------
-    def save_label(self, label: Label) -> Label:
+    def save_label(self, label: Label, derived_selection: bool = False) -> Label:
         """Create or replace one annotator's label of one generation (created_at and the first recorded
-        selection are kept; once assisted, a label stays assisted)."""
+        selection are kept, unless the selection is `derived` from other labels; once assisted, a label stays
+        assisted)."""
+        selection = "excluded.selection" if derived_selection else "COALESCE(labels.selection, excluded.selection)"
         with self.transaction() as conn:
             conn.execute(
-                """INSERT INTO labels (generation_id, annotator, spans, n_spans, status, note, created_at,
+                f"""INSERT INTO labels (generation_id, annotator, spans, n_spans, status, note, created_at,
                    updated_at, selection, assisted) VALUES (?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT (generation_id, annotator) DO UPDATE SET spans = excluded.spans,
                    n_spans = excluded.n_spans, status = excluded.status, note = excluded.note,
-                   updated_at = excluded.updated_at, selection = COALESCE(labels.selection, excluded.selection),
+                   updated_at = excluded.updated_at, selection = {selection},
                    assisted = MAX(labels.assisted, excluded.assisted)""",
                 (label.generation_id, label.annotator, spans_to_json(label.spans), len(label.spans),
                  label.status, label.note, label.created_at, now(), label.selection, int(label.assisted)))

@@ -3,8 +3,9 @@
 The key is a hash of the generation's id (CRC-32, mixed by MurmurHash3's finalizer so that ids differing
 in a character or two, "17" and "18", land far apart), so the random order is the same on every reload,
 in every session and for every annotator, and outputs added later do not reorder the others. Stored in
-`generations.shuffle_key` with two indexes, alone and per checkpoint (migration 11), a queue of the first few hundred in random order
-walks the index instead of hashing and sorting every output (1.3-2.6 s at 500k outputs before).
+`generations.shuffle_key` with two indexes, alone and per checkpoint (migration 11), so that a queue of the
+first few hundred in random order walks an index instead of hashing and sorting every output (seconds at
+500k outputs: docs/benchmarks.md).
 """
 from __future__ import annotations
 

@@ -1,28 +1,24 @@
 """Detectors page helpers: cached threshold counts of the label/detection pairs, the PR-curve figure."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import plotly.graph_objects as go
 import streamlit as st
 
 from hallu_core.detection.live_counts import LiveCounts
 from hallu_core.detection.threshold_counts import ThresholdCounts
 from hallu_core.ui.charts import PALETTE
-from hallu_core.store.database import DB_NAME
 from hallu_core.ui.data import _store, data_version, store, workspace_path
 
 
 # a few (detector, annotator) pairs are in use at once; each keeps ~450 bytes a labeled output (74 MB at 166,670)
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _live(path: str, database_file: int, detector: str, annotator: str) -> LiveCounts:
+def _live(path: str, detector: str, annotator: str) -> LiveCounts:
     return LiveCounts(detector, annotator)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _counts(path: str, version: tuple, detector: str, annotator: str, run_id: str | None) -> ThresholdCounts:
-    database_file = (Path(path) / DB_NAME).stat().st_ino  # a workspace replaced in place starts afresh
-    return _live(path, database_file, detector, annotator).counts(_store(path), run_id)
+    return _live(path, detector, annotator).counts(_store(path), run_id)
 
 
 def threshold_counts(detector: str, annotator: str, run_id: str | None = None) -> ThresholdCounts:

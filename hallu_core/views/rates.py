@@ -10,8 +10,9 @@ import numpy as np
 
 from hallu_core.data import prompts
 from hallu_core.rates.estimator import paired_difference
-from hallu_core.rates.table import done_labels, fields, rate_table, selection_ways
+from hallu_core.rates.table import done_labels, fields, one_way_drawn, rate_table
 from hallu_core.store.database import Store
+from hallu_core.store.side_vectors import RECORD_WIDTH
 from hallu_core.store.types import RANDOM_SELECTIONS
 from hallu_core.views import queries
 from hallu_core.views.compare import read_side
@@ -67,8 +68,8 @@ def paired_rates(store: Store, judge: tuple[str, str], side_a: tuple[str, str], 
     is nothing to estimate."""
     detector, annotator = inputs(judge)
     scored = [read_side(store, ("detector", detector), side) for side in (side_a, side_b)]
-    ways = selection_ways(store, annotator) if annotator else []
-    labels = [_side_labels(store, annotator, side, ways) for side in (side_a, side_b)]
+    drawn = one_way_drawn(store, annotator) if annotator else None
+    labels = [_side_labels(store, annotator, side, drawn) for side in (side_a, side_b)]
     answered = [_answered(store, side, judged) for side, judged in zip((side_a, side_b), scored)]
     numbers = sorted(answered[0] & answered[1])
     if not numbers:
@@ -101,27 +102,25 @@ def _answered(store: Store, side: tuple[str, str], judged) -> set[int]:
                         "AND sample_index = 0", side)[0][0]
     if count == len(judged.numbers):
         return set(judged.numbers.tolist())
-    others = store.query("SELECT DISTINCT source FROM side_vectors WHERE source_kind = 'detector' "
-                         "AND checkpoint_id = ? AND decoding_name = ?", side)
-    for (detector,) in others:
-        numbers = read_side(store, ("detector", detector), side).numbers
-        if count == len(numbers):
-            return set(numbers.tolist())
+    judged_by = store.query(f"SELECT source, SUM(LENGTH(data)) / {RECORD_WIDTH} FROM side_vectors WHERE source_kind "
+                            "= 'detector' AND checkpoint_id = ? AND decoding_name = ? GROUP BY source", side)
+    for detector, n in judged_by:  # counted in SQL; only a detector that judged them all is read
+        if n == count:
+            return set(read_side(store, ("detector", detector), side).numbers.tolist())
     return {no for (no,) in store.query(
         "SELECT n.no FROM generations g JOIN example_numbers n ON n.example_id = g.example_id "
         "WHERE g.checkpoint_id = ? AND g.decoding_name = ? AND g.sample_index = 0", side)}
 
 
 def _side_labels(store: Store, annotator: str | None, side: tuple[str, str],
-                 ways: list[str | None]) -> dict[int, tuple[bool, bool]]:
+                 drawn: bool | None) -> dict[int, tuple[bool, bool]]:
     """prompt number -> (hallucinated, drawn at random) of one side's labeled outputs (sample 0; one label an
     output, table.done_labels).
 
-    One annotator whose done labels were all chosen the same way (an import, a random draw) reads the
-    side's packed label vector (side_vectors.py) in milliseconds; the join below took 0.5 s a side at
-    100,000 outputs, on Compare's first view after every write. `ways`: table.selection_ways of the annotator."""
-    if annotator and len(ways) <= 1:
-        drawn = bool(ways) and ways[0] in RANDOM_SELECTIONS
+    One annotator whose done labels were all chosen one way (`drawn`: table.one_way_drawn) reads the side's
+    packed label vector (side_vectors.py) in milliseconds; the join below took 0.5 s a side at 100,000
+    outputs, on Compare's first view after every write."""
+    if annotator and drawn is not None:
         packed = read_side(store, ("labels", annotator), side)
         return {no: (n > 0, drawn) for no, n in zip(packed.numbers.tolist(), packed.spans.tolist())}
     done, params = done_labels(annotator, ("SELECT id FROM generations WHERE checkpoint_id = ? AND decoding_name = ? "
@@ -148,14 +147,12 @@ def unskilled(store: Store, detector: str, tasks: tuple[str, ...] | None = None)
     from hallu_core.detection.workspace_calibration import detector_skill
 
     tasks = queries.tasks(store) if tasks is None else tasks
+    skills = {task: detector_skill(store, detector, task) for task in tasks}
+    weak = [task for task in tasks if not skills[task]["skill"]]
+    if not weak:
+        return []
     done, params = done_labels(None)  # people's labels: the rate shown beside the note counts only theirs
     drawn = dict(store.query(f"SELECT e.task, SUM(l.drawn) FROM ({done}) l JOIN generations g ON g.id = "
                              "l.generation_id JOIN examples e ON e.id = g.example_id GROUP BY e.task", params))
-    out = []
-    for task in tasks:
-        skill = detector_skill(store, detector, task)
-        if skill["skill"]:
-            continue
-        out.append({"task": task or "(no task)", "reason": skill["reason"],
-                    "labels_needed": max(0, LABELS_FOR_TEN_POINTS - (drawn.get(task) or 0))})
-    return out
+    return [{"task": task or "(no task)", "reason": skills[task]["reason"],
+             "labels_needed": max(0, LABELS_FOR_TEN_POINTS - (drawn.get(task) or 0))} for task in weak]

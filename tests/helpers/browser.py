@@ -20,9 +20,10 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect, sync_playwright
 except ImportError:  # pragma: no cover
     expect = sync_playwright = None
+    PlaywrightTimeout = TimeoutError
 
 MARKS = [pytest.mark.browser, pytest.mark.skipif(
     CHROMIUM is None or sync_playwright is None,
@@ -104,35 +105,35 @@ def wait_idle(page, timeout: float = 30, quiet: float = 0.6) -> None:
         page.wait_for_timeout(150)
 
 
+def _retried(page, attempt, errors, tries: int):
+    """attempt() again, after the page is idle, while it raises `errors` (the last try's error propagates)."""
+    for n in range(tries):
+        wait_idle(page)
+        try:
+            return attempt()
+        except errors:
+            if n == tries - 1:
+                raise
+
+
 def click_until(page, button, done, timeout: float = 20, tries: int = 3) -> None:
     """Click `button` until the `done` locator shows, for a click whose effect is the same when repeated.
 
     Streamlit can drop a click that lands while the script reruns (the widget is being replaced), which a
     user answers by clicking again; a test that clicks once then fails on a loaded machine."""
-    for attempt in range(tries):
-        wait_idle(page)
+    def attempt():
         button.click()
-        try:
-            expect(done).to_be_visible(timeout=timeout * 1000)
-            return
-        except AssertionError:
-            if attempt == tries - 1:
-                raise
+        expect(done).to_be_visible(timeout=timeout * 1000)
+    _retried(page, attempt, AssertionError, tries)
 
 
 def download(page, button, timeout: float = 30, tries: int = 3):
     """Click a download button until the browser downloads; returns the Download (see click_until)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(tries):
-        wait_idle(page)
-        try:
-            with page.expect_download(timeout=timeout * 1000) as info:
-                button.click()
-            return info.value
-        except PlaywrightTimeout:
-            if attempt == tries - 1:
-                raise
+    def attempt():
+        with page.expect_download(timeout=timeout * 1000) as info:
+            button.click()
+        return info.value
+    return _retried(page, attempt, PlaywrightTimeout, tries)
 
 
 def choose(page, key: str, option: str) -> None:

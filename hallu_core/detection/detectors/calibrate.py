@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import numpy as np
 
 from hallu_core.store.types import Span, content_hash
 
-log = logging.getLogger(__name__)
 MAP_DIR = Path(__file__).with_name("weights") / "calibration"
 MIN_ISOTONIC = 500  # below this many fitted scores a step function overfits its ends: Platt instead
 METHODS = ("platt", "isotonic", "identity", "auto")
@@ -146,7 +144,7 @@ class DetectorCalibration:
     # task -> operating threshold on the calibrated response score: a response under it is reported clean
     # (no spans, its score kept); "" serves tasks the fit never saw
     response_thresholds: dict[str, float] = field(default_factory=dict)
-    skill: dict[str, dict] = field(default_factory=dict)  # task -> out-of-fold AUC of the response score (skill.py)
+    skill: dict[str, dict] = field(default_factory=dict)  # task -> its response score's skill (operating.py)
 
     @property
     def id(self) -> str:
