@@ -61,9 +61,9 @@ def peers_of(rows) -> list[list[int]]:
     return [[j for j in by_source[r.source_id] if j != i] for i, r in enumerate(rows)]
 
 
-def route_results(route: dict, members: dict, outputs: list[str], peers: list[list[int]] | None = None) -> list:
+def route_results(route: dict, members: dict, outputs: list[str], peers: list[list[int]]) -> list:
     """default's raw (uncalibrated) results under one route for every row (`peers`: peers_of the rows)."""
-    names, peers = route_members(route), peers or [[] for _ in outputs]
+    names = route_members(route)
     raw = [apply_route(route, {m: members[m][i] for m in names}, out) for i, out in enumerate(outputs)]
     return [against_peers(route, r, [raw[j] for j in peers[i]]) for i, r in enumerate(raw)]
 
@@ -134,10 +134,24 @@ def choose(members: dict, golds, tasks, outputs, rows, peer_scores: bool = False
             "cv_by_candidate": table, "lexical_floor": floor}
 
 
+def routed(route_of_task: dict, members: dict, outputs: list[str], tasks, peers: list[list[int]]) -> list:
+    """Each row's raw result under its task's route."""
+    by_task = {t: route_results(route, members, outputs, peers) for t, route in route_of_task.items()}
+    return [by_task[t][i] for i, t in enumerate(tasks)]
+
+
+def print_figures(results: dict) -> None:
+    """{name: {task: figures}} as a table, one line per name and task."""
+    print(f"{'detector':38s} {'task':9s} resp P/R/F1        span P/R/F1        flagged/true share  AUC    Brier")
+    for name, by_task in results.items():
+        for task, d in by_task.items():
+            print(f"{name:38s} {task:9s} {d['response_p']:5.1f} {d['response_r']:5.1f} {d['response_f1']:5.1f}   "
+                  f"{d['span_p']:5.1f} {d['span_r']:5.1f} {d['span_f1']:5.1f}   {d['flagged_share']:5.1f} / "
+                  f"{d['true_share']:5.1f}    {d['auc'] if d['auc'] is not None else '-':5}  {d['brier']}")
+
+
 def fit_shipped_map(route_of_task: dict, members: dict, golds, tasks, outputs, rows, fingerprint: str):
     """default's map for the chosen routes, fitted on every tuning row's out-of-fold member results."""
-    peers = peers_of(rows)
-    by_task = {t: route_results(route, members, outputs, peers) for t, route in route_of_task.items()}
-    results = [by_task[t][i] for i, t in enumerate(tasks)]
+    results = routed(route_of_task, members, outputs, tasks, peers_of(rows))
     fitted_on = f"RAGTruth dev slice, tuning part ({len({r.source_id for r in rows})} sources, {len(rows)} responses)"
     return fit_detector("default", fingerprint, tasks, results, golds, [r.source_id for r in rows], fitted_on)

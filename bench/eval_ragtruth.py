@@ -123,24 +123,40 @@ def cached(cache: Path | None, key: str, compute):
     return value
 
 
-def learned_member(rows, units, golds, extra: tuple, save: bool) -> list:
-    """`learned_builtin`'s results on the tuning rows, each fold scored by a model trained on the other
-    folds plus the extra rows (`extra`: their units, golds, groups); with `save`, the model trained on
-    every tuning row plus the extra rows becomes the built-in weights."""
+def dev_units(cache: Path | None, data, rows, items) -> list:
+    """The word features of these rows of the dev file `data` (kept in `cache` by their ids)."""
+    return cached(cache, f"units:{data}:{','.join(r.id for r in rows)}", lambda: build_units(items))
+
+
+def extra_rows(cache: Path | None, paths: list[str]) -> tuple[list, tuple]:
+    """The rows of extra training files, and `learned_member`'s `extra` for them: (units, golds, groups)."""
+    extra = [r for path in paths for r in read_records(path)]
+    units = cached(cache, f"units:{paths}:{len(extra)}", lambda: build_units(items_from_records(extra)))
+    return extra, (units, [gold_spans(r) for r in extra], [f"extra:{r.source_id}" for r in extra])
+
+
+def learned_member(rows, units, golds, extra: tuple, save: bool, folds: list[set[str]] | None = None,
+                   **config) -> list:
+    """`learned_builtin`'s results on the rows, each fold (default: the tuning folds; sets of source ids)
+    scored by a model (LearnedDetector(**config)) trained on the other folds plus the extra rows (`extra`:
+    their units, golds, groups); with `save`, the model trained on every row plus the extra rows becomes
+    the built-in weights."""
     from default_choice import folds_of
 
     x_units, x_golds, x_groups = extra
     out = [None] * len(rows)
-    for held in folds_of(rows):
+    for held in folds or folds_of(rows):
         train = [i for i, r in enumerate(rows) if r.source_id not in held]
-        model = LearnedDetector().fit_units([units[i] for i in train] + x_units, [golds[i] for i in train] + x_golds,
-                                            [rows[i].source_id for i in train] + x_groups)
+        model = LearnedDetector(**config).fit_units([units[i] for i in train] + x_units,
+                                                    [golds[i] for i in train] + x_golds,
+                                                    [rows[i].source_id for i in train] + x_groups)
         test = [i for i, r in enumerate(rows) if r.source_id in held]
         model.operate = False  # as default runs it: word spans for every output
         for i, result in zip(test, model.predict_units([units[i] for i in test])):
             out[i] = result
     if save:
-        model = LearnedDetector().fit_units(units + x_units, golds + x_golds, [r.source_id for r in rows] + x_groups)
+        model = LearnedDetector(**config).fit_units(units + x_units, golds + x_golds,
+                                                    [r.source_id for r in rows] + x_groups)
         model.save(BUILTIN).rename(BUILTIN / "default.json")
     return out
 
@@ -204,14 +220,10 @@ def split_protocol(args, rows) -> None:
     if args.choose_routes:
         if args.part != "tuning":
             raise SystemExit("--choose-routes reads the tuning part only (never the lockbox)")
-        ids = ",".join(r.id for r in rows)
-        units = cached(args.cache, f"units:{args.data}:{ids}", lambda: build_units(items))
-        extra = [r for path in args.train_extra for r in read_records(path)]
-        extra_units = cached(args.cache, f"units:{args.train_extra}:{len(extra)}",
-                             lambda: build_units(items_from_records(extra)))
+        units = dev_units(args.cache, args.data, rows, items)
+        _, extra = extra_rows(args.cache, args.train_extra)
         start = time.perf_counter()
-        members["learned_builtin"] = learned_member(rows, units, golds, (extra_units, [gold_spans(r) for r in extra],
-                                                                        [f"extra:{r.source_id}" for r in extra]), True)
+        members["learned_builtin"] = learned_member(rows, units, golds, extra, True)
         timings["learned (3 folds + the shipped fit)"] = round(time.perf_counter() - start, 1)
         chosen = default_choice.choose(members, golds, tasks, outputs, rows, args.peer_scores)
         ROUTES_FILE.write_text(json.dumps({
@@ -245,12 +257,7 @@ def split_protocol(args, rows) -> None:
         [DetectResult([Span(0, len(o))] if o else [], 1.0) for o in outputs], golds, tasks)
     print(f"{args.part}: {len(rows)} rows, {len(keep)} sources; routes "
           + "; ".join(f"{t or '(other)'}: {default_choice.route_name(r)}" for t, r in routes.items()))
-    print(f"{'detector':38s} {'task':9s} resp P/R/F1        span P/R/F1        flagged/true share  AUC    Brier")
-    for name, by_task in results.items():
-        for task, d in by_task.items():
-            print(f"{name:38s} {task:9s} {d['response_p']:5.1f} {d['response_r']:5.1f} {d['response_f1']:5.1f}   "
-                  f"{d['span_p']:5.1f} {d['span_r']:5.1f} {d['span_f1']:5.1f}   {d['flagged_share']:5.1f} / "
-                  f"{d['true_share']:5.1f}    {d['auc'] if d['auc'] is not None else '-':5}  {d['brier']}")
+    default_choice.print_figures(results)
     print(json.dumps({**out, "routes": routes, "results": results}, default=str))
 
 

@@ -35,7 +35,7 @@ from hallu_core import set_process_defaults  # noqa: E402
 set_process_defaults()  # before torch is first imported, as the CLI and jobs do
 
 import default_choice as dc  # noqa: E402
-from eval_ragtruth import DATA, cached, learned_member  # noqa: E402
+from eval_ragtruth import DATA, dev_units, extra_rows, learned_member  # noqa: E402
 
 from hallu_core.detection.detectors import get_detector  # noqa: E402
 from hallu_core.detection.detectors.base import DetectResult  # noqa: E402
@@ -44,7 +44,6 @@ from hallu_core.detection.detectors.lexical import support_vocab, tag_words  # n
 from hallu_core.detection.detectors.operating import auc  # noqa: E402
 from hallu_core.detection.detectors.routed import load_routes, parse_route  # noqa: E402
 from hallu_core.detection.detectors.span_split import load_split  # noqa: E402
-from hallu_core.detection.detectors.units import build_units  # noqa: E402
 from hallu_core.detection.metrics import span_prf  # noqa: E402
 
 TASKS = ("QA", "Summary", "Data2txt")
@@ -60,12 +59,8 @@ def members_on_tuning(args):
         detector = get_detector(name)
         detector.operate = False  # as default's members run
         members[name] = detector.detect(items)
-    units = cached(args.cache, f"units:{args.data}:{','.join(r.id for r in rows)}", lambda: build_units(items))
-    extra = [r for path in args.train_extra for r in read_records(path)]
-    extra_units = cached(args.cache, f"units:{args.train_extra}:{len(extra)}",
-                         lambda: build_units(items_from_records(extra)))
-    members["learned_builtin"] = learned_member(rows, units, golds, (extra_units, [gold_spans(r) for r in extra],
-                                                                    [f"extra:{r.source_id}" for r in extra]), False)
+    units = dev_units(args.cache, args.data, rows, items)
+    members["learned_builtin"] = learned_member(rows, units, golds, extra_rows(args.cache, args.train_extra)[1], False)
     return rows, items, golds, [r.task for r in rows], members
 
 
@@ -86,15 +81,18 @@ def main() -> None:
     outputs, peers = [it.output for it in items], dc.peers_of(rows)
     shipped = {t: r for t, r in load_routes().items() if t in TASKS}
 
-    def figures_of(route_of_task: dict, mem: dict = members) -> dict:
-        by_task = {t: dc.route_results(parse_route(t, r), mem, outputs, peers) for t, r in route_of_task.items()}
-        raw = [by_task[t][i] for i, t in enumerate(tasks)]
+    def raw_of(route_of_task: dict, mem: dict = members) -> list:
+        return dc.routed({t: parse_route(t, r) for t, r in route_of_task.items()}, mem, outputs, tasks, peers)
+
+    def figures_of(route_of_task: dict, mem: dict = members, raw: list | None = None) -> dict:
+        raw = raw or raw_of(route_of_task, mem)
         return dc.figures(dc.cross_fitted(raw, golds, tasks, rows), golds, tasks, raw)
 
     against = {t: {**shipped[t], "relative_to_peers": True} for t in TASKS}
-    out = {"rows": len(rows), "routes": {"shipped": figures_of(shipped)}}
+    raw = {"shipped": raw_of(shipped), **{t: raw_of({**shipped, t: against[t]}) for t in TASKS}}
+    out = {"rows": len(rows), "routes": {"shipped": figures_of(shipped, raw=raw["shipped"])}}
     for t in TASKS:
-        out["routes"][f"{t} against peers"] = figures_of({**shipped, t: against[t]})
+        out["routes"][f"{t} against peers"] = figures_of({**shipped, t: against[t]}, raw=raw[t])
     out["routes"]["QA and Summary against peers"] = figures_of({**shipped, "QA": against["QA"],
                                                                 "Summary": against["Summary"]})
     out["choice"] = {}
@@ -105,8 +103,7 @@ def main() -> None:
     rng, folds = np.random.default_rng(0), dc.folds_of(rows)
     out["auc"] = {}
     for t in TASKS:
-        plain = dc.route_results(parse_route(t, shipped[t]), members, outputs, peers)
-        relative = dc.route_results(parse_route(t, against[t]), members, outputs, peers)
+        plain, relative = raw["shipped"], raw[t]  # each row's result under its task's route
         idx = [i for i, task in enumerate(tasks) if task == t]
         y = np.array([bool(golds[i]) for i in idx])
         a, b = (np.array([res[i].response_score for i in idx]) for res in (plain, relative))
@@ -141,11 +138,7 @@ def main() -> None:
         member = shipped[t]["spans"][0]
         out["span_filter"][f"default, {t} filtered at cut 0.5"] = figures_of(
             shipped, {**members, member: filtered(member, t, 0.5)})[t]
-    for name, by_task in out["routes"].items():
-        for t, d in by_task.items():
-            print(f"{name:30s} {t:9s} resp {d['response_p']:5.1f} {d['response_r']:5.1f} {d['response_f1']:5.1f}  "
-                  f"span {d['span_p']:5.1f} {d['span_r']:5.1f} {d['span_f1']:5.1f}  "
-                  f"flagged/true {d['flagged_share']:5.1f}/{d['true_share']:5.1f}  AUC {d['auc']}")
+    dc.print_figures(out["routes"])
     print(json.dumps(out, default=str))
 
 

@@ -10,7 +10,7 @@ ceiling of flagging). The train rows (148 hallucinated) are the larger sample; t
 what the held-out figures resemble.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/qa_flags_vs_spans.py --qa-train ../shared/data/ragtruth_qa_train.jsonl \
-        [--cache /tmp/hallu-bench] [--share 0.215]
+        [--cache /tmp/hallu-bench] [--share SHARE]
 
 The last stdout line is one JSON object.
 """
@@ -30,28 +30,21 @@ sys.path.insert(0, str(REPO / "bench"))
 from hallu_core import set_process_defaults  # noqa: E402
 
 set_process_defaults()
-from eval_ragtruth import DATA, cached  # noqa: E402
+from eval_ragtruth import DATA, dev_units, extra_rows, learned_member  # noqa: E402
 from hallu_core.detection.detectors.calibrate_fit import group_folds  # noqa: E402
 from hallu_core.detection.detectors.filemode import gold_spans, items_from_records, read_records  # noqa: E402
-from hallu_core.detection.detectors.learned import LearnedDetector  # noqa: E402
 from hallu_core.detection.detectors.span_split import load_split  # noqa: E402
-from hallu_core.detection.detectors.units import build_units  # noqa: E402
 from hallu_core.detection.metrics import prf, span_counts  # noqa: E402
 
 
-def out_of_fold(qa: list[tuple], others: list[tuple]) -> list[dict]:
-    """Per QA row: the gate probability and the word / clause spans of models that never saw its source."""
-    out: list[dict] = [{} for _ in qa]
-    for held in group_folds([q[0].source_id for q in qa], 5):
-        train = [q for i, q in enumerate(qa) if i not in set(held)] + others
-        args = ([t[1] for t in train], [t[2] for t in train], [t[3] for t in train])
-        for name, model in (("word", LearnedDetector()), ("clause", LearnedDetector(granularity="clause"))):
-            model.fit_units(*args)
-            model.operate = False  # as default runs it: spans for every answer, default's threshold decides
-            for i, result in zip(held, model.predict_units([qa[i][1] for i in held])):
-                out[i][name] = [(s.start, s.end) for s in result.spans]
-                out[i].setdefault("gate", result.response_score)
-    return out
+def out_of_fold(qa: list, units: list, golds: list, others: tuple) -> list[dict]:
+    """Per QA row: the gate probability and the word / clause spans of models that never saw its source
+    (5 folds grouped by source; `others`: learned_member's extra rows, always trained on)."""
+    folds = [{qa[i].source_id for i in fold} for fold in group_folds([r.source_id for r in qa], 5)]
+    word, clause = (learned_member(qa, units, golds, others, False, folds=folds, **config)
+                    for config in ({}, {"granularity": "clause"}))
+    return [{"gate": w.response_score, "word": [(s.start, s.end) for s in w.spans],
+             "clause": [(s.start, s.end) for s in c.spans]} for w, c in zip(word, clause)]
 
 
 def figures(rows: list[dict], golds: list[list], share: float) -> dict:
@@ -74,28 +67,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qa-train", required=True, help="RAGTruth train-split QA rows (training only)")
     parser.add_argument("--cache", type=Path, help="keep computed word features here (eval_ragtruth.py's keys)")
-    parser.add_argument("--share", type=float, default=0.215, help="share of each part flagged")
+    parser.add_argument("--share", type=float, help="share of each part flagged (default: the tuning part's QA rate)")
     args = parser.parse_args()
     tuning = set(load_split()["tuning"])
     dev = [r for r in read_records(DATA) if r.source_id in tuning]  # the lockbox is dropped before anything else
-    extra = read_records(args.qa_train)
-    dev_units = cached(args.cache, f"units:{DATA}:{','.join(r.id for r in dev)}",
-                       lambda: build_units(items_from_records(dev)))
-    extra_units = cached(args.cache, f"units:{[args.qa_train]}:{len(extra)}",
-                         lambda: build_units(items_from_records(extra)))
-    qa = [(r, u, gold_spans(r), f"extra:{r.source_id}") for r, u in zip(extra, extra_units)]
-    qa += [(r, u, gold_spans(r), r.source_id) for r, u in zip(dev, dev_units) if r.task == "QA"]
-    others = [(r, u, gold_spans(r), r.source_id) for r, u in zip(dev, dev_units) if r.task != "QA"]
-    rows = out_of_fold(qa, others)
+    dev_unit = dev_units(args.cache, DATA, dev, items_from_records(dev))
+    extra, (extra_unit, extra_golds, _) = extra_rows(args.cache, [args.qa_train])
+    is_qa = [r.task == "QA" for r in dev]
+    qa = extra + [r for r, q in zip(dev, is_qa) if q]
+    golds = extra_golds + [gold_spans(r) for r, q in zip(dev, is_qa) if q]
+    others = [i for i, q in enumerate(is_qa) if not q]
+    rows = out_of_fold(qa, extra_unit + [u for u, q in zip(dev_unit, is_qa) if q], golds,
+                       ([dev_unit[i] for i in others], [gold_spans(dev[i]) for i in others],
+                        [dev[i].source_id for i in others]))
+    tuning_qa = golds[len(extra):]
+    share = args.share if args.share is not None else sum(map(bool, tuning_qa)) / len(tuning_qa)
     parts = {"train": range(len(extra)), "tuning": range(len(extra), len(qa))}
-    result = {name: figures([rows[i] for i in idx], [[(s.start, s.end) for s in qa[i][2]] for i in idx], args.share)
+    result = {name: figures([rows[i] for i in idx], [[(s.start, s.end) for s in golds[i]] for i in idx], share)
               for name, idx in parts.items()}
     for name, r in result.items():
         print(f"{name}: {r['rows']} answers, {r['hallucinated']} hallucinated, {r['flagged']} flagged "
               f"({r['flagged_hallucinated']} of them hallucinated); span P / R / F1")
         for key in ("today", "clause_spans", "gold_spans_on_flags", "perfect_flags"):
             print(f"  {key:22s} {r[key]['precision']:5.1f} {r[key]['recall']:5.1f} {r[key]['f1']:5.1f}")
-    print(json.dumps({"bench": "qa_flags_vs_spans", "share": args.share, **result}))
+    print(json.dumps({"bench": "qa_flags_vs_spans", "share": round(share, 3), **result}))
 
 
 if __name__ == "__main__":

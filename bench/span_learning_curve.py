@@ -50,7 +50,6 @@ PASSES = [(8e-4, 0), (1.5e-3, 1), (1.5e-3, 2)]  # (lr, seed) of the shipped reci
 QA_THRESHOLD_ROWS = 100
 
 
-
 def tuned_span(examples_for, passes, prefix: str, held_records) -> SpanDetector:
     """The span classifier trained pass by pass (examples_for(lr, seed) gives each pass's examples), its
     thresholds then tuned on `held_records`."""

@@ -8,10 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
-# Run ids hash their configs. The shipped workspace's demo configs hold this build folder's absolute paths (base
-# model, train files): always build in the same folder, so a rebuild keeps every run, checkpoint and generation id.
-# (The demo now stores workspace-relative paths: the next rebuild gives the demo's runs new ids once, after which
-# they no longer depend on the folder.)
+# Run ids hash their configs, which name the base model and train files by workspace-relative paths, so the ids
+# do not depend on this folder. (The shipped workspace was built when they held this folder's absolute paths: its
+# next rebuild gives every demo run, and so its checkpoints and generations, new ids once.)
 build=/tmp/tmp.k3aQYEMad0/workspace
 rm -rf "$build" "$(dirname "$build")/real-demo.json"
 mkdir -p "$(dirname "$build")"
